@@ -1,0 +1,317 @@
+//! The app catalog: every integration flowvault knows, the ways each one authenticates (setup
+//! types) and the fields of each setup, as data.
+//!
+//! One catalog drives API validation, the CLI's prompts and tables, the dashboard's forms and the
+//! docs. The apps, setup types and fields are Auth0's (`FlowsVaultConnection…` schemas of the
+//! Management API); limits that Auth0's document leaves open are flowvault's and are generous.
+
+mod apps;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::setup::SetupFields;
+
+pub use apps::CATALOG;
+
+/// Defines a string-named enum with `ALL`, `as_str`, `FromStr`, `Display` and serde as that name.
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in catalog order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The wire name, e.g. `TWILIO` or `API_KEY`.
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+
+            fn from_str(s: &str) -> Result<Self, UnknownName> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownName { what: $what }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+/// A name that is not in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what}")]
+pub struct UnknownName {
+    what: &'static str,
+}
+
+named_enum!(
+    /// An integration (`app_id` in Auth0's API).
+    AppId, "app_id" {
+        /// ActiveCampaign.
+        Activecampaign = "ACTIVECAMPAIGN",
+        /// Airtable.
+        Airtable = "AIRTABLE",
+        /// An Auth0 tenant's Management API, through an M2M application.
+        Auth0 = "AUTH0",
+        /// Google BigQuery, through a service account.
+        Bigquery = "BIGQUERY",
+        /// Clearbit.
+        Clearbit = "CLEARBIT",
+        /// DocuSign.
+        Docusign = "DOCUSIGN",
+        /// Google Sheets.
+        GoogleSheets = "GOOGLE_SHEETS",
+        /// Any HTTP API.
+        Http = "HTTP",
+        /// HubSpot.
+        Hubspot = "HUBSPOT",
+        /// JSON Web Tokens: sign, verify, decode.
+        Jwt = "JWT",
+        /// Mailchimp.
+        Mailchimp = "MAILCHIMP",
+        /// Mailjet.
+        Mailjet = "MAILJET",
+        /// Pipedrive.
+        Pipedrive = "PIPEDRIVE",
+        /// Salesforce.
+        Salesforce = "SALESFORCE",
+        /// SendGrid.
+        Sendgrid = "SENDGRID",
+        /// Slack.
+        Slack = "SLACK",
+        /// Stripe.
+        Stripe = "STRIPE",
+        /// Telegram bots.
+        Telegram = "TELEGRAM",
+        /// Twilio.
+        Twilio = "TWILIO",
+        /// WhatsApp Business.
+        Whatsapp = "WHATSAPP",
+        /// Zapier webhooks.
+        Zapier = "ZAPIER",
+    }
+);
+
+named_enum!(
+    /// How an app authenticates (`setup.type`).
+    SetupType, "setup type" {
+        /// An API key (and, for some apps, an account id or base URL).
+        ApiKey = "API_KEY",
+        /// A long-lived token.
+        Token = "TOKEN",
+        /// A bearer token sent in `Authorization`.
+        Bearer = "BEARER",
+        /// HTTP basic authentication.
+        BasicAuth = "BASIC_AUTH",
+        /// A webhook URL that carries its own secret.
+        Webhook = "WEBHOOK",
+        /// A secret and a publishable key.
+        KeyPair = "KEY_PAIR",
+        /// Key material for signing and verifying JWTs.
+        Jwt = "JWT",
+        /// An Auth0 application's client credentials.
+        OauthApp = "OAUTH_APP",
+        /// An OAuth 2.0 client credentials grant against any token endpoint.
+        OauthClientCredentials = "OAUTH_CLIENT_CREDENTIALS",
+        /// OAuth 2.0 authorization code: tokens come from the "Connect" button.
+        OauthCode = "OAUTH_CODE",
+        /// A service account that signs JWT assertions (RFC 7523).
+        OauthJwt = "OAUTH_JWT",
+    }
+);
+
+impl SetupType {
+    /// Whether credentials of this type are only usable once a user has completed an OAuth
+    /// authorization (the tokens do not come from the setup fields alone).
+    #[must_use]
+    pub const fn needs_authorization(self) -> bool {
+        matches!(self, SetupType::OauthCode)
+    }
+}
+
+/// What a field's value must look like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldKind {
+    /// Any non-empty text without control characters.
+    Text,
+    /// An absolute `https://` URL with a host.
+    HttpsUrl,
+    /// A DNS host name, optionally with `:port` (no scheme, no path).
+    Hostname,
+    /// An e-mail address.
+    Email,
+    /// One of a fixed set of values.
+    OneOf(&'static [&'static str]),
+    /// A PEM-encoded private key (`-----BEGIN … PRIVATE KEY-----`).
+    PemPrivateKey,
+    /// A PEM-encoded public key or certificate.
+    PemPublicKey,
+    /// A Twilio Account SID: `AC` followed by 32 hexadecimal digits.
+    TwilioAccountSid,
+    /// A Mailchimp API key: the key, `-`, and the data center (`…-us6`).
+    MailchimpApiKey,
+}
+
+/// One field of a setup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The field's name in `setup`, e.g. `api_key`.
+    pub name: &'static str,
+    /// A short label for forms and prompts.
+    pub label: &'static str,
+    /// What the value must look like.
+    pub kind: FieldKind,
+    /// Whether a setup without this field is incomplete.
+    pub required: bool,
+    /// Whether the value is a secret: masked in forms, prompted without echo, scrubbed from logs.
+    pub secret: bool,
+    /// The maximum length in characters (the minimum is always 1).
+    pub max_len: usize,
+}
+
+/// A rule across several fields of one setup, beyond each field's own. Gets the present fields
+/// and returns the name of the field at fault and what is wrong, if anything is.
+pub type CrossFieldRule = fn(&SetupFields<'_>) -> Option<(&'static str, String)>;
+
+/// One way an app authenticates: its type and its fields.
+#[derive(Clone, Copy, Debug)]
+pub struct SetupSpec {
+    /// `setup.type`.
+    pub setup_type: SetupType,
+    /// The fields, in the order forms show them.
+    pub fields: &'static [FieldSpec],
+    /// A rule across fields (e.g. JWT: HMAC algorithms need `secret`, others a key).
+    pub rule: Option<CrossFieldRule>,
+}
+
+impl SetupSpec {
+    /// The field called `name`, if this setup has one.
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<&'static FieldSpec> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// An app of the catalog.
+#[derive(Clone, Copy, Debug)]
+pub struct AppSpec {
+    /// The app's id.
+    pub id: AppId,
+    /// Its display name.
+    pub name: &'static str,
+    /// The setup types it accepts, the preferred one first.
+    pub setups: &'static [SetupSpec],
+}
+
+impl AppSpec {
+    /// The setup of type `t`, if this app accepts it.
+    #[must_use]
+    pub fn setup(&self, t: SetupType) -> Option<&'static SetupSpec> {
+        self.setups.iter().find(|s| s.setup_type == t)
+    }
+
+    /// The setup type names this app accepts, for messages: `API_KEY, OAUTH_CODE`.
+    #[must_use]
+    pub fn setup_type_names(&self) -> String {
+        let names: Vec<&str> = self.setups.iter().map(|s| s.setup_type.as_str()).collect();
+        names.join(", ")
+    }
+}
+
+impl AppId {
+    /// This app's catalog entry.
+    #[must_use]
+    pub fn spec(self) -> &'static AppSpec {
+        // CATALOG holds one entry per AppId in AppId::ALL order (checked by a test), so the
+        // index is always in bounds.
+        &CATALOG[self as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_has_every_app_in_order() {
+        assert_eq!(CATALOG.len(), 21);
+        assert_eq!(AppId::ALL.len(), 21);
+        for (i, app) in AppId::ALL.iter().enumerate() {
+            assert_eq!(CATALOG[i].id, *app, "catalog entry {i} is out of order");
+            assert_eq!(app.spec().id, *app);
+            assert!(!app.spec().setups.is_empty(), "{app} has no setup type");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for app in AppId::ALL {
+            assert_eq!(app.as_str().parse::<AppId>(), Ok(*app));
+        }
+        for t in SetupType::ALL {
+            assert_eq!(t.as_str().parse::<SetupType>(), Ok(*t));
+        }
+        assert!("twilio".parse::<AppId>().is_err());
+    }
+
+    #[test]
+    fn fields_are_unique_and_sane() {
+        for app in CATALOG {
+            for setup in app.setups {
+                for (i, f) in setup.fields.iter().enumerate() {
+                    assert!(f.max_len >= 1, "{} {} {}", app.id, setup.setup_type, f.name);
+                    assert_ne!(f.name, "type", "`type` is reserved");
+                    assert!(
+                        setup.fields[i + 1..].iter().all(|g| g.name != f.name),
+                        "{} {} repeats {}",
+                        app.id,
+                        setup.setup_type,
+                        f.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn setup_types_follow_auth0() {
+        let types = |app: AppId| app.spec().setup_type_names();
+        assert_eq!(types(AppId::Http), "BEARER, BASIC_AUTH, API_KEY, OAUTH_CLIENT_CREDENTIALS");
+        assert_eq!(types(AppId::Slack), "WEBHOOK, OAUTH_CODE");
+        assert_eq!(types(AppId::Stripe), "KEY_PAIR, OAUTH_CODE");
+        assert_eq!(types(AppId::Bigquery), "OAUTH_JWT");
+        assert_eq!(types(AppId::Twilio), "API_KEY");
+    }
+}

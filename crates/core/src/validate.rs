@@ -1,0 +1,725 @@
+//! Turning requests into validated types: `{name, app_id, setup?}` becomes a [`NewConnection`],
+//! a PATCH body becomes a [`ConnectionPatch`], or the caller gets [`ValidationErrors`] naming
+//! every field at fault and the rule it breaks.
+//!
+//! Messages never quote a submitted value: a value may be a secret typed into the wrong field.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use secrecy::SecretString;
+use serde_json::{Map, Value};
+
+use crate::catalog::{AppId, FieldKind, FieldSpec, SetupType};
+use crate::connection::{AccountName, ConnectionName, Environment};
+use crate::setup::{Setup, SetupFields};
+
+/// What is wrong with one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// A required field is missing.
+    Required,
+    /// The field is not part of the object; `expected` lists the fields that are.
+    Unknown {
+        /// The allowed field names, comma separated.
+        expected: String,
+    },
+    /// The value has the wrong JSON type.
+    WrongType {
+        /// `a string`, `an object`, …
+        expected: &'static str,
+    },
+    /// The value is an empty string.
+    Empty,
+    /// The value is longer than allowed.
+    TooLong {
+        /// The maximum number of characters.
+        max: usize,
+    },
+    /// The value contains a control character (a stray newline, say).
+    ControlCharacter,
+    /// The value does not have the shape its field kind asks for.
+    Malformed {
+        /// What the value must be, e.g. `an https:// URL`.
+        expected: &'static str,
+    },
+    /// The value is not one of the allowed ones.
+    NotOneOf {
+        /// The allowed values.
+        allowed: &'static [&'static str],
+    },
+    /// `app_id` is not in the catalog.
+    UnknownApp,
+    /// `setup.type` is not a setup type of this app.
+    SetupTypeNotAllowed {
+        /// The connection's app.
+        app: AppId,
+    },
+    /// A rule across fields is broken; the text says which.
+    Rule(String),
+    /// A PATCH body that changes nothing.
+    NothingToUpdate,
+}
+
+/// One field at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's path, e.g. `setup.api_key`; empty for the body as a whole.
+    pub field: String,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+/// Every field at fault in one request (never empty).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+/// A validated request to create a vault connection.
+#[derive(Debug)]
+pub struct NewConnection {
+    /// The display name.
+    pub name: ConnectionName,
+    /// The app.
+    pub app: AppId,
+    /// Auth0's optional environment label.
+    pub environment: Option<Environment>,
+    /// Auth0's optional account name.
+    pub account_name: Option<AccountName>,
+    /// The credentials; `None` makes an empty connection.
+    pub setup: Option<Setup>,
+}
+
+/// A validated change to an existing connection.
+#[derive(Debug, Default)]
+pub struct ConnectionPatch {
+    /// A new name.
+    pub name: Option<ConnectionName>,
+    /// New credentials, replacing the old ones as a whole.
+    pub setup: Option<Setup>,
+}
+
+const CREATE_FIELDS: &[&str] = &["name", "app_id", "setup", "environment", "account_name"];
+const PATCH_FIELDS: &[&str] = &["name", "setup"];
+
+/// Validates a create request `{name, app_id, setup?, environment?, account_name?}`.
+///
+/// # Errors
+/// [`ValidationErrors`] naming each field at fault.
+pub fn validate_create(body: &Value) -> Result<NewConnection, ValidationErrors> {
+    let mut errors = Errors::default();
+    let Some(obj) = errors.object("", body) else { return Err(errors.finish()) };
+    errors.unknown_keys("", obj, CREATE_FIELDS);
+
+    let name = match obj.get("name") {
+        Some(v) => errors.parse("name", v, ConnectionName::parse),
+        None => errors.push("name", Problem::Required),
+    };
+    let environment = optional(obj, "environment")
+        .and_then(|v| errors.parse("environment", v, Environment::parse));
+    let account_name = optional(obj, "account_name")
+        .and_then(|v| errors.parse("account_name", v, AccountName::parse));
+    let app = match obj.get("app_id") {
+        None => errors.push("app_id", Problem::Required),
+        Some(v) => errors.string("app_id", v).and_then(|s| match s.parse::<AppId>() {
+            Ok(app) => Some(app),
+            Err(_) => errors.push("app_id", Problem::UnknownApp),
+        }),
+    };
+    let setup = match (app, optional(obj, "setup")) {
+        (Some(app), Some(v)) => errors.setup(app, v),
+        _ => None,
+    };
+
+    match (name, app) {
+        (Some(name), Some(app)) if errors.0.is_empty() => {
+            Ok(NewConnection { name, app, environment, account_name, setup })
+        }
+        _ => Err(errors.finish()),
+    }
+}
+
+/// Validates a PATCH body `{name?, setup?}` for a connection of `app`. A setup replaces the old
+/// one as a whole and may change its type among those the app accepts.
+///
+/// # Errors
+/// [`ValidationErrors`] naming each field at fault.
+pub fn validate_patch(app: AppId, body: &Value) -> Result<ConnectionPatch, ValidationErrors> {
+    let mut errors = Errors::default();
+    let Some(obj) = errors.object("", body) else { return Err(errors.finish()) };
+    errors.unknown_keys("", obj, PATCH_FIELDS);
+    let name = obj.get("name").and_then(|v| errors.parse("name", v, ConnectionName::parse));
+    let setup = obj.get("setup").and_then(|v| errors.setup(app, v));
+    if obj.keys().all(|k| !PATCH_FIELDS.contains(&k.as_str())) && errors.0.is_empty() {
+        errors.push::<()>("", Problem::NothingToUpdate);
+    }
+    if errors.0.is_empty() { Ok(ConnectionPatch { name, setup }) } else { Err(errors.finish()) }
+}
+
+/// Validates a `setup` object on its own (as a CLI setup file holds it) for a connection of `app`.
+///
+/// # Errors
+/// [`ValidationErrors`] naming each field at fault, with paths starting at `setup`.
+pub fn validate_setup(app: AppId, setup: &Value) -> Result<Setup, ValidationErrors> {
+    let mut errors = Errors::default();
+    match errors.setup(app, setup) {
+        Some(s) if errors.0.is_empty() => Ok(s),
+        _ => Err(errors.finish()),
+    }
+}
+
+/// A key whose value is `null` counts as absent, as JSON clients often send it that way.
+fn optional<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    /// Records a problem; returns `None` so callers can write `return errors.push(…)`.
+    fn push<T>(&mut self, field: &str, problem: Problem) -> Option<T> {
+        self.0.push(FieldError { field: field.to_owned(), problem });
+        None
+    }
+
+    fn finish(self) -> ValidationErrors {
+        ValidationErrors(self.0)
+    }
+
+    fn object<'a>(&mut self, field: &str, v: &'a Value) -> Option<&'a Map<String, Value>> {
+        match v {
+            Value::Object(m) => Some(m),
+            _ => self.push(field, Problem::WrongType { expected: "a JSON object" }),
+        }
+    }
+
+    fn string<'a>(&mut self, field: &str, v: &'a Value) -> Option<&'a str> {
+        match v {
+            Value::String(s) => Some(s),
+            _ => self.push(field, Problem::WrongType { expected: "a string" }),
+        }
+    }
+
+    fn parse<T>(
+        &mut self,
+        field: &str,
+        v: &Value,
+        parse: fn(&str) -> Result<T, Problem>,
+    ) -> Option<T> {
+        let s = self.string(field, v)?;
+        parse(s).map_or_else(|p| self.push(field, p), Some)
+    }
+
+    fn unknown_keys(&mut self, prefix: &str, obj: &Map<String, Value>, allowed: &[&str]) {
+        for key in obj.keys().filter(|k| !allowed.contains(&k.as_str())) {
+            let field = join(prefix, &printable(key));
+            self.push::<()>(&field, Problem::Unknown { expected: allowed.join(", ") });
+        }
+    }
+
+    fn setup(&mut self, app: AppId, v: &Value) -> Option<Setup> {
+        let obj = self.object("setup", v)?;
+        let spec = match obj.get("type") {
+            None => return self.push("setup.type", Problem::Required),
+            Some(t) => {
+                let t = self.string("setup.type", t)?;
+                match t.parse::<SetupType>().ok().and_then(|t| app.spec().setup(t)) {
+                    Some(spec) => spec,
+                    None => return self.push("setup.type", Problem::SetupTypeNotAllowed { app }),
+                }
+            }
+        };
+        let mut allowed: Vec<&str> = spec.fields.iter().map(|f| f.name).collect();
+        allowed.insert(0, "type");
+        self.unknown_keys("setup", obj, &allowed);
+
+        let before = self.0.len();
+        let mut values = BTreeMap::new();
+        for field in spec.fields {
+            let path = join("setup", field.name);
+            let Some(v) = optional(obj, field.name) else {
+                if field.required {
+                    self.push::<()>(&path, Problem::Required);
+                }
+                continue;
+            };
+            let Some(s) = self.string(&path, v) else { continue };
+            match check_value(field, s) {
+                Ok(()) => {
+                    values.insert(field.name, SecretString::from(s.to_owned()));
+                }
+                Err(p) => {
+                    self.push::<()>(&path, p);
+                }
+            }
+        }
+        if self.0.len() > before {
+            return None;
+        }
+        if let Some((field, message)) = spec.rule.and_then(|rule| rule(&SetupFields::over(&values)))
+        {
+            return self.push(&join("setup", field), Problem::Rule(message));
+        }
+        Some(Setup::from_checked(app, spec, values))
+    }
+}
+
+fn join(prefix: &str, field: &str) -> String {
+    if prefix.is_empty() { field.to_owned() } else { format!("{prefix}.{field}") }
+}
+
+/// A field name as it may appear in a message: printable, at most 64 characters.
+fn printable(key: &str) -> String {
+    let mut out: String = key.chars().filter(|c| !c.is_control()).take(64).collect();
+    if key.chars().count() > 64 {
+        out.push('…');
+    }
+    out
+}
+
+/// Checks one value against its field's kind and length.
+fn check_value(field: &FieldSpec, s: &str) -> Result<(), Problem> {
+    if s.is_empty() {
+        return Err(Problem::Empty);
+    }
+    if s.chars().count() > field.max_len {
+        return Err(Problem::TooLong { max: field.max_len });
+    }
+    let multiline = matches!(field.kind, FieldKind::PemPrivateKey | FieldKind::PemPublicKey);
+    if s.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'))) {
+        return Err(Problem::ControlCharacter);
+    }
+    let malformed = |expected| Err(Problem::Malformed { expected });
+    match field.kind {
+        FieldKind::Text => Ok(()),
+        FieldKind::OneOf(allowed) if allowed.contains(&s) => Ok(()),
+        FieldKind::OneOf(allowed) => Err(Problem::NotOneOf { allowed }),
+        FieldKind::HttpsUrl if is_https_url(s) => Ok(()),
+        FieldKind::HttpsUrl => malformed("an absolute https:// URL with a host"),
+        FieldKind::Hostname if is_hostname(s) => Ok(()),
+        FieldKind::Hostname => {
+            malformed("a host name such as `tenant.us.auth0.com`, without scheme or path")
+        }
+        FieldKind::Email if is_email(s) => Ok(()),
+        FieldKind::Email => malformed("an e-mail address"),
+        FieldKind::PemPrivateKey if is_pem(s, &["PRIVATE KEY"]) => Ok(()),
+        FieldKind::PemPrivateKey => malformed("a PEM private key (-----BEGIN PRIVATE KEY-----)"),
+        FieldKind::PemPublicKey if is_pem(s, &["PUBLIC KEY", "CERTIFICATE"]) => Ok(()),
+        FieldKind::PemPublicKey => {
+            malformed("a PEM public key or certificate (-----BEGIN PUBLIC KEY-----)")
+        }
+        FieldKind::TwilioAccountSid if is_twilio_sid(s) => Ok(()),
+        FieldKind::TwilioAccountSid => {
+            malformed("a Twilio Account SID: AC followed by 32 hexadecimal digits")
+        }
+        FieldKind::MailchimpApiKey if is_mailchimp_key(s) => Ok(()),
+        FieldKind::MailchimpApiKey => {
+            malformed("a Mailchimp API key ending in its data center, such as `…-us6`")
+        }
+    }
+}
+
+fn is_https_url(s: &str) -> bool {
+    url::Url::parse(s)
+        .is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()))
+}
+
+fn is_hostname(s: &str) -> bool {
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (s, None),
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    port_ok && (1..=253).contains(&host.len()) && host.split('.').all(label_ok)
+}
+
+fn is_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !s.chars().any(char::is_whitespace)
+                && domain.split('.').all(|l| !l.is_empty())
+        }
+        None => false,
+    }
+}
+
+fn is_pem(s: &str, labels: &[&str]) -> bool {
+    let s = s.trim();
+    labels.iter().any(|label| {
+        s.starts_with("-----BEGIN ")
+            && s.lines().next().is_some_and(|l| l.ends_with(&format!("{label}-----")))
+            && s.lines().last().is_some_and(|l| {
+                l.starts_with("-----END ") && l.ends_with(&format!("{label}-----"))
+            })
+    })
+}
+
+fn is_twilio_sid(s: &str) -> bool {
+    s.len() == 34 && s.starts_with("AC") && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn is_mailchimp_key(s: &str) -> bool {
+    match s.rsplit_once('-') {
+        Some((key, dc)) => {
+            !key.is_empty()
+                && key.bytes().all(|b| b.is_ascii_alphanumeric())
+                && dc.len() >= 3
+                && dc.bytes().take_while(u8::is_ascii_lowercase).count() >= 2
+                && dc.bytes().skip_while(u8::is_ascii_lowercase).all(|b| b.is_ascii_digit())
+                && dc.bytes().last().is_some_and(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Required => f.write_str("is required"),
+            Problem::Unknown { expected } => {
+                write!(f, "is not a known field (expected: {expected})")
+            }
+            Problem::WrongType { expected } => write!(f, "must be {expected}"),
+            Problem::Empty => f.write_str("must not be empty"),
+            Problem::TooLong { max } => write!(f, "must be at most {max} characters"),
+            Problem::ControlCharacter => {
+                f.write_str("must not contain control characters (a trailing newline?)")
+            }
+            Problem::Malformed { expected } => write!(f, "must be {expected}"),
+            Problem::NotOneOf { allowed } => write!(f, "must be one of {}", allowed.join(", ")),
+            Problem::UnknownApp => {
+                let apps: Vec<&str> = AppId::ALL.iter().map(|a| a.as_str()).collect();
+                write!(f, "is not a known app (one of {})", apps.join(", "))
+            }
+            Problem::SetupTypeNotAllowed { app } => {
+                write!(f, "must be a setup type of {app}: {}", app.spec().setup_type_names())
+            }
+            Problem::Rule(message) => f.write_str(message),
+            Problem::NothingToUpdate => {
+                f.write_str("the request changes nothing: give `name` or `setup`")
+            }
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.field.is_empty(), &self.problem) {
+            (true, Problem::WrongType { expected }) => {
+                write!(f, "the request body must be {expected}")
+            }
+            (true, p) => p.fmt(f),
+            (false, p) => write!(f, "{} {p}", self.field),
+        }
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            e.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl ValidationErrors {
+    /// Whether `field` is among the fields at fault.
+    #[must_use]
+    pub fn names(&self, field: &str) -> bool {
+        self.0.iter().any(|e| e.field == field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::catalog::{CATALOG, SetupSpec};
+
+    fn sample(kind: FieldKind) -> Value {
+        Value::String(match kind {
+            FieldKind::Text => "some-value".to_owned(),
+            FieldKind::HttpsUrl => "https://api.example.com/x".to_owned(),
+            FieldKind::Hostname => "tenant.us.auth0.com".to_owned(),
+            FieldKind::Email => "svc@project.iam.gserviceaccount.com".to_owned(),
+            FieldKind::OneOf(allowed) => allowed[0].to_owned(),
+            FieldKind::PemPrivateKey => {
+                "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n".to_owned()
+            }
+            FieldKind::PemPublicKey => {
+                "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----".to_owned()
+            }
+            FieldKind::TwilioAccountSid => format!("AC{}", "0123456789abcdef".repeat(2)),
+            FieldKind::MailchimpApiKey => "0123456789abcdef-us6".to_owned(),
+        })
+    }
+
+    /// A complete, valid setup object: the required fields, plus whatever a cross-field rule asks.
+    fn complete(app: AppId, spec: &SetupSpec) -> Map<String, Value> {
+        let mut obj = Map::new();
+        obj.insert("type".into(), json!(spec.setup_type.as_str()));
+        for f in spec.fields.iter().filter(|f| f.required) {
+            obj.insert(f.name.into(), sample(f.kind));
+        }
+        for _ in 0..spec.fields.len() {
+            match validate_setup(app, &Value::Object(obj.clone())) {
+                Ok(_) => return obj,
+                Err(e) => {
+                    let field = e.0[0].field.trim_start_matches("setup.").to_owned();
+                    let kind = spec.field(&field).map_or(FieldKind::Text, |f| f.kind);
+                    obj.insert(field, sample(kind));
+                }
+            }
+        }
+        panic!("no valid sample for {app} {}", spec.setup_type);
+    }
+
+    fn create(body: Value) -> Result<NewConnection, ValidationErrors> {
+        validate_create(&body)
+    }
+
+    #[test]
+    fn every_setup_of_every_app_accepts_a_complete_setup() {
+        for app in &CATALOG {
+            for spec in app.setups {
+                let setup = Value::Object(complete(app.id, spec));
+                let c = create(json!({"name": "n", "app_id": app.id.as_str(), "setup": setup}));
+                let c = c.unwrap_or_else(|e| panic!("{} {}: {e}", app.id, spec.setup_type));
+                assert_eq!(c.setup.map(|s| s.setup_type()), Some(spec.setup_type));
+            }
+        }
+    }
+
+    #[test]
+    fn every_required_field_of_every_app_is_enforced_by_name() {
+        let mut checked = 0;
+        for app in &CATALOG {
+            for spec in app.setups {
+                for field in spec.fields.iter().filter(|f| f.required) {
+                    let mut setup = complete(app.id, spec);
+                    setup.remove(field.name);
+                    let body = json!({"name": "n", "app_id": app.id.as_str(), "setup": setup});
+                    let err = create(body).err().unwrap_or_else(|| {
+                        panic!("{} {} accepted without {}", app.id, spec.setup_type, field.name)
+                    });
+                    let path = format!("setup.{}", field.name);
+                    assert_eq!(
+                        err.0,
+                        vec![FieldError { field: path.clone(), problem: Problem::Required }]
+                    );
+                    assert_eq!(err.to_string(), format!("{path} is required"));
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 30, "only {checked} required fields in the catalog?");
+    }
+
+    #[test]
+    fn no_setup_makes_an_empty_connection() {
+        let c = create(json!({"name": "Later", "app_id": "TWILIO"})).map_err(|e| e.to_string());
+        assert!(c.is_ok_and(|c| c.setup.is_none()));
+        let c = create(json!({"name": "Later", "app_id": "TWILIO", "setup": null}));
+        assert!(c.is_ok_and(|c| c.setup.is_none()));
+    }
+
+    #[test]
+    fn bad_requests_name_the_field_and_the_rule() {
+        let sid = format!("AC{}", "a".repeat(32));
+        let cases: Vec<(Value, &str, &str)> = vec![
+            (json!([]), "", "the request body must be a JSON object"),
+            (json!({"app_id": "TWILIO"}), "name", "name is required"),
+            (json!({"name": "", "app_id": "TWILIO"}), "name", "name must not be empty"),
+            (
+                json!({"name": "x".repeat(151), "app_id": "TWILIO"}),
+                "name",
+                "name must be at most 150 characters",
+            ),
+            (
+                json!({"name": "a\nb", "app_id": "TWILIO"}),
+                "name",
+                "name must not contain control characters",
+            ),
+            (json!({"name": 7, "app_id": "TWILIO"}), "name", "name must be a string"),
+            (json!({"name": "n"}), "app_id", "app_id is required"),
+            (json!({"name": "n", "app_id": "FAX"}), "app_id", "app_id is not a known app"),
+            (
+                json!({"name": "n", "app_id": "TWILIO", "colour": "red"}),
+                "colour",
+                "colour is not a known field",
+            ),
+            (
+                json!({"name": "n", "app_id": "TWILIO", "setup": "x"}),
+                "setup",
+                "setup must be a JSON object",
+            ),
+            (
+                json!({"name": "n", "app_id": "TWILIO", "setup": {}}),
+                "setup.type",
+                "setup.type is required",
+            ),
+            (
+                json!({"name": "n", "app_id": "TWILIO", "setup": {"type": "BEARER"}}),
+                "setup.type",
+                "setup.type must be a setup type of TWILIO: API_KEY",
+            ),
+            (
+                json!({"name": "n", "app_id": "TWILIO", "setup": {"type": "API_KEY", "account_id": "nope", "api_key": "k"}}),
+                "setup.account_id",
+                "setup.account_id must be a Twilio Account SID",
+            ),
+            (
+                json!({"name": "n", "app_id": "TWILIO", "setup": {"type": "API_KEY", "account_id": sid, "api_key": "k", "token": "t"}}),
+                "setup.token",
+                "setup.token is not a known field (expected: type, account_id, api_key)",
+            ),
+            (
+                json!({"name": "n", "app_id": "TWILIO", "setup": {"type": "API_KEY", "account_id": sid, "api_key": 12}}),
+                "setup.api_key",
+                "setup.api_key must be a string",
+            ),
+            (
+                json!({"name": "n", "app_id": "HTTP", "setup": {"type": "API_KEY", "name": "x".repeat(56), "value": "v", "in": "HEADER"}}),
+                "setup.name",
+                "setup.name must be at most 55 characters",
+            ),
+            (
+                json!({"name": "n", "app_id": "HTTP", "setup": {"type": "API_KEY", "name": "X-Key", "value": "v", "in": "BODY"}}),
+                "setup.in",
+                "setup.in must be one of HEADER, QUERY",
+            ),
+            (
+                json!({"name": "n", "app_id": "HTTP", "setup": {"type": "OAUTH_CLIENT_CREDENTIALS", "token_endpoint": "http://idp.example.com/token", "client_id": "c", "client_secret": "s"}}),
+                "setup.token_endpoint",
+                "setup.token_endpoint must be an absolute https:// URL",
+            ),
+            (
+                json!({"name": "n", "app_id": "AUTH0", "setup": {"type": "OAUTH_APP", "domain": "https://x.auth0.com/", "client_id": "c", "client_secret": "s"}}),
+                "setup.domain",
+                "setup.domain must be a host name",
+            ),
+            (
+                json!({"name": "n", "app_id": "SENDGRID", "setup": {"type": "API_KEY", "api_key": "SG.key\n"}}),
+                "setup.api_key",
+                "setup.api_key must not contain control characters",
+            ),
+            (
+                json!({"name": "n", "app_id": "MAILCHIMP", "setup": {"type": "API_KEY", "secret_key": "abcdef"}}),
+                "setup.secret_key",
+                "setup.secret_key must be a Mailchimp API key",
+            ),
+            (
+                json!({"name": "n", "app_id": "JWT", "setup": {"type": "JWT", "algorithm": "HS256"}}),
+                "setup.secret",
+                "setup.secret is required for the HS256 algorithm",
+            ),
+            (
+                json!({"name": "n", "app_id": "JWT", "setup": {"type": "JWT", "algorithm": "RS256", "secret": "s"}}),
+                "setup.private_key",
+                "setup.private_key is required for the RS256 algorithm",
+            ),
+            (
+                json!({"name": "n", "app_id": "BIGQUERY", "setup": {"type": "OAUTH_JWT", "project_id": "p", "client_email": "not-an-email", "private_key": "k"}}),
+                "setup.client_email",
+                "setup.client_email must be an e-mail address",
+            ),
+        ];
+        for (body, field, message) in cases {
+            let err = create(body.clone()).err().unwrap_or_else(|| panic!("accepted {body}"));
+            assert!(err.names(field), "{body}: {err} does not name {field:?}");
+            assert!(err.to_string().starts_with(message), "{body}: `{err}` is not `{message}…`");
+        }
+    }
+
+    #[test]
+    fn messages_never_quote_a_value() {
+        let canary = "CANARY-9f8e7d";
+        let bodies = [
+            json!({"name": "n", "app_id": "TWILIO", "setup": {"type": "API_KEY", "account_id": canary, "api_key": format!("{canary}\n")}}),
+            json!({"name": "n", "app_id": "HTTP", "setup": {"type": "API_KEY", "name": "k", "value": canary.repeat(30), "in": canary}}),
+            json!({"name": "n", "app_id": "SLACK", "setup": {"type": "WEBHOOK", "url": format!("http://{canary}")}}),
+        ];
+        for body in bodies {
+            let err = create(body).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(!err.is_empty());
+            assert!(!err.contains(canary), "{err}");
+        }
+    }
+
+    #[test]
+    fn errors_are_all_reported_at_once() {
+        let err = create(json!({"name": "", "app_id": "TWILIO", "setup": {"type": "API_KEY"}}))
+            .err()
+            .map(|e| e.0.iter().map(|e| e.field.clone()).collect::<Vec<_>>());
+        assert_eq!(
+            err,
+            Some(vec![
+                "name".to_owned(),
+                "setup.account_id".to_owned(),
+                "setup.api_key".to_owned()
+            ])
+        );
+    }
+
+    #[test]
+    fn patches() {
+        let sid = format!("AC{}", "a".repeat(32));
+        assert!(
+            validate_patch(AppId::Twilio, &json!({"name": "New"})).is_ok_and(|p| p.setup.is_none())
+        );
+        let p = validate_patch(
+            AppId::Twilio,
+            &json!({"setup": {"type": "API_KEY", "account_id": sid, "api_key": "k2"}}),
+        );
+        assert!(p.is_ok_and(|p| p.name.is_none() && p.setup.is_some()));
+        let e = validate_patch(AppId::Twilio, &json!({})).err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("the request changes nothing: give `name` or `setup`"));
+        let e = validate_patch(AppId::Twilio, &json!({"app_id": "SLACK"})).err();
+        assert!(e.is_some_and(|e| e.names("app_id")));
+        // Slack may switch from a webhook to OAuth.
+        let p = validate_patch(AppId::Slack, &json!({"setup": {"type": "OAUTH_CODE"}}));
+        assert!(p.is_ok_and(|p| p.setup.is_some_and(|s| s.setup_type() == SetupType::OauthCode)));
+    }
+
+    #[test]
+    fn field_kinds() {
+        assert!(is_hostname("tenant.eu.auth0.com"));
+        assert!(is_hostname("localhost:8443"));
+        assert!(!is_hostname("tenant.auth0.com/"));
+        assert!(!is_hostname("-bad.example.com"));
+        assert!(!is_hostname("host:0"));
+        assert!(is_https_url("https://hooks.slack.com/services/T/B/X"));
+        assert!(!is_https_url("https://"));
+        assert!(!is_https_url("/relative/path"));
+        assert!(!is_https_url("ftp://x.example.com"));
+        assert!(is_mailchimp_key("0123abcd-us21"));
+        assert!(!is_mailchimp_key("0123abcd-21"));
+        assert!(!is_mailchimp_key("-us6"));
+        assert!(is_email("a@b.co"));
+        assert!(!is_email("a@b"));
+        assert!(!is_email("a b@c.de"));
+        assert!(is_pem(
+            "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----\n",
+            &["PRIVATE KEY"]
+        ));
+        assert!(!is_pem(
+            "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----",
+            &["PRIVATE KEY"]
+        ));
+    }
+}
