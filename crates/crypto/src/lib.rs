@@ -1,0 +1,21 @@
+//! flowvault's cryptography: the master key, the keyring of key-encryption keys, the envelope
+//! format that seals each secret object, and keyed fingerprints.
+//!
+//! This crate is pure: callers hand it bytes and get bytes back. It does not read key files or
+//! environment variables (that is configuration, in the CLI and server), does not store anything,
+//! and does not know what a connection is beyond the tenant, object and purpose strings that a
+//! [`SealContext`] binds ciphertexts to.
+//!
+//! AES-256-GCM, HMAC-SHA-256 and Argon2id come from the RustCrypto crates (`aes-gcm`, `hmac`,
+//! `sha2`, `argon2`); randomness from the operating system (`getrandom`). Key material lives in
+//! zeroizing buffers with redacting `Debug`.
+
+mod envelope;
+mod error;
+mod keyring;
+mod keys;
+
+pub use envelope::{FORMAT_VERSION, OVERHEAD, SealContext};
+pub use error::{CryptoError, UnlockError};
+pub use keyring::{KeyKind, Keyring, SealedKey};
+pub use keys::{KEY_LEN, KdfParams, MasterKey, generate_salt};

@@ -1,0 +1,4 @@
+//! Integration tests of flowvault-crypto's public face.
+
+mod roundtrip;
+mod vectors;
