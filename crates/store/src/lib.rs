@@ -1,0 +1,19 @@
+//! flowvault's persistence.
+//!
+//! [`Store`] is everything flowvault keeps, whatever the database; [`SqliteStore`] is the
+//! embedded implementation (a PostgreSQL one fits the same trait). [`Vault`] sits on a store
+//! with the unlocked keyring: it seals setups on their way in and opens them on their way out,
+//! so a store only ever holds envelopes.
+//!
+//! This crate does not read key files, environment variables or configuration (the CLI and the
+//! server do, and hand it a [`MasterKeySource`]), and does not call out to any provider.
+
+mod records;
+mod sqlite;
+mod store;
+mod vault;
+
+pub use records::{ConnectionChange, ConnectionRow, ListQuery, Page, SealedSetup, Tenant};
+pub use sqlite::SqliteStore;
+pub use store::{Store, StoreError};
+pub use vault::{MasterKeySource, Opened, Vault, VaultError};

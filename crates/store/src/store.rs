@@ -1,0 +1,108 @@
+//! The `Store` trait: everything flowvault persists, whatever the database.
+
+use async_trait::async_trait;
+use flowvault_core::{ConnectionId, TenantId, TenantName, Timestamp};
+use flowvault_crypto::SealedKey;
+
+use crate::records::{ConnectionChange, ConnectionRow, ListQuery, Page, Tenant};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No such row in this tenant (rows of other tenants are never visible).
+    #[error("not found")]
+    NotFound,
+    /// The row changed since it was read: its version is now `current`.
+    #[error("the row was changed by someone else (now at version {current})")]
+    VersionConflict {
+        /// The version now stored.
+        current: u64,
+    },
+    /// A row with this key already exists.
+    #[error("already exists")]
+    AlreadyExists,
+    /// A stored value does not parse: the database was edited by hand or is damaged.
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Everything flowvault persists.
+///
+/// Every method that touches tenant data takes the tenant, and implementations scope every query
+/// by it. Updates are compare-and-set on the row's `version`, so several flowvault processes can
+/// share one database without losing writes; nothing here relies on a single process or on
+/// database-specific semantics beyond transactions.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// A vault-wide setting.
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// The stored keyring, empty for a vault that was never initialised.
+    async fn keyring(&self) -> Result<Vec<SealedKey>, StoreError>;
+
+    /// Initialises the vault in one transaction: writes `meta` and `keys` unless a keyring is
+    /// already stored. Returns `false` (writing nothing) if another process got there first.
+    async fn initialise(
+        &self,
+        meta: &[(&str, String)],
+        keys: &[SealedKey],
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// The tenant called `name`, if it exists.
+    async fn tenant_by_name(&self, name: &TenantName) -> Result<Option<Tenant>, StoreError>;
+
+    /// The tenant called `name`, created (with a fresh id) if it does not exist yet.
+    async fn ensure_tenant(&self, name: &TenantName, now: Timestamp) -> Result<Tenant, StoreError>;
+
+    /// Stores a new connection.
+    ///
+    /// # Errors
+    /// [`StoreError::AlreadyExists`] if the id is taken.
+    async fn insert_connection(
+        &self,
+        tenant: &TenantId,
+        row: &ConnectionRow,
+    ) -> Result<(), StoreError>;
+
+    /// One connection.
+    async fn connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<ConnectionRow>, StoreError>;
+
+    /// A page of connections, oldest first.
+    async fn list_connections(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<ConnectionRow>, StoreError>;
+
+    /// Applies `change` if the row is still at `expected_version`, and returns the new row.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], or [`StoreError::VersionConflict`] if the row moved on.
+    async fn update_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        expected_version: u64,
+        change: &ConnectionChange,
+    ) -> Result<ConnectionRow, StoreError>;
+
+    /// Deletes a connection, if it is at `expected_version` when one is given.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], or [`StoreError::VersionConflict`].
+    async fn delete_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError>;
+}

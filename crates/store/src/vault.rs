@@ -1,0 +1,402 @@
+//! The vault: connections sealed on their way into the store and opened on their way out.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use flowvault_core::{
+    AppId, Clock, Connection, ConnectionId, ConnectionPatch, NewConnection, Setup,
+    SetupDecodeError, TenantId, TenantName,
+};
+use flowvault_crypto::{
+    CryptoError, KdfParams, Keyring, MasterKey, SealContext, UnlockError, generate_salt,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::records::{ConnectionChange, ConnectionRow, ListQuery, Page, SealedSetup, Tenant};
+use crate::store::{Store, StoreError};
+
+/// How the operator gives the master key.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MasterKeySource {
+    /// The key itself (from `FLOWVAULT_MASTER_KEY` or a key file).
+    Key(MasterKey),
+    /// A passphrase, stretched with Argon2id and the vault's stored salt.
+    Passphrase(SecretString),
+}
+
+/// Why a vault operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// No such connection in this tenant.
+    #[error("vault connection not found")]
+    NotFound,
+    /// The connection changed since the caller read it.
+    #[error(
+        "the vault connection was changed by someone else (it is now at version {current}): read it again and retry"
+    )]
+    VersionConflict {
+        /// The version now stored.
+        current: u64,
+    },
+    /// The master key does not open this vault.
+    #[error(transparent)]
+    Unlock(#[from] UnlockError),
+    /// The vault was created with a key file and is being opened with a passphrase, or the
+    /// other way round.
+    #[error("this vault was created with a master {vault}, not a {given}")]
+    KeyKindMismatch {
+        /// How the vault was created: `key` or `passphrase`.
+        vault: &'static str,
+        /// What was given now.
+        given: &'static str,
+    },
+    /// A connection's sealed credentials do not open: the row was tampered with or moved.
+    #[error(
+        "the stored credentials of {connection} do not decrypt (the row was altered or copied from elsewhere): {source}"
+    )]
+    Sealed {
+        /// The connection.
+        connection: ConnectionId,
+        /// What the envelope said.
+        source: CryptoError,
+    },
+    /// A connection's credentials decrypt but do not parse.
+    #[error("the stored credentials of {connection} are unreadable: {source}")]
+    SetupUnreadable {
+        /// The connection.
+        connection: ConnectionId,
+        /// The parse failure.
+        source: SetupDecodeError,
+    },
+    /// A setup for another app was given.
+    #[error("the setup is for {given}, but the connection is a {app} connection")]
+    WrongApp {
+        /// The connection's app.
+        app: AppId,
+        /// The setup's app.
+        given: AppId,
+    },
+    /// A cryptographic operation failed.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for VaultError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => VaultError::NotFound,
+            StoreError::VersionConflict { current } => VaultError::VersionConflict { current },
+            other => VaultError::Store(other),
+        }
+    }
+}
+
+const META_KEY_KIND: &str = "master_key_kind";
+const META_KDF_SALT: &str = "kdf_salt";
+const META_KDF_PARAMS: &str = "kdf_params";
+const PURPOSE_SETUP: &str = "setup";
+
+/// Whether [`Vault::open`] found a vault or made one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// The vault existed and the master key opened it.
+    Existing,
+    /// The store was empty; a new keyring was created under the master key.
+    Created,
+}
+
+/// The vault: the unlocked keyring over a [`Store`].
+///
+/// Secrets pass through here sealed on the way in and opened on the way out; the store only
+/// ever sees envelopes. Every method takes the tenant.
+#[derive(Debug)]
+pub struct Vault {
+    store: Arc<dyn Store>,
+    keyring: Keyring,
+    clock: Arc<dyn Clock>,
+}
+
+impl Vault {
+    /// Whether `store` holds an initialised vault (a keyring).
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn is_initialised(store: &dyn Store) -> Result<bool, VaultError> {
+        Ok(!store.keyring().await?.is_empty())
+    }
+
+    /// Unlocks the vault in `store` with the master key, initialising it if the store is new.
+    /// Nothing is written unless the store is new.
+    ///
+    /// # Errors
+    /// [`VaultError::Unlock`] if the key does not open the keyring,
+    /// [`VaultError::KeyKindMismatch`] if a passphrase is given for a key-file vault or the
+    /// other way round, or the store's error.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        source: MasterKeySource,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, Opened), VaultError> {
+        let given = kind_name(&source);
+        loop {
+            let stored = store.keyring().await?;
+            if !stored.is_empty() {
+                let vault = match store.meta(META_KEY_KIND).await?.as_deref() {
+                    Some("passphrase") => "passphrase",
+                    _ => "key",
+                };
+                if vault != given {
+                    return Err(VaultError::KeyKindMismatch { vault, given });
+                }
+                let derived;
+                let master = match &source {
+                    MasterKeySource::Key(k) => k,
+                    MasterKeySource::Passphrase(p) => {
+                        derived = stored_passphrase_key(store.as_ref(), p).await?;
+                        &derived
+                    }
+                };
+                let keyring = Keyring::unlock(master, &stored)?;
+                return Ok((Self { store, keyring, clock }, Opened::Existing));
+            }
+
+            let mut meta = vec![(META_KEY_KIND, given.to_owned())];
+            let derived;
+            let master = match &source {
+                MasterKeySource::Key(k) => k,
+                MasterKeySource::Passphrase(p) => {
+                    let salt = generate_salt()?;
+                    let params = KdfParams::default();
+                    meta.push((META_KDF_SALT, STANDARD.encode(salt)));
+                    meta.push((META_KDF_PARAMS, params.to_string()));
+                    derived = MasterKey::derive_from_passphrase(
+                        p.expose_secret().as_bytes(),
+                        &salt,
+                        params,
+                    )?;
+                    &derived
+                }
+            };
+            let (keyring, sealed) = Keyring::create(master)?;
+            if store.initialise(&meta, &sealed, clock.now()).await? {
+                return Ok((Self { store, keyring, clock }, Opened::Created));
+            }
+            // Another process initialised the vault between our read and our write: open theirs.
+        }
+    }
+
+    /// The tenant called `name`, if it exists.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn tenant(&self, name: &TenantName) -> Result<Option<Tenant>, VaultError> {
+        Ok(self.store.tenant_by_name(name).await?)
+    }
+
+    /// The tenant called `name`, created if needed.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn ensure_tenant(&self, name: &TenantName) -> Result<Tenant, VaultError> {
+        Ok(self.store.ensure_tenant(name, self.clock.now()).await?)
+    }
+
+    /// Creates a connection; an empty one if `new.setup` is `None`.
+    ///
+    /// # Errors
+    /// The store's, or [`VaultError::Crypto`] if sealing fails.
+    pub async fn create_connection(
+        &self,
+        tenant: &TenantId,
+        new: NewConnection,
+    ) -> Result<Connection, VaultError> {
+        let id = ConnectionId::generate();
+        let (setup, fingerprint) = self.seal_setup(tenant, &id, new.app, new.setup.as_ref())?;
+        let now = self.clock.now();
+        let row = ConnectionRow {
+            id,
+            app_id: new.app,
+            name: new.name,
+            environment: new.environment,
+            account_name: new.account_name,
+            setup,
+            tokens_sealed: None,
+            fingerprint,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            refreshed_at: None,
+        };
+        self.store.insert_connection(tenant, &row).await?;
+        Ok(view(&row))
+    }
+
+    /// One connection's metadata.
+    ///
+    /// # Errors
+    /// [`VaultError::NotFound`] if it is not in this tenant.
+    pub async fn connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Connection, VaultError> {
+        self.store.connection(tenant, id).await?.map(|r| view(&r)).ok_or(VaultError::NotFound)
+    }
+
+    /// A page of connections, oldest first.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn list_connections(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<Connection>, VaultError> {
+        let page = self.store.list_connections(tenant, query).await?;
+        Ok(Page { items: page.items.iter().map(view).collect(), total: page.total })
+    }
+
+    /// Applies `patch` if the connection is still at `expected_version`.
+    ///
+    /// # Errors
+    /// [`VaultError::NotFound`], [`VaultError::VersionConflict`] if it moved on,
+    /// [`VaultError::WrongApp`] if the patch's setup is for another app.
+    pub async fn update_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        patch: ConnectionPatch,
+        expected_version: u64,
+    ) -> Result<Connection, VaultError> {
+        let current = self.store.connection(tenant, id).await?.ok_or(VaultError::NotFound)?;
+        if current.version != expected_version {
+            return Err(VaultError::VersionConflict { current: current.version });
+        }
+        let setup = match patch.setup.as_ref() {
+            Some(s) if s.app() != current.app_id => {
+                return Err(VaultError::WrongApp { app: current.app_id, given: s.app() });
+            }
+            Some(s) => match self.seal_setup(tenant, id, current.app_id, Some(s))? {
+                (Some(sealed), fingerprint) => Some((sealed, fingerprint)),
+                (None, _) => None,
+            },
+            None => None,
+        };
+        let change = ConnectionChange { name: patch.name, setup, updated_at: self.clock.now() };
+        let row = self.store.update_connection(tenant, id, expected_version, &change).await?;
+        Ok(view(&row))
+    }
+
+    /// Deletes a connection (only at `expected_version`, when one is given).
+    ///
+    /// # Errors
+    /// [`VaultError::NotFound`] or [`VaultError::VersionConflict`].
+    pub async fn delete_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        expected_version: Option<u64>,
+    ) -> Result<(), VaultError> {
+        Ok(self.store.delete_connection(tenant, id, expected_version).await?)
+    }
+
+    /// Opens a connection's credentials, for the one action about to use them. `None` for an
+    /// empty connection.
+    ///
+    /// # Errors
+    /// [`VaultError::NotFound`]; [`VaultError::Sealed`] if the envelope does not open for this
+    /// tenant and connection (tampered, or copied from another row).
+    pub async fn open_setup(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Setup>, VaultError> {
+        let row = self.store.connection(tenant, id).await?.ok_or(VaultError::NotFound)?;
+        let Some(sealed) = row.setup else { return Ok(None) };
+        let sealed_err = |source| VaultError::Sealed { connection: id.clone(), source };
+        let plain = self.keyring.open(&context(tenant, id)?, &sealed.sealed).map_err(sealed_err)?;
+        let setup = Setup::from_canonical_json(row.app_id, &plain)
+            .map_err(|source| VaultError::SetupUnreadable { connection: id.clone(), source })?;
+        Ok(Some(setup))
+    }
+
+    /// Seals a setup for one connection and computes its fingerprint; for no setup, the
+    /// fingerprint of "empty".
+    fn seal_setup(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        app: AppId,
+        setup: Option<&Setup>,
+    ) -> Result<(Option<SealedSetup>, String), VaultError> {
+        let Some(setup) = setup else {
+            let fingerprint = self.keyring.fingerprint(&[
+                tenant.as_str().as_bytes(),
+                app.as_str().as_bytes(),
+                b"",
+            ]);
+            return Ok((None, fingerprint));
+        };
+        let canonical = setup.to_canonical_json();
+        let sealed = self.keyring.seal(&context(tenant, id)?, &canonical)?;
+        let fingerprint = self.keyring.fingerprint(&[
+            tenant.as_str().as_bytes(),
+            app.as_str().as_bytes(),
+            &canonical,
+        ]);
+        Ok((Some(SealedSetup { setup_type: setup.setup_type(), sealed }), fingerprint))
+    }
+}
+
+/// The master key a passphrase gives with the vault's stored salt and cost parameters.
+async fn stored_passphrase_key(
+    store: &dyn Store,
+    passphrase: &SecretString,
+) -> Result<MasterKey, VaultError> {
+    let unreadable = |what: &str| StoreError::Corrupt(format!("unreadable {what}"));
+    let salt = store.meta(META_KDF_SALT).await?.ok_or_else(|| unreadable(META_KDF_SALT))?;
+    let salt = STANDARD.decode(salt).map_err(|_| unreadable(META_KDF_SALT))?;
+    let params: KdfParams = store
+        .meta(META_KDF_PARAMS)
+        .await?
+        .ok_or_else(|| unreadable(META_KDF_PARAMS))?
+        .parse()
+        .map_err(|_| unreadable(META_KDF_PARAMS))?;
+    Ok(MasterKey::derive_from_passphrase(passphrase.expose_secret().as_bytes(), &salt, params)?)
+}
+
+fn context(tenant: &TenantId, id: &ConnectionId) -> Result<SealContext, CryptoError> {
+    SealContext::new(tenant.as_str(), id.as_str(), PURPOSE_SETUP)
+}
+
+fn kind_name(source: &MasterKeySource) -> &'static str {
+    match source {
+        MasterKeySource::Key(_) => "key",
+        MasterKeySource::Passphrase(_) => "passphrase",
+    }
+}
+
+/// A stored row as the API shows it.
+fn view(row: &ConnectionRow) -> Connection {
+    let setup_type = row.setup.as_ref().map(|s| s.setup_type);
+    Connection {
+        id: row.id.clone(),
+        app_id: row.app_id,
+        environment: row.environment.clone(),
+        name: row.name.clone(),
+        account_name: row.account_name.clone(),
+        ready: Connection::is_ready(setup_type, row.tokens_sealed.is_some()),
+        fingerprint: row.fingerprint.clone(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        refreshed_at: row.refreshed_at,
+        setup_type,
+        version: row.version,
+    }
+}

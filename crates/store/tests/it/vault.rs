@@ -1,0 +1,351 @@
+//! The vault's guarantees: readiness, sealing at rest, binding of ciphertexts to their row,
+//! optimistic concurrency, tenant isolation, and master-key checks.
+
+use std::sync::Arc;
+
+use flowvault_core::{
+    AppId, ConnectionId, SystemClock, TenantName, validate_patch, validate_setup,
+};
+use flowvault_crypto::{MasterKey, UnlockError};
+use flowvault_store::{ListQuery, MasterKeySource, Opened, SqliteStore, Store, Vault, VaultError};
+use secrecy::SecretString;
+use serde_json::json;
+use sqlx::Connection as _;
+
+use crate::support::{Fixture, KEY_A, new_connection, open, twilio_setup};
+
+#[tokio::test]
+async fn a_twilio_connection_with_setup_is_ready() {
+    let f = Fixture::new().await;
+    let body = json!({"name": "SMS", "app_id": "TWILIO", "setup": twilio_setup("tok-1")});
+    let c = f.vault.create_connection(&f.tenant, new_connection(body)).await;
+    let c = c.unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.ready);
+    assert_eq!(c.version, 1);
+    assert!(c.id.as_str().starts_with("ac_"));
+    let setup = f.vault.open_setup(&f.tenant, &c.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        setup.and_then(|s| s.expose("api_key").map(str::to_owned)).as_deref(),
+        Some("tok-1")
+    );
+}
+
+#[tokio::test]
+async fn an_empty_connection_becomes_ready_when_its_setup_is_added() {
+    let f = Fixture::new().await;
+    let body = json!({"name": "Later", "app_id": "TWILIO"});
+    let c = f.vault.create_connection(&f.tenant, new_connection(body)).await;
+    let c = c.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!c.ready);
+    assert!(f.vault.open_setup(&f.tenant, &c.id).await.is_ok_and(|s| s.is_none()));
+
+    let patch = validate_patch(AppId::Twilio, &json!({"setup": twilio_setup("tok-2")}));
+    let patch = patch.unwrap_or_else(|e| panic!("{e}"));
+    let updated = f.vault.update_connection(&f.tenant, &c.id, patch, c.version).await;
+    let updated = updated.unwrap_or_else(|e| panic!("{e}"));
+    assert!(updated.ready);
+    assert_eq!(updated.version, 2);
+    assert_ne!(updated.fingerprint, c.fingerprint);
+    assert_eq!(updated.name.as_str(), "Later");
+}
+
+#[tokio::test]
+async fn an_oauth_code_setup_is_not_ready_until_authorized() {
+    let f = Fixture::new().await;
+    let body = json!({"name": "Slack", "app_id": "SLACK", "setup": {"type": "OAUTH_CODE"}});
+    let c = f.vault.create_connection(&f.tenant, new_connection(body)).await;
+    assert!(c.is_ok_and(|c| !c.ready));
+}
+
+#[tokio::test]
+async fn fingerprints_follow_the_credentials() {
+    let f = Fixture::new().await;
+    let mk = |name: &str, key: &str| {
+        new_connection(json!({"name": name, "app_id": "TWILIO", "setup": twilio_setup(key)}))
+    };
+    let a = f.vault.create_connection(&f.tenant, mk("a", "same")).await;
+    let b = f.vault.create_connection(&f.tenant, mk("b", "same")).await;
+    let c = f.vault.create_connection(&f.tenant, mk("c", "other")).await;
+    let (a, b, c) = (a.map(|x| x.fingerprint), b.map(|x| x.fingerprint), c.map(|x| x.fingerprint));
+    assert!(a.is_ok());
+    assert_eq!(a.as_ref().ok(), b.as_ref().ok());
+    assert_ne!(a.ok(), c.ok());
+}
+
+#[tokio::test]
+async fn the_database_files_hold_no_plaintext_secret() {
+    let f = Fixture::new().await;
+    let canary = "CANARY-5ecr3t-d0-n0t-l3ak";
+    for app in ["TWILIO", "HTTP"] {
+        let setup = match app {
+            "TWILIO" => twilio_setup(canary),
+            _ => json!({"type": "BEARER", "token": canary}),
+        };
+        let body = json!({"name": format!("{app} conn"), "app_id": app, "setup": setup});
+        let c = f.vault.create_connection(&f.tenant, new_connection(body)).await;
+        let c = c.unwrap_or_else(|e| panic!("{e}"));
+        // Updates too: the old value must not linger in clear anywhere either.
+        let patch =
+            validate_patch(c.app_id, &json!({"name": "renamed"})).unwrap_or_else(|e| panic!("{e}"));
+        f.vault
+            .update_connection(&f.tenant, &c.id, patch, 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    // While the WAL is live, and after it is checkpointed into the main file.
+    let scan = |label: &str| {
+        let mut scanned = 0;
+        for entry in std::fs::read_dir(f.dir.path()).unwrap_or_else(|e| panic!("{e}")).flatten() {
+            let bytes = std::fs::read(entry.path()).unwrap_or_default();
+            scanned += bytes.len();
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "{label}: {} holds the secret in clear",
+                entry.path().display()
+            );
+        }
+        assert!(scanned > 4096, "{label}: nothing scanned");
+    };
+    scan("live");
+    f.store.close().await;
+    scan("closed");
+}
+
+#[tokio::test]
+async fn a_sealed_setup_copied_to_another_row_does_not_open() {
+    let f = Fixture::new().await;
+    let mk = |name: &str, key: &str| {
+        new_connection(json!({"name": name, "app_id": "TWILIO", "setup": twilio_setup(key)}))
+    };
+    let a = f.vault.create_connection(&f.tenant, mk("victim", "victim-key")).await;
+    let b = f.vault.create_connection(&f.tenant, mk("attacker", "attacker-key")).await;
+    let (a, b) = (a.unwrap_or_else(|e| panic!("{e}")), b.unwrap_or_else(|e| panic!("{e}")));
+
+    // Someone with write access to the database moves A's envelope into B's row.
+    let url = format!("sqlite://{}", f.db_path().display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let moved = sqlx::query(
+        "UPDATE connections SET setup_sealed = (SELECT setup_sealed FROM connections WHERE id = ?1) WHERE id = ?2",
+    )
+    .bind(a.id.as_str())
+    .bind(b.id.as_str())
+    .execute(&mut conn)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(moved.rows_affected(), 1);
+
+    let err = f.vault.open_setup(&f.tenant, &b.id).await.err();
+    assert!(
+        matches!(&err, Some(VaultError::Sealed { connection, .. }) if *connection == b.id),
+        "{err:?}"
+    );
+    let message = err.map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains(b.id.as_str()) && message.contains("do not decrypt"), "{message}");
+    assert!(!message.contains("victim-key"));
+    // A itself still opens.
+    assert!(f.vault.open_setup(&f.tenant, &a.id).await.is_ok_and(|s| s.is_some()));
+}
+
+#[tokio::test]
+async fn a_stale_version_is_refused_and_nothing_is_lost() {
+    let f = Fixture::new().await;
+    let body = json!({"name": "v1", "app_id": "TWILIO", "setup": twilio_setup("k1")});
+    let c = f
+        .vault
+        .create_connection(&f.tenant, new_connection(body))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // Two editors read version 1; the first one's write lands.
+    let rename = |n: &str| {
+        validate_patch(AppId::Twilio, &json!({"name": n})).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let first = f.vault.update_connection(&f.tenant, &c.id, rename("first"), c.version).await;
+    assert!(first.is_ok_and(|u| u.version == 2));
+
+    // The second one's write, based on version 1, is refused…
+    let setup =
+        validate_setup(AppId::Twilio, &twilio_setup("k2")).unwrap_or_else(|e| panic!("{e}"));
+    let patch = flowvault_core::ConnectionPatch { name: None, setup: Some(setup) };
+    let second = f.vault.update_connection(&f.tenant, &c.id, patch, c.version).await;
+    assert!(matches!(second, Err(VaultError::VersionConflict { current: 2 })), "{second:?}");
+
+    // …and the first one's is intact: name and credentials.
+    let now = f.vault.connection(&f.tenant, &c.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((now.name.as_str(), now.version), ("first", 2));
+    let setup = f.vault.open_setup(&f.tenant, &c.id).await.ok().flatten();
+    assert_eq!(setup.and_then(|s| s.expose("api_key").map(str::to_owned)).as_deref(), Some("k1"));
+
+    // The store's compare-and-set refuses it too, whoever calls it.
+    let dyn_store: &dyn Store = f.store.as_ref();
+    let change = flowvault_store::ConnectionChange {
+        name: Some(flowvault_core::ConnectionName::parse("x").unwrap_or_else(|e| panic!("{e}"))),
+        setup: None,
+        updated_at: now.updated_at,
+    };
+    let raced = dyn_store.update_connection(&f.tenant, &c.id, 1, &change).await;
+    assert!(matches!(raced, Err(flowvault_store::StoreError::VersionConflict { current: 2 })));
+
+    // Deletes honour the version too.
+    let del = f.vault.delete_connection(&f.tenant, &c.id, Some(1)).await;
+    assert!(matches!(del, Err(VaultError::VersionConflict { current: 2 })));
+    assert!(f.vault.delete_connection(&f.tenant, &c.id, Some(2)).await.is_ok());
+    assert!(matches!(f.vault.connection(&f.tenant, &c.id).await, Err(VaultError::NotFound)));
+    assert!(matches!(
+        f.vault.delete_connection(&f.tenant, &c.id, None).await,
+        Err(VaultError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn tenants_do_not_see_each_other() {
+    let f = Fixture::new().await;
+    let other_name: TenantName = "other".parse().unwrap_or_else(|e| panic!("{e}"));
+    let other = f.vault.ensure_tenant(&other_name).await.unwrap_or_else(|e| panic!("{e}")).id;
+    let body = json!({"name": "mine", "app_id": "TWILIO", "setup": twilio_setup("k")});
+    let c = f
+        .vault
+        .create_connection(&f.tenant, new_connection(body))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert!(matches!(f.vault.connection(&other, &c.id).await, Err(VaultError::NotFound)));
+    assert!(matches!(f.vault.open_setup(&other, &c.id).await, Err(VaultError::NotFound)));
+    let rename =
+        validate_patch(AppId::Twilio, &json!({"name": "stolen"})).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        f.vault.update_connection(&other, &c.id, rename, 1).await,
+        Err(VaultError::NotFound)
+    ));
+    assert!(matches!(
+        f.vault.delete_connection(&other, &c.id, None).await,
+        Err(VaultError::NotFound)
+    ));
+    let all = ListQuery { app: None, offset: 0, limit: 100 };
+    assert!(
+        f.vault
+            .list_connections(&other, &all)
+            .await
+            .is_ok_and(|p| p.total == 0 && p.items.is_empty())
+    );
+    assert!(f.vault.connection(&f.tenant, &c.id).await.is_ok_and(|c| c.name.as_str() == "mine"));
+}
+
+#[tokio::test]
+async fn lists_page_and_filter() {
+    let f = Fixture::new().await;
+    for i in 0..5 {
+        let app = if i % 2 == 0 { "TWILIO" } else { "SENDGRID" };
+        let body = json!({"name": format!("c{i}"), "app_id": app});
+        f.vault
+            .create_connection(&f.tenant, new_connection(body))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let q = |app, offset, limit| ListQuery { app, offset, limit };
+    let page =
+        f.vault.list_connections(&f.tenant, &q(None, 1, 2)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.total, 5);
+    assert_eq!(page.items.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["c1", "c2"]);
+    let page = f.vault.list_connections(&f.tenant, &q(Some(AppId::Twilio), 0, 10)).await;
+    let names: Vec<String> =
+        page.map(|p| p.items.iter().map(|c| c.name.to_string()).collect()).unwrap_or_default();
+    assert_eq!(names, ["c0", "c2", "c4"]);
+}
+
+#[tokio::test]
+async fn a_wrong_master_key_is_refused_and_writes_nothing() {
+    let f = Fixture::new().await;
+    let body = json!({"name": "x", "app_id": "TWILIO", "setup": twilio_setup("k")});
+    f.vault
+        .create_connection(&f.tenant, new_connection(body))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    f.store.close().await;
+    let before = std::fs::read(f.db_path()).unwrap_or_default();
+
+    let store = Arc::new(SqliteStore::open(&f.db_path()).await.unwrap_or_else(|e| panic!("{e}")));
+    let wrong = MasterKey::from_bytes(&[0x5A; 32]).unwrap_or_else(|e| panic!("{e}"));
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let err =
+        Vault::open(dyn_store, MasterKeySource::Key(wrong), Arc::new(SystemClock)).await.err();
+    assert!(matches!(err, Some(VaultError::Unlock(UnlockError::WrongMasterKey))), "{err:?}");
+    store.close().await;
+    assert_eq!(std::fs::read(f.db_path()).unwrap_or_default(), before, "the database changed");
+
+    // The right key still opens it, with the data intact.
+    let (_, vault) = open(&f.db_path(), &KEY_A).await;
+    let tenant = vault.tenant(&TenantName::default_tenant()).await.ok().flatten();
+    assert!(tenant.is_some());
+}
+
+#[tokio::test]
+async fn a_passphrase_vault_opens_only_with_its_passphrase() {
+    let dir = tempfile::TempDir::new().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("vault.db");
+    let open_with = |source: MasterKeySource| {
+        let path = path.clone();
+        async move {
+            let store: Arc<dyn Store> =
+                Arc::new(SqliteStore::open(&path).await.unwrap_or_else(|e| panic!("{e}")));
+            Vault::open(store, source, Arc::new(SystemClock)).await.map(|(_, opened)| opened)
+        }
+    };
+    let pass = |s: &str| MasterKeySource::Passphrase(SecretString::from(s.to_owned()));
+    assert!(matches!(open_with(pass("correct horse")).await, Ok(Opened::Created)));
+    assert!(matches!(open_with(pass("correct horse")).await, Ok(Opened::Existing)));
+    assert!(matches!(
+        open_with(pass("battery staple")).await,
+        Err(VaultError::Unlock(UnlockError::WrongMasterKey))
+    ));
+    let key = MasterKeySource::Key(MasterKey::from_bytes(&KEY_A).unwrap_or_else(|e| panic!("{e}")));
+    assert!(matches!(
+        open_with(key).await,
+        Err(VaultError::KeyKindMismatch { vault: "passphrase", given: "key" })
+    ));
+}
+
+#[tokio::test]
+async fn concurrent_first_opens_agree_on_one_keyring() {
+    let dir = tempfile::TempDir::new().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("vault.db");
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&path).await.unwrap_or_else(|e| panic!("{e}")));
+    let opens = (0..4).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let key = MasterKey::from_bytes(&KEY_A).unwrap_or_else(|e| panic!("{e}"));
+            Vault::open(store, MasterKeySource::Key(key), Arc::new(SystemClock)).await
+        })
+    });
+    let mut created = 0;
+    let mut vaults = Vec::new();
+    for handle in opens {
+        let (vault, opened) =
+            handle.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}"));
+        created += usize::from(opened == Opened::Created);
+        vaults.push(vault);
+    }
+    assert_eq!(created, 1);
+    // What one sealed, every other opens.
+    let tenant = vaults[0]
+        .ensure_tenant(&TenantName::default_tenant())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .id;
+    let body = json!({"name": "x", "app_id": "TWILIO", "setup": twilio_setup("k")});
+    let c = vaults[0]
+        .create_connection(&tenant, new_connection(body))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for v in &vaults[1..] {
+        assert!(v.open_setup(&tenant, &c.id).await.is_ok_and(|s| s.is_some()));
+    }
+}
+
+#[tokio::test]
+async fn unknown_ids_are_not_found() {
+    let f = Fixture::new().await;
+    let id = ConnectionId::generate();
+    assert!(matches!(f.vault.connection(&f.tenant, &id).await, Err(VaultError::NotFound)));
+}
