@@ -1,0 +1,155 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// flowvault: a self-hosted vault for integration credentials.
+///
+/// Secrets are never taken from the command line (it shows in `ps` and shell history): they come
+/// from a file, standard input, or a prompt that does not echo.
+#[derive(Debug, Parser)]
+#[command(name = "flowvault", version, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// Directory holding the database and, unless one is given otherwise, the master key file.
+    /// Default: the platform's data directory (`~/.local/share/flowvault` on Linux).
+    #[arg(long, env = "FLOWVAULT_DATA_DIR", global = true, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+
+    /// File holding the master key (base64 of 32 bytes). Alternatives: `FLOWVAULT_MASTER_KEY`
+    /// (the key itself) or `FLOWVAULT_MASTER_PASSPHRASE`; with none of them, `DIR/master.key`.
+    #[arg(long, env = "FLOWVAULT_MASTER_KEY_FILE", global = true, value_name = "FILE")]
+    pub(crate) master_key_file: Option<PathBuf>,
+
+    /// The tenant to act in.
+    #[arg(long, env = "FLOWVAULT_TENANT", global = true, default_value = "default")]
+    pub(crate) tenant: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Show where the vault lives and how it is unlocked (creates it on first use).
+    Status(JsonFlag),
+    /// The app catalog: integrations, their setup types and fields.
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// Vault connections: stored credentials for one app each.
+    #[command(subcommand, alias = "conn")]
+    Connections(ConnectionsCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JsonFlag {
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AppsCommand {
+    /// List every app and its setup types.
+    List(JsonFlag),
+    /// Show an app's setup types and their fields, with an example setup file.
+    Show {
+        /// The app id, e.g. TWILIO.
+        app: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+/// Where a setup comes from. Without any of these flags, and on a terminal, flowvault asks for
+/// each field (secrets without echo).
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub(crate) struct SetupSource {
+    /// Read the `setup` object from FILE, exactly as the API takes it, e.g.
+    /// {"type":"API_KEY","account_id":"AC…","api_key":"…"}.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) setup_file: Option<PathBuf>,
+    /// Read the `setup` object from standard input.
+    #[arg(long)]
+    pub(crate) setup_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConnectionsCommand {
+    /// Create a connection, with credentials or empty ("missing credentials").
+    Create {
+        /// The app, e.g. TWILIO (see `flowvault apps list`).
+        #[arg(long)]
+        app: String,
+        /// The display name.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        setup: SetupSource,
+        /// Create it without credentials; add them later with `connections update`.
+        #[arg(long, conflicts_with_all = ["setup_file", "setup_stdin", "setup_type"])]
+        empty: bool,
+        /// The setup type to prompt for, when the app has several.
+        #[arg(long = "type", value_name = "SETUP_TYPE")]
+        setup_type: Option<String>,
+        /// Auth0's environment label.
+        #[arg(long)]
+        environment: Option<String>,
+        /// The account the credentials act as.
+        #[arg(long)]
+        account_name: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// List connections.
+    List {
+        /// Only connections of this app.
+        #[arg(long)]
+        app: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Show one connection (never its secrets).
+    Show {
+        /// The connection id (`ac_…`).
+        id: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Rename a connection or replace its credentials.
+    Update {
+        /// The connection id (`ac_…`).
+        id: String,
+        /// A new display name.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        setup: SetupSource,
+        /// Ask for new credentials field by field.
+        #[arg(long, conflicts_with_all = ["setup_file", "setup_stdin"])]
+        prompt: bool,
+        /// The setup type to prompt for, when the app has several.
+        #[arg(long = "type", value_name = "SETUP_TYPE", requires = "prompt")]
+        setup_type: Option<String>,
+        /// Refuse the update unless the connection is still at this version (as `If-Match`).
+        #[arg(long, value_name = "VERSION")]
+        if_version: Option<u64>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Delete a connection.
+    Delete {
+        /// The connection id (`ac_…`).
+        id: String,
+        /// Refuse unless the connection is still at this version.
+        #[arg(long, value_name = "VERSION")]
+        if_version: Option<u64>,
+    },
+}

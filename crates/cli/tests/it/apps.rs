@@ -1,0 +1,33 @@
+//! `flowvault apps`.
+
+use crate::support::Cli;
+
+#[test]
+fn list_shows_every_app() {
+    let cli = Cli::new();
+    let apps = cli.json(&["apps", "list", "--json"]);
+    let apps = apps.as_array().cloned().unwrap_or_default();
+    assert_eq!(apps.len(), 21);
+    let twilio = apps.iter().find(|a| a["app_id"] == "TWILIO").cloned().unwrap_or_default();
+    assert_eq!(twilio["setups"][0]["type"], "API_KEY");
+    assert_eq!(twilio["setups"][0]["fields"][1]["name"], "api_key");
+    assert_eq!(twilio["setups"][0]["fields"][1]["secret"], true);
+
+    let table = cli.run(&["apps", "list"]);
+    assert!(
+        table.ok && table.stdout.contains("GOOGLE_SHEETS") && table.stdout.contains("OAUTH_CODE")
+    );
+}
+
+#[test]
+fn show_gives_fields_and_an_example() {
+    let cli = Cli::new();
+    let run = cli.run(&["apps", "show", "http"]);
+    assert!(run.ok, "{}", run.stderr);
+    for text in ["OAUTH_CLIENT_CREDENTIALS", "token_endpoint", r#"{"type":"BEARER","token":"…"}"#]
+    {
+        assert!(run.stdout.contains(text), "missing {text}: {}", run.stdout);
+    }
+    let run = cli.run(&["apps", "show", "FAX"]);
+    assert!(!run.ok && run.stderr.contains("unknown app `FAX`"));
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests of the `flowvault` command, run as a user runs it.
+
+mod apps;
+mod connections;
+mod master_key;
+mod support;
