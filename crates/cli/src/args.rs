@@ -45,6 +45,67 @@ pub(crate) enum Command {
     /// Vault connections: stored credentials for one app each.
     #[command(subcommand, alias = "conn")]
     Connections(ConnectionsCommand),
+    /// Management API clients: what gets tokens from `POST /oauth/token`.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Serve the Management API (Auth0-compatible) until SIGTERM or Ctrl-C.
+    Serve(Box<ServeArgs>),
+}
+
+/// `flowvault serve`. Flags win over `FLOWVAULT_*` variables, which win over the config file.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// TOML configuration file (see docs/configuration.md).
+    #[arg(long, env = "FLOWVAULT_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "FLOWVAULT_LISTEN", value_name = "ADDR")]
+    pub(crate) listen: Option<String>,
+    /// The URL clients reach this server at; tokens are issued for `{URL}/api/v2/`
+    /// [default: http(s)://the listen address].
+    #[arg(long, env = "FLOWVAULT_PUBLIC_URL", value_name = "URL")]
+    pub(crate) public_url: Option<String>,
+    /// TLS certificate chain (PEM); with --tls-key, serve HTTPS.
+    #[arg(long, env = "FLOWVAULT_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "FLOWVAULT_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "FLOWVAULT_LOG_FORMAT", value_name = "FORMAT")]
+    pub(crate) log_format: Option<String>,
+    /// Log filter, e.g. `info` or `warn,flowvault_server=debug` [default: info].
+    #[arg(long = "log", env = "FLOWVAULT_LOG", value_name = "FILTER")]
+    pub(crate) log_level: Option<String>,
+    /// Lifetime of issued access tokens, in seconds [default: 86400].
+    #[arg(long, env = "FLOWVAULT_TOKEN_LIFETIME", value_name = "SECONDS")]
+    pub(crate) token_lifetime: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientsCommand {
+    /// Create a client and print its id and secret (the secret is shown only this once).
+    Create {
+        /// A display name.
+        #[arg(long)]
+        name: String,
+        /// Scopes its tokens may carry, space-separated (Auth0's names, e.g.
+        /// "read:flows_vault_connections create:flows_vault_connections").
+        #[arg(long, required_unless_present = "all_scopes")]
+        scopes: Option<String>,
+        /// Grant every scope.
+        #[arg(long, conflicts_with = "scopes")]
+        all_scopes: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// List the tenant's clients (never their secrets).
+    List(JsonFlag),
+    /// Delete a client; its tokens stop working within seconds.
+    Delete {
+        /// The client id (`mc_…`).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -2,9 +2,11 @@
 
 mod apps;
 mod args;
+mod clients;
 mod connections;
 mod output;
 mod prompt;
+mod serve;
 mod status;
 mod unlock;
 
@@ -16,7 +18,12 @@ use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // The server wants every core; the other commands do one thing at a time.
+    let runtime = match &cli.command {
+        Command::Serve(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        _ => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -37,5 +44,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(flag) => status::run(&cli.global, flag.json).await,
         Command::Apps(cmd) => apps::run(cmd),
         Command::Connections(cmd) => connections::run(&cli.global, cmd).await,
+        Command::Clients(cmd) => clients::run(&cli.global, cmd).await,
+        Command::Serve(args) => serve::run(&cli.global, args).await,
     }
 }

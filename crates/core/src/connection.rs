@@ -1,4 +1,4 @@
-//! The vault connection as the Management API shows it, and its validated text fields.
+//! The vault connection as the Management API shows it.
 
 use std::fmt;
 
@@ -6,106 +6,47 @@ use serde::Serialize;
 
 use crate::catalog::{AppId, SetupType};
 use crate::ids::ConnectionId;
+use crate::labels::{AccountName, ConnectionName, Environment};
 use crate::time::Timestamp;
-use crate::validate::Problem;
-
-/// Defines a validated, length-limited, single-line text newtype.
-macro_rules! label {
-    ($(#[$meta:meta])* $name:ident, $max:literal) => {
-        $(#[$meta])*
-        #[derive(Clone, PartialEq, Eq, Hash, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
-        impl $name {
-            /// The maximum length in characters.
-            pub const MAX_LEN: usize = $max;
-
-            /// Checks `s`: 1 to `MAX_LEN` characters, no control characters.
-            ///
-            /// # Errors
-            /// The [`Problem`] with `s`.
-            pub fn parse(s: &str) -> Result<Self, Problem> {
-                check_label(s, $max).map(|()| Self(s.to_owned()))
-            }
-
-            /// The text.
-            #[must_use]
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&self.0, f)
-            }
-        }
-    };
-}
-
-label!(
-    /// A connection's display name: 1–150 characters.
-    ConnectionName,
-    150
-);
-label!(
-    /// Auth0's environment label of a connection: 1–55 characters.
-    Environment,
-    55
-);
-label!(
-    /// The account a connection acts as (a Slack workspace, say): 1–150 characters.
-    AccountName,
-    150
-);
-
-fn check_label(s: &str, max: usize) -> Result<(), Problem> {
-    if s.is_empty() {
-        Err(Problem::Empty)
-    } else if s.chars().count() > max {
-        Err(Problem::TooLong { max })
-    } else if s.chars().any(char::is_control) {
-        Err(Problem::ControlCharacter)
-    } else {
-        Ok(())
-    }
-}
 
 /// A vault connection's metadata: everything about it but its secrets.
 ///
 /// Serialises as Auth0's `FlowsVaultConnection` response object; `version` travels in the
 /// `ETag` header instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Connection {
-    /// `ac_…`.
+    /// Flows Vault Connection identifier (`ac_…`).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, max_length = 30))]
     pub id: ConnectionId,
-    /// The app.
+    /// Flows Vault Connection app identifier.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 55))]
     pub app_id: AppId,
-    /// Auth0's optional environment label.
+    /// Flows Vault Connection environment.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1, max_length = 55))]
     pub environment: Option<Environment>,
-    /// The display name.
+    /// Flows Vault Connection name.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 150))]
     pub name: ConnectionName,
-    /// The account the credentials act as, where known.
+    /// Flows Vault Connection custom account name.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1, max_length = 150))]
     pub account_name: Option<AccountName>,
-    /// Whether the connection has usable credentials.
+    /// Whether the Flows Vault Connection is configured.
     pub ready: bool,
     /// Keyed hash of the credentials: changes exactly when they change.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub fingerprint: String,
-    /// When the connection was created.
+    /// The ISO 8601 formatted date when this Flows Vault Connection was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
-    /// When it last changed.
+    /// The ISO 8601 formatted date when this Flows Vault Connection was updated.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
-    /// When its tokens were last refreshed.
+    /// The ISO 8601 formatted date when this Flows Vault Connection was refreshed.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub refreshed_at: Option<Timestamp>,
     /// The setup type of its credentials, `None` while empty.
     #[serde(skip)]

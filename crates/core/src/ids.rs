@@ -140,6 +140,11 @@ prefixed_id!(
     ConnectionId,
     "ac_"
 );
+prefixed_id!(
+    /// A management API client (`mc_…`): what `POST /oauth/token` knows as `client_id`.
+    ClientId,
+    "mc_"
+);
 
 /// A tenant's human name (`default`, `acme-prod`): what operators type after `--tenant`.
 ///

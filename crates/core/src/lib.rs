@@ -8,6 +8,8 @@
 mod catalog;
 mod connection;
 mod ids;
+mod labels;
+mod scope;
 mod setup;
 mod time;
 mod validate;
@@ -16,8 +18,10 @@ pub use catalog::{
     AppId, AppSpec, CATALOG, CrossFieldRule, FieldKind, FieldSpec, SetupSpec, SetupType,
     UnknownName,
 };
-pub use connection::{AccountName, Connection, ConnectionName, ConnectionStatus, Environment};
-pub use ids::{ConnectionId, IdError, TenantId, TenantName, TenantNameError};
+pub use connection::{Connection, ConnectionStatus};
+pub use ids::{ClientId, ConnectionId, IdError, TenantId, TenantName, TenantNameError};
+pub use labels::{AccountName, ClientName, ConnectionName, Environment};
+pub use scope::{Scope, Scopes, UnknownScope};
 pub use setup::{Setup, SetupDecodeError, SetupFields};
 pub use time::{Clock, SystemClock, Timestamp, TimestampError};
 pub use validate::{

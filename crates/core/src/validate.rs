@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use crate::catalog::{AppId, FieldKind, FieldSpec, SetupType};
-use crate::connection::{AccountName, ConnectionName, Environment};
+use crate::labels::{AccountName, ConnectionName, Environment};
 use crate::setup::{Setup, SetupFields};
 
 /// What is wrong with one field.
@@ -269,13 +269,13 @@ fn join(prefix: &str, field: &str) -> String {
     if prefix.is_empty() { field.to_owned() } else { format!("{prefix}.{field}") }
 }
 
-/// A field name as it may appear in a message: printable, at most 64 characters.
+/// A field name as it may appear in a message. Field names are lower-case snake_case; a key
+/// that doesn't look like one is not echoed (it may be a secret pasted in the wrong place).
 fn printable(key: &str) -> String {
-    let mut out: String = key.chars().filter(|c| !c.is_control()).take(64).collect();
-    if key.chars().count() > 64 {
-        out.push('…');
-    }
-    out
+    let looks_like_a_name = (1..=32).contains(&key.len())
+        && key.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if looks_like_a_name { key.to_owned() } else { "…".to_owned() }
 }
 
 /// Checks one value against its field's kind and length.
@@ -653,6 +653,8 @@ mod tests {
             json!({"name": "n", "app_id": "TWILIO", "setup": {"type": "API_KEY", "account_id": canary, "api_key": format!("{canary}\n")}}),
             json!({"name": "n", "app_id": "HTTP", "setup": {"type": "API_KEY", "name": "k", "value": canary.repeat(30), "in": canary}}),
             json!({"name": "n", "app_id": "SLACK", "setup": {"type": "WEBHOOK", "url": format!("http://{canary}")}}),
+            json!({"name": "n", "app_id": "SLACK", canary: "x"}),
+            json!({"name": "n", "app_id": "SLACK", "setup": {"type": "WEBHOOK", "url": "https://x.example", canary: "x"}}),
         ];
         for body in bodies {
             let err = create(body).err().map(|e| e.to_string()).unwrap_or_default();

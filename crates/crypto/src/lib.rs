@@ -10,11 +10,15 @@
 //! `sha2`, `argon2`); randomness from the operating system (`getrandom`). Key material lives in
 //! zeroizing buffers with redacting `Debug`.
 
+mod client_secret;
 mod envelope;
 mod error;
 mod keyring;
 mod keys;
 
+pub use client_secret::{
+    CLIENT_SECRET_PREFIX, generate_client_secret, hash_client_secret, verify_client_secret,
+};
 pub use envelope::{FORMAT_VERSION, OVERHEAD, SealContext};
 pub use error::{CryptoError, UnlockError};
 pub use keyring::{KeyKind, Keyring, SealedKey};

@@ -8,12 +8,16 @@
 //! This crate does not read key files, environment variables or configuration (the CLI and the
 //! server do, and hand it a [`MasterKeySource`]), and does not call out to any provider.
 
+mod clients;
 mod records;
 mod sqlite;
 mod store;
 mod vault;
 
-pub use records::{ConnectionChange, ConnectionRow, ListQuery, Page, SealedSetup, Tenant};
+pub use clients::{ManagementClient, SigningKey};
+pub use records::{
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, Page, SealedSetup, SigningKeyRow, Tenant,
+};
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreError};
 pub use vault::{MasterKeySource, Opened, Vault, VaultError};

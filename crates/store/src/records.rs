@@ -3,8 +3,8 @@
 use std::fmt;
 
 use flowvault_core::{
-    AccountName, AppId, ConnectionId, ConnectionName, Environment, SetupType, TenantId, TenantName,
-    Timestamp,
+    AccountName, AppId, ClientId, ClientName, ConnectionId, ConnectionName, Environment, Scopes,
+    SetupType, TenantId, TenantName, Timestamp,
 };
 
 /// A tenant.
@@ -85,6 +85,57 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// How many rows match in all.
     pub total: u64,
+}
+
+/// A management API client as stored (its secret only as a hash).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientRow {
+    /// `mc_…`, the OAuth `client_id`.
+    pub id: ClientId,
+    /// The tenant its tokens act in.
+    pub tenant_id: TenantId,
+    /// Display name.
+    pub name: ClientName,
+    /// Hash of the client secret.
+    pub secret_hash: Vec<u8>,
+    /// The scopes its tokens may carry.
+    pub scopes: Scopes,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A token signing key as stored: the private key sealed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRow {
+    /// Key id (`kid` in JWT headers and the JWKS).
+    pub kid: String,
+    /// JWS algorithm, e.g. `RS256`.
+    pub alg: String,
+    /// The envelope of the private key.
+    pub private_sealed: Vec<u8>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+impl fmt::Debug for ClientRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientRow")
+            .field("id", &self.id)
+            .field("tenant_id", &self.tenant_id)
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for SigningKeyRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKeyRow")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("private_sealed", &SealedLen(self.private_sealed.len()))
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for ConnectionRow {

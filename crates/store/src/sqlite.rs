@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use flowvault_core::{
-    AccountName, ConnectionId, ConnectionName, Environment, TenantId, TenantName, Timestamp,
+    AccountName, ClientId, ClientName, ConnectionId, ConnectionName, Environment, TenantId,
+    TenantName, Timestamp,
 };
 use flowvault_crypto::{KeyKind, SealedKey};
 use sqlx::migrate::Migrator;
@@ -16,7 +17,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::records::{ConnectionChange, ConnectionRow, ListQuery, Page, SealedSetup, Tenant};
+use crate::records::{
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, Page, SealedSetup, SigningKeyRow, Tenant,
+};
 use crate::store::{Store, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -349,6 +352,98 @@ impl Store for SqliteStore {
             Err(StoreError::VersionConflict { current: self.current_version(tenant, id).await? })
         }
     }
+
+    async fn insert_client(&self, row: &ClientRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO management_clients (id, tenant_id, name, secret_hash, scopes, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(row.id.as_str())
+        .bind(row.tenant_id.as_str())
+        .bind(row.name.as_str())
+        .bind(&row.secret_hash)
+        .bind(row.scopes.to_string())
+        .bind(row.created_at.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match e.as_database_error() {
+            Some(d) if d.is_unique_violation() => StoreError::AlreadyExists,
+            _ => db(e),
+        })?;
+        Ok(())
+    }
+
+    async fn client(&self, id: &ClientId) -> Result<Option<ClientRow>, StoreError> {
+        sqlx::query(
+            "SELECT id, tenant_id, name, secret_hash, scopes, created_at FROM management_clients WHERE id = ?1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|r| client_from_row(&r))
+        .transpose()
+    }
+
+    async fn list_clients(&self, tenant: &TenantId) -> Result<Vec<ClientRow>, StoreError> {
+        sqlx::query(
+            "SELECT id, tenant_id, name, secret_hash, scopes, created_at FROM management_clients \
+             WHERE tenant_id = ?1 ORDER BY created_at, rowid",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(client_from_row)
+        .collect()
+    }
+
+    async fn delete_client(&self, tenant: &TenantId, id: &ClientId) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM management_clients WHERE tenant_id = ?1 AND id = ?2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::NotFound) }
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
+        sqlx::query("SELECT kid, alg, private_sealed, created_at FROM signing_keys ORDER BY created_at, rowid")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| {
+                Ok(SigningKeyRow {
+                    kid: r.try_get("kid").map_err(db)?,
+                    alg: r.try_get("alg").map_err(db)?,
+                    private_sealed: r.try_get("private_sealed").map_err(db)?,
+                    created_at: parse(r, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_first_signing_key(&self, row: &SigningKeyRow) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_sealed, created_at) \
+             SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+        )
+        .bind(&row.kid)
+        .bind(&row.alg)
+        .bind(&row.private_sealed)
+        .bind(row.created_at.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db).map(drop)
+    }
 }
 
 fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreError> {
@@ -388,6 +483,18 @@ fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreError> {
             .map_err(db)?
             .map(|s| s.parse().map_err(|_| corrupt("connections.refreshed_at")))
             .transpose()?,
+    })
+}
+
+fn client_from_row(r: &SqliteRow) -> Result<ClientRow, StoreError> {
+    Ok(ClientRow {
+        id: parse(r, "id")?,
+        tenant_id: parse(r, "tenant_id")?,
+        name: ClientName::parse(&r.try_get::<String, _>("name").map_err(db)?)
+            .map_err(|_| corrupt("management_clients.name"))?,
+        secret_hash: r.try_get("secret_hash").map_err(db)?,
+        scopes: parse(r, "scopes")?,
+        created_at: parse(r, "created_at")?,
     })
 }
 

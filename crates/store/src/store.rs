@@ -1,10 +1,12 @@
 //! The `Store` trait: everything flowvault persists, whatever the database.
 
 use async_trait::async_trait;
-use flowvault_core::{ConnectionId, TenantId, TenantName, Timestamp};
+use flowvault_core::{ClientId, ConnectionId, TenantId, TenantName, Timestamp};
 use flowvault_crypto::SealedKey;
 
-use crate::records::{ConnectionChange, ConnectionRow, ListQuery, Page, Tenant};
+use crate::records::{
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, Page, SigningKeyRow, Tenant,
+};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -105,4 +107,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: &ConnectionId,
         expected_version: Option<u64>,
     ) -> Result<(), StoreError>;
+
+    /// Stores a new management client.
+    async fn insert_client(&self, row: &ClientRow) -> Result<(), StoreError>;
+
+    /// A management client by id, whatever its tenant: the token endpoint knows only the id.
+    async fn client(&self, id: &ClientId) -> Result<Option<ClientRow>, StoreError>;
+
+    /// A tenant's management clients, oldest first.
+    async fn list_clients(&self, tenant: &TenantId) -> Result<Vec<ClientRow>, StoreError>;
+
+    /// Deletes a tenant's management client.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the tenant has no such client.
+    async fn delete_client(&self, tenant: &TenantId, id: &ClientId) -> Result<(), StoreError>;
+
+    /// The token signing keys, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, StoreError>;
+
+    /// Stores the first signing key, unless one exists already (another process may have made
+    /// it first): returns whether this one was stored.
+    async fn insert_first_signing_key(&self, row: &SigningKeyRow) -> Result<bool, StoreError>;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
 }

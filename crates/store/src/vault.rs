@@ -117,9 +117,9 @@ pub enum Opened {
 /// ever sees envelopes. Every method takes the tenant.
 #[derive(Debug)]
 pub struct Vault {
-    store: Arc<dyn Store>,
-    keyring: Keyring,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) keyring: Keyring,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Vault {

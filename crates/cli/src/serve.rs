@@ -1,0 +1,144 @@
+//! `flowvault serve`: configuration from flags, environment and file; logs; the server; and a
+//! graceful stop on SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use flowvault_server::{App, Config, ConfigFile, LogFormat, TlsFiles};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+use url::Url;
+
+use crate::args::{Global, ServeArgs};
+use crate::unlock::open_vault;
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// How long in-flight requests get to finish after a stop signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) async fn run(global: &Global, args: &ServeArgs) -> Result<()> {
+    let file = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let log_format: LogFormat = match args.log_format.as_deref() {
+        Some(f) => f.parse().map_err(|e: String| anyhow!(e))?,
+        None => file.log_format.unwrap_or_default(),
+    };
+    let filter =
+        args.log_level.clone().or(file.log_level.clone()).unwrap_or_else(|| "info".to_owned());
+    init_logs(log_format, &filter)?;
+
+    let global = Global {
+        data_dir: global.data_dir.clone().or(file.data_dir.clone()),
+        master_key_file: global.master_key_file.clone().or(file.master_key_file.clone()),
+        tenant: global.tenant.clone(),
+    };
+    let tls = match (
+        args.tls_cert.clone().or(file.tls_cert.clone()),
+        args.tls_key.clone().or(file.tls_key.clone()),
+    ) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => bail!("TLS needs both a certificate and a key (--tls-cert and --tls-key)"),
+    };
+    let listen =
+        args.listen.clone().or(file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let addr: SocketAddr = listen
+        .parse()
+        .map_err(|_| anyhow!("--listen `{listen}` is not an address such as 127.0.0.1:8080"))?;
+
+    let open = open_vault(&global).await?;
+    let listener =
+        TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    let public_url = match args.public_url.clone().or(file.public_url.clone()) {
+        Some(u) => Url::parse(&u).map_err(|e| anyhow!("--public-url `{u}`: {e}"))?,
+        None => default_public_url(local, tls.is_some())?,
+    };
+    let mut config = Config::new(public_url);
+    config.tls = tls;
+    if let Some(secs) = args.token_lifetime.or(file.token_lifetime_secs) {
+        if secs == 0 {
+            bail!("the token lifetime must be at least one second");
+        }
+        config.token_lifetime = Duration::from_secs(secs);
+    }
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let issuer = config.issuer();
+    let vault = Arc::new(open.vault);
+    let app = App::new(vault, config).await?;
+    tracing::info!(address = %local, scheme, public_url = %issuer, data_dir = %open.data_dir.display(), "listening");
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(flowvault_server::run(listener, app, async move {
+        let _ = stop_rx.await;
+    }));
+    let mut server = std::pin::pin!(server);
+    tokio::select! {
+        result = &mut server => result??,
+        () = stop_signal() => {
+            let _ = stop_tx.send(());
+            match tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await {
+                Ok(result) => result??,
+                Err(_) => tracing::warn!("requests still in flight after {}s; stopping anyway", DRAIN_TIMEOUT.as_secs()),
+            }
+        }
+    }
+    open.store.close().await;
+    Ok(())
+}
+
+/// `http(s)://` and the bound address; an unspecified address (`0.0.0.0`) becomes `localhost`.
+fn default_public_url(local: SocketAddr, tls: bool) -> Result<Url> {
+    let scheme = if tls { "https" } else { "http" };
+    let host =
+        if local.ip().is_unspecified() { "localhost".to_owned() } else { local.ip().to_string() };
+    let host =
+        if local.is_ipv6() && !local.ip().is_unspecified() { format!("[{host}]") } else { host };
+    Url::parse(&format!("{scheme}://{host}:{}/", local.port()))
+        .map_err(|e| anyhow!("public URL: {e}"))
+}
+
+fn init_logs(format: LogFormat, filter: &str) -> Result<()> {
+    let filter = EnvFilter::try_new(filter).map_err(|e| anyhow!("log filter `{filter}`: {e}"))?;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let result = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    result.map_err(|e| anyhow!("cannot set up logging: {e}"))
+}
+
+/// SIGTERM or Ctrl-C.
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,204 @@
+//! Building the router and serving it, over plain HTTP or TLS, until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use flowvault_store::Vault;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tower::Service as _;
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument as _;
+
+use crate::auth::{Auth, KeyError, TokenKeys};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::routes::{connections, health, oauth, openapi};
+use crate::state::AppState;
+use crate::tls;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The token signing keys could not be loaded or created.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// The TLS certificate or key could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Listening or serving failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// The server, ready to serve: the vault, the configuration and the token keys.
+#[derive(Debug, Clone)]
+pub struct App {
+    state: AppState,
+}
+
+impl App {
+    /// Prepares the server: loads (or, the first time, creates) the token signing key.
+    ///
+    /// # Errors
+    /// [`ServerError::Keys`] if the signing key can't be loaded or created.
+    pub async fn new(vault: Arc<Vault>, config: Config) -> Result<Self, ServerError> {
+        let keys =
+            TokenKeys::load(&vault, config.issuer(), config.audience(), config.token_lifetime)
+                .await?;
+        Ok(Self { state: AppState::new(vault, Auth::new(keys), config) })
+    }
+
+    /// The whole HTTP API as one router.
+    pub fn router(&self) -> Router {
+        let timeout = self.state.config.request_timeout;
+        Router::new()
+            .merge(connections::router())
+            .merge(oauth::router())
+            .merge(health::router())
+            .merge(openapi::router())
+            .fallback(|| async { ApiError::not_found("Not Found") })
+            .method_not_allowed_fallback(|| async {
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "Method Not Allowed",
+                )
+            })
+            .layer(middleware::from_fn(move |req, next| access_log(req, next, timeout)))
+            .layer(CatchPanicLayer::custom(|_| {
+                ApiError::internal(&"a request handler panicked").into_response()
+            }))
+            .with_state(self.state.clone())
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes the requests in flight.
+///
+/// # Errors
+/// [`ServerError::Tls`] if the configured certificate or key can't be used, or an IO error.
+pub async fn run(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let state = app.state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        state.shutting_down.store(true, Ordering::Relaxed);
+        tracing::info!("shutting down: finishing requests in flight");
+    };
+    let router = app.router();
+    match &app.state.config.tls {
+        None => {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown)
+                .await?;
+        }
+        Some(files) => {
+            let config = tls::server_config(files).map_err(ServerError::Tls)?;
+            serve_tls(listener, router, config, shutdown).await;
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The TLS accept loop: a handshake per connection (bounded in time), HTTP/1.1 or HTTP/2 by
+/// ALPN, and a graceful drain of open connections at shutdown.
+async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    config: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let service =
+                hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    router.clone().call(req)
+                });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            if let Err(e) = watcher.watch(connection).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// One log line per request (method, path, status, time; never headers or bodies), a request
+/// id, and the request timeout.
+async fn access_log(req: Request, next: Next, timeout: Duration) -> Response {
+    let started = Instant::now();
+    let mut id = [0u8; 8];
+    let _ = aws_lc_rs::rand::fill(&mut id);
+    let request_id = hex_id(&id);
+    let span = tracing::info_span!(
+        "request",
+        id = %request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        client = tracing::field::Empty,
+    );
+    let mut response = match tokio::time::timeout(timeout, next.run(req).instrument(span.clone()))
+        .await
+    {
+        Ok(r) => r,
+        Err(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "The request took too long")
+                .into_response()
+        }
+    };
+    let status = response.status().as_u16();
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    span.in_scope(|| tracing::info!(status, micros, "request"));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+fn hex_id(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,193 @@
+//! Server configuration: what `run` needs, and the TOML file operators write.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+/// What the server needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The URL clients reach this server at. Tokens are issued by it (`iss`) for the audience
+    /// `{public_url}api/v2/`, as Auth0's SDKs expect from the `domain` they are given.
+    pub public_url: Url,
+    /// Certificate and key for HTTPS; plain HTTP without.
+    pub tls: Option<TlsFiles>,
+    /// Lifetime of the access tokens `POST /oauth/token` issues.
+    pub token_lifetime: Duration,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Requests taking longer are answered with 503.
+    pub request_timeout: Duration,
+}
+
+/// PEM files for TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl Config {
+    /// The defaults, for a server reached at `public_url`.
+    #[must_use]
+    pub fn new(public_url: Url) -> Self {
+        Self {
+            public_url: with_trailing_slash(public_url),
+            tls: None,
+            token_lifetime: Duration::from_secs(86_400),
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// `iss` of the tokens: the public URL with a trailing slash.
+    #[must_use]
+    pub fn issuer(&self) -> String {
+        self.public_url.to_string()
+    }
+
+    /// `aud` of Management API tokens.
+    #[must_use]
+    pub fn audience(&self) -> String {
+        format!("{}api/v2/", self.public_url)
+    }
+}
+
+fn with_trailing_slash(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("log format must be `text` or `json`, not `{other}`")),
+        }
+    }
+}
+
+/// The configuration file (`flowvault serve --config FILE`). Every key is optional; flags and
+/// `FLOWVAULT_*` environment variables win over it.
+///
+/// ```toml
+/// listen = "0.0.0.0:8443"
+/// public_url = "https://vault.example.com"
+/// data_dir = "/var/lib/flowvault"
+/// master_key_file = "/etc/flowvault/master.key"
+/// tls_cert = "/etc/flowvault/tls/cert.pem"
+/// tls_key = "/etc/flowvault/tls/key.pem"
+/// log_format = "json"
+/// log_level = "info"
+/// token_lifetime_secs = 86400
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// The URL clients use to reach the server.
+    pub public_url: Option<String>,
+    /// Data directory.
+    pub data_dir: Option<PathBuf>,
+    /// Master key file.
+    pub master_key_file: Option<PathBuf>,
+    /// TLS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// `text` or `json`.
+    pub log_format: Option<LogFormat>,
+    /// A `tracing` filter such as `info` or `flowvault_server=debug,info`.
+    pub log_level: Option<String>,
+    /// Access token lifetime in seconds.
+    pub token_lifetime_secs: Option<u64>,
+}
+
+/// The configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this configuration (the message names the key).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with its line.
+        message: String,
+    },
+}
+
+impl ConfigFile {
+    /// Reads and parses a configuration file.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file and, for a bad key or value, the key and line.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_and_audience_follow_auth0() {
+        let url = Url::parse("https://127.0.0.1:8443").unwrap_or_else(|e| panic!("{e}"));
+        let c = Config::new(url);
+        assert_eq!(c.issuer(), "https://127.0.0.1:8443/");
+        assert_eq!(c.audience(), "https://127.0.0.1:8443/api/v2/");
+        let url = Url::parse("https://example.com/vault").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(Config::new(url).audience(), "https://example.com/vault/api/v2/");
+    }
+
+    #[test]
+    fn config_files_name_bad_keys() {
+        let dir = std::env::temp_dir().join(format!("fv-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = ConfigFile::load(&good).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen.as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(c.log_format, Some(LogFormat::Json));
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "lisen = \"x\"\n").unwrap_or_else(|e| panic!("{e}"));
+        let err = ConfigFile::load(&bad).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("lisen"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

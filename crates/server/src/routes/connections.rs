@@ -1,0 +1,240 @@
+//! `/api/v2/flows/vault/connections`: Auth0's vault connections API.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{ETAG, LOCATION};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use flowvault_core::{Connection, validate_create, validate_patch};
+use flowvault_store::{ListQuery, VaultError};
+use serde::Serialize;
+
+use crate::auth::{
+    CreateConnections, DeleteConnections, ReadConnections, Scoped, UpdateConnections,
+};
+use crate::error::ApiError;
+use crate::extract::{ConnectionIdPath, IfMatch, IfNoneMatch, JsonBody, ListParams, etag};
+use crate::state::AppState;
+
+pub(crate) const PATH: &str = "/api/v2/flows/vault/connections";
+
+pub(crate) fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route(PATH, get(list).post(create))
+        .route(&format!("{PATH}/{{id}}"), get(read).patch(update).delete(remove))
+}
+
+/// `include_totals=true`: the page inside its totals.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ConnectionPage {
+    start: u64,
+    limit: u64,
+    total: u64,
+    connections: Vec<Connection>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v2/flows/vault/connections", tag = "flows", operation_id = "get_flows_vault_connections",
+    summary = "Get Flows Vault Connection List",
+    params(
+        ("page" = Option<u64>, Query, description = "Page index of the results to return. First page is 0.", minimum = 0, maximum = 1000),
+        ("per_page" = Option<u64>, Query, description = "Number of results per page. Defaults to 50.", minimum = 1, maximum = 100),
+        ("include_totals" = Option<bool>, Query, description = "Return results inside an object that contains the total result count (true) or as a direct array of results (false, default)."),
+    ),
+    responses(
+        (status = 200, description = "Vault connections successfully retrieved.", body = Vec<Connection>),
+        (status = 400, description = "Invalid request query string."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: read:flows_vault_connections."),
+    ),
+    security(("bearerAuth" = ["read:flows_vault_connections"]))
+)]
+pub(crate) async fn list(
+    caller: Scoped<ReadConnections>,
+    params: ListParams,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    let query =
+        ListQuery { app: None, offset: params.page * params.per_page, limit: params.per_page };
+    let page = state.vault.list_connections(caller.tenant(), &query).await?;
+    Ok(if params.include_totals {
+        Json(ConnectionPage {
+            start: query.offset,
+            limit: query.limit,
+            total: page.total,
+            connections: page.items,
+        })
+        .into_response()
+    } else {
+        Json(page.items).into_response()
+    })
+}
+
+#[utoipa::path(
+    post, path = "/api/v2/flows/vault/connections", tag = "flows", operation_id = "post_flows_vault_connections",
+    summary = "Create a Flows Vault Connection",
+    request_body(content = serde_json::Value, description = "`{name, app_id, setup?, environment?, account_name?}`; `setup` is one of the `Setup…` schemas of the app. Without `setup` the connection is created empty (`ready: false`).", content_type = "application/json"),
+    responses(
+        (status = 201, description = "Connection successfully created.", body = Connection, headers(("ETag" = String, description = "flowvault extension: the version, for If-Match"))),
+        (status = 400, description = "Invalid request body; the message names each field at fault."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: create:flows_vault_connections."),
+    ),
+    security(("bearerAuth" = ["create:flows_vault_connections"]))
+)]
+pub(crate) async fn create(
+    caller: Scoped<CreateConnections>,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let new = validate_create(&body).map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    let c = state.vault.create_connection(caller.tenant(), new).await?;
+    let location = format!("{PATH}/{}", c.id);
+    let mut response = with_etag(StatusCode::CREATED, c);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(LOCATION, v);
+    }
+    Ok(response)
+}
+
+#[utoipa::path(
+    get, path = "/api/v2/flows/vault/connections/{id}", tag = "flows", operation_id = "get_flows_vault_connections_by_id",
+    summary = "Get a Flows Vault Connection",
+    params(
+        ("id" = String, Path, description = "Flows Vault connection ID", max_length = 30),
+        ("If-None-Match" = Option<String>, Header, description = "flowvault extension: answer 304 if the ETag still matches"),
+    ),
+    responses(
+        (status = 200, description = "Flow vault connection successfully retrieved.", body = Connection, headers(("ETag" = String))),
+        (status = 304, description = "flowvault extension: not modified since the given ETag."),
+        (status = 400, description = "Malformed id."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: read:flows_vault_connections."),
+        (status = 404, description = "The Flow vault connection does not exist."),
+    ),
+    security(("bearerAuth" = ["read:flows_vault_connections"]))
+)]
+pub(crate) async fn read(
+    caller: Scoped<ReadConnections>,
+    State(state): State<AppState>,
+    ConnectionIdPath(id): ConnectionIdPath,
+    IfNoneMatch(unless): IfNoneMatch,
+) -> Result<Response, ApiError> {
+    let c = state.vault.connection(caller.tenant(), &id).await.map_err(not_found)?;
+    if unless.given() && unless.allows(c.version) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        insert_etag(&mut response, c.version);
+        return Ok(response);
+    }
+    Ok(with_etag(StatusCode::OK, c))
+}
+
+#[utoipa::path(
+    patch, path = "/api/v2/flows/vault/connections/{id}", tag = "flows", operation_id = "patch_flows_vault_connections_by_id",
+    summary = "Update a Flows Vault Connection",
+    params(
+        ("id" = String, Path, description = "Flows Vault connection ID", max_length = 30),
+        ("If-Match" = Option<String>, Header, description = "flowvault extension: update only if the connection is still at this ETag (412 otherwise)"),
+    ),
+    request_body(content = serde_json::Value, description = "`{name?, setup?}`; a `setup` replaces the old one as a whole.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Flow vault connection successfully updated.", body = Connection, headers(("ETag" = String))),
+        (status = 400, description = "Invalid request body; the message names each field at fault."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: update:flows_vault_connections."),
+        (status = 404, description = "The Flow vault connection does not exist."),
+        (status = 409, description = "flowvault extension: changed concurrently; read it again."),
+        (status = 412, description = "flowvault extension: If-Match does not match the current ETag."),
+    ),
+    security(("bearerAuth" = ["update:flows_vault_connections"]))
+)]
+pub(crate) async fn update(
+    caller: Scoped<UpdateConnections>,
+    State(state): State<AppState>,
+    ConnectionIdPath(id): ConnectionIdPath,
+    IfMatch(precondition): IfMatch,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let tenant = caller.tenant();
+    let current = state.vault.connection(tenant, &id).await.map_err(not_found)?;
+    if !precondition.allows(current.version) {
+        return Err(ApiError::precondition_failed(&etag(current.version)));
+    }
+    let patch =
+        validate_patch(current.app_id, &body).map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    match state.vault.update_connection(tenant, &id, patch, current.version).await {
+        Ok(c) => Ok(with_etag(StatusCode::OK, c)),
+        Err(VaultError::VersionConflict { current }) if precondition.given() => {
+            Err(ApiError::precondition_failed(&etag(current)))
+        }
+        Err(e) => Err(not_found(e)),
+    }
+}
+
+#[utoipa::path(
+    delete, path = "/api/v2/flows/vault/connections/{id}", tag = "flows", operation_id = "delete_flows_vault_connections_by_id",
+    summary = "Delete a Flows Vault Connection",
+    params(
+        ("id" = String, Path, description = "Vault connection id", max_length = 30),
+        ("If-Match" = Option<String>, Header, description = "flowvault extension: delete only if the connection is still at this ETag (412 otherwise)"),
+    ),
+    responses(
+        (status = 204, description = "Connection successfully deleted."),
+        (status = 400, description = "Malformed id."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: delete:flows_vault_connections."),
+        (status = 404, description = "The Flow vault connection does not exist."),
+        (status = 412, description = "flowvault extension: If-Match does not match the current ETag."),
+    ),
+    security(("bearerAuth" = ["delete:flows_vault_connections"]))
+)]
+pub(crate) async fn remove(
+    caller: Scoped<DeleteConnections>,
+    State(state): State<AppState>,
+    ConnectionIdPath(id): ConnectionIdPath,
+    IfMatch(precondition): IfMatch,
+) -> Result<Response, ApiError> {
+    let tenant = caller.tenant();
+    let expected = match &precondition {
+        p if p.given() => {
+            let current = state.vault.connection(tenant, &id).await.map_err(not_found)?;
+            if !p.allows(current.version) {
+                return Err(ApiError::precondition_failed(&etag(current.version)));
+            }
+            Some(current.version)
+        }
+        _ => None,
+    };
+    match state.vault.delete_connection(tenant, &id, expected).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(VaultError::VersionConflict { current }) => {
+            Err(ApiError::precondition_failed(&etag(current)))
+        }
+        Err(e) => Err(not_found(e)),
+    }
+}
+
+fn with_etag(status: StatusCode, c: Connection) -> Response {
+    let version = c.version;
+    let mut response = (status, Json(c)).into_response();
+    insert_etag(&mut response, version);
+    response
+}
+
+fn insert_etag(response: &mut Response, version: u64) {
+    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(ETAG, v);
+    }
+}
+
+fn not_found(e: VaultError) -> ApiError {
+    match e {
+        VaultError::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "inexistent_flows_vault_connection",
+            "The Flow vault connection does not exist",
+        ),
+        other => other.into(),
+    }
+}

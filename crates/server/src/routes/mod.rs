@@ -1,0 +1,6 @@
+//! The HTTP routes.
+
+pub(crate) mod connections;
+pub(crate) mod health;
+pub(crate) mod oauth;
+pub(crate) mod openapi;

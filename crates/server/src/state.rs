@@ -1,0 +1,40 @@
+//! What every handler can reach.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use flowvault_store::Vault;
+
+use crate::auth::Auth;
+use crate::config::Config;
+
+/// Shared state of the server; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The contents of [`AppState`].
+#[derive(Debug)]
+pub struct Inner {
+    /// The vault.
+    pub vault: Arc<Vault>,
+    pub(crate) auth: Auth,
+    /// The configuration.
+    pub config: Config,
+    /// Set when shutdown begins, so `/readyz` turns away new traffic.
+    pub(crate) shutting_down: AtomicBool,
+}
+
+impl AppState {
+    pub(crate) fn new(vault: Arc<Vault>, auth: Auth, config: Config) -> Self {
+        Self(Arc::new(Inner { vault, auth, config, shutting_down: AtomicBool::new(false) }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,244 @@
+//! The vault connections API: Auth0's shapes, pagination, ETags, and secrets that never come back.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{CANARY, CONNECTIONS, Server, assert_error, twilio_setup};
+
+#[tokio::test]
+async fn create_read_update_delete() {
+    let s = Server::start().await;
+    let c = s.admin().await;
+    let created = s
+        .call(
+            Method::POST,
+            CONNECTIONS,
+            &c.token,
+            Some(json!({"name": "Later", "app_id": "TWILIO", "environment": "prod"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let body = created.json();
+    assert_eq!(body["ready"], false);
+    assert_eq!(body["environment"], "prod");
+    let id = body["id"].as_str().unwrap_or_default().to_owned();
+    assert!(id.starts_with("ac_") && id.len() <= 30);
+    assert_eq!(created.header("location"), Some(format!("{CONNECTIONS}/{id}").as_str()));
+    assert_eq!(created.header("etag"), Some("\"1\""));
+    let keys: Vec<&str> =
+        body.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+    for k in &keys {
+        assert!(
+            [
+                "id",
+                "app_id",
+                "name",
+                "environment",
+                "account_name",
+                "ready",
+                "fingerprint",
+                "created_at",
+                "updated_at",
+                "refreshed_at"
+            ]
+            .contains(k),
+            "unexpected field {k}"
+        );
+    }
+
+    let path = format!("{CONNECTIONS}/{id}");
+    let read = s.call(Method::GET, &path, &c.token, None).await;
+    assert_eq!(read.json(), body);
+
+    let patched =
+        s.call(Method::PATCH, &path, &c.token, Some(json!({"setup": twilio_setup("k1")}))).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.json()["ready"], true);
+    assert_ne!(patched.json()["fingerprint"], body["fingerprint"]);
+    assert_eq!(patched.header("etag"), Some("\"2\""));
+
+    let renamed = s.call(Method::PATCH, &path, &c.token, Some(json!({"name": "SMS"}))).await;
+    assert_eq!(renamed.json()["name"], "SMS");
+    assert_eq!(
+        renamed.json()["fingerprint"],
+        patched.json()["fingerprint"],
+        "a rename keeps the credentials"
+    );
+
+    let deleted = s.call(Method::DELETE, &path, &c.token, None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_error(
+        &s.call(Method::GET, &path, &c.token, None).await,
+        404,
+        "inexistent_flows_vault_connection",
+    );
+    assert_error(
+        &s.call(Method::DELETE, &path, &c.token, None).await,
+        404,
+        "inexistent_flows_vault_connection",
+    );
+}
+
+#[tokio::test]
+async fn pages_and_totals() {
+    let s = Server::start().await;
+    let c = s.admin().await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let a = s
+            .call(
+                Method::POST,
+                CONNECTIONS,
+                &c.token,
+                Some(json!({"name": format!("c{i}"), "app_id": "ZAPIER"})),
+            )
+            .await;
+        ids.push(a.json()["id"].clone());
+    }
+    let plain = s.call(Method::GET, CONNECTIONS, &c.token, None).await.json();
+    assert_eq!(plain.as_array().map(Vec::len), Some(7));
+    let page = s
+        .call(
+            Method::GET,
+            &format!("{CONNECTIONS}?page=1&per_page=3&include_totals=true"),
+            &c.token,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (page["start"].clone(), page["limit"].clone(), page["total"].clone()),
+        (json!(3), json!(3), json!(7))
+    );
+    let names: Vec<Value> = page["connections"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    assert_eq!(names, ids[3..6].to_vec());
+    let last = s
+        .call(Method::GET, &format!("{CONNECTIONS}?page=2&per_page=3"), &c.token, None)
+        .await
+        .json();
+    assert_eq!(last.as_array().map(Vec::len), Some(1));
+    let beyond = s
+        .call(
+            Method::GET,
+            &format!("{CONNECTIONS}?page=9&per_page=3&include_totals=false"),
+            &c.token,
+            None,
+        )
+        .await;
+    assert_eq!(beyond.json(), json!([]));
+}
+
+#[tokio::test]
+async fn if_match_guards_updates_and_deletes() {
+    let s = Server::start().await;
+    let c = s.admin().await;
+    let id = s.twilio(&c, "x", "k").await;
+    let path = format!("{CONNECTIONS}/{id}");
+    let stale = "\"1\"";
+    let first = s
+        .send(
+            s.request(Method::PATCH, &path, Some(&c.token))
+                .header("if-match", stale)
+                .json(&json!({"name": "first"})),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let second = s
+        .send(
+            s.request(Method::PATCH, &path, Some(&c.token))
+                .header("if-match", stale)
+                .json(&json!({"name": "second"})),
+        )
+        .await;
+    assert_error(&second, 412, "precondition_failed");
+    let delete =
+        s.send(s.request(Method::DELETE, &path, Some(&c.token)).header("if-match", stale)).await;
+    assert_error(&delete, 412, "precondition_failed");
+    assert_eq!(s.call(Method::GET, &path, &c.token, None).await.json()["name"], "first");
+
+    let weak = s
+        .send(
+            s.request(Method::PATCH, &path, Some(&c.token))
+                .header("if-match", "W/\"2\"")
+                .json(&json!({"name": "w"})),
+        )
+        .await;
+    assert_error(&weak, 412, "precondition_failed");
+    let any = s
+        .send(
+            s.request(Method::PATCH, &path, Some(&c.token))
+                .header("if-match", "*")
+                .json(&json!({"name": "any"})),
+        )
+        .await;
+    assert_eq!(any.status, StatusCode::OK);
+    let list = s
+        .send(
+            s.request(Method::PATCH, &path, Some(&c.token))
+                .header("if-match", "\"1\", \"3\"")
+                .json(&json!({"name": "list"})),
+        )
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let not_modified = s
+        .send(s.request(Method::GET, &path, Some(&c.token)).header("if-none-match", "\"4\""))
+        .await;
+    assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(not_modified.header("etag"), Some("\"4\""));
+    let current =
+        s.send(s.request(Method::DELETE, &path, Some(&c.token)).header("if-match", "\"4\"")).await;
+    assert_eq!(current.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn the_secret_never_comes_back() {
+    let s = Server::start().await;
+    let c = s.admin().await;
+    let id = s.twilio(&c, "canary", CANARY).await;
+    let path = format!("{CONNECTIONS}/{id}");
+    let mut answers = vec![
+        s.call(Method::GET, CONNECTIONS, &c.token, None).await,
+        s.call(Method::GET, &format!("{CONNECTIONS}?include_totals=true"), &c.token, None).await,
+        s.call(Method::GET, &path, &c.token, None).await,
+        s.call(Method::PATCH, &path, &c.token, Some(json!({"name": "renamed"}))).await,
+        s.call(Method::PATCH, &path, &c.token, Some(json!({"setup": twilio_setup(&format!("{CANARY}-2"))}))).await,
+        // Bad requests carrying the secret must not echo it either.
+        s.call(Method::PATCH, &path, &c.token, Some(json!({"setup": {"type": "API_KEY", "account_id": CANARY, "api_key": CANARY}}))).await,
+        s.call(Method::PATCH, &path, &c.token, Some(json!({"setup": {"type": "TOKEN", "token": CANARY}}))).await,
+        s.call(Method::POST, CONNECTIONS, &c.token, Some(json!({"name": "x", "app_id": "TWILIO", "setup": {"type": "API_KEY", "api_key": format!("{CANARY}\n")}}))).await,
+        s.call(Method::POST, CONNECTIONS, &c.token, Some(json!({"name": "x", "app_id": "TWILIO", CANARY: CANARY}))).await,
+        s.send(s.request(Method::POST, CONNECTIONS, Some(&c.token)).header("content-type", "application/json").body(format!("{{\"name\": \"{CANARY}"))).await,
+        s.call(Method::GET, "/api/v2/openapi.json", &c.token, None).await,
+    ];
+    answers.push(s.call(Method::DELETE, &path, &c.token, None).await);
+    for a in &answers {
+        assert!(!a.text.contains(CANARY), "a response body holds the secret: {}", a.text);
+        for (name, value) in &a.headers {
+            assert!(
+                !value.to_str().unwrap_or_default().contains(CANARY),
+                "header {name} holds the secret"
+            );
+        }
+    }
+    assert!(answers.iter().any(|a| a.status == StatusCode::BAD_REQUEST));
+}
+
+#[tokio::test]
+async fn health_jwks_and_openapi() {
+    let s = Server::start().await;
+    assert_eq!(s.send(s.request(Method::GET, "/healthz", None)).await.status, StatusCode::OK);
+    assert_eq!(s.send(s.request(Method::GET, "/readyz", None)).await.json()["status"], "ready");
+    let jwks = s.send(s.request(Method::GET, "/.well-known/jwks.json", None)).await.json();
+    assert_eq!(jwks["keys"][0]["kty"], "RSA");
+    assert!(jwks["keys"][0].get("d").is_none(), "the JWKS must hold public keys only");
+    let doc = s.send(s.request(Method::GET, "/api/v2/openapi.json", None)).await.json();
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with('3')));
+    assert!(doc["paths"]["/api/v2/flows/vault/connections/{id}"]["patch"].is_object());
+    s.stop().await;
+}

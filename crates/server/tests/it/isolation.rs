@@ -1,0 +1,40 @@
+//! Tenants: a token sees only its tenant; another tenant's ids are "not found", exactly like ids
+//! that don't exist.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{CONNECTIONS, Server, assert_error};
+
+#[tokio::test]
+async fn another_tenants_connections_are_404() {
+    let s = Server::start().await;
+    let alice = s.client("alice", &flowvault_core::Scopes::all().to_string()).await;
+    let bob = s.client("bob", &flowvault_core::Scopes::all().to_string()).await;
+    let id = s.twilio(&alice, "alice's", "alice-key").await;
+    let path = format!("{CONNECTIONS}/{id}");
+    let missing = format!("{CONNECTIONS}/ac_0000000000000000000000");
+
+    for (method, body) in [
+        (Method::GET, None),
+        (Method::PATCH, Some(json!({"name": "mine now"}))),
+        (Method::DELETE, None),
+    ] {
+        let theirs = s.call(method.clone(), &path, &bob.token, body.clone()).await;
+        let nobody = s.call(method.clone(), &missing, &bob.token, body).await;
+        assert_error(&theirs, 404, "inexistent_flows_vault_connection");
+        assert_eq!(
+            theirs.json(),
+            nobody.json(),
+            "{method}: a foreign id must look like a missing one"
+        );
+    }
+    let list =
+        s.call(Method::GET, &format!("{CONNECTIONS}?include_totals=true"), &bob.token, None).await;
+    assert_eq!(list.json()["total"], 0);
+
+    let still = s.call(Method::GET, &path, &alice.token, None).await;
+    assert_eq!(still.status, StatusCode::OK);
+    assert_eq!(still.json()["name"], "alice's");
+    assert_eq!(still.header("etag"), Some("\"1\""));
+}

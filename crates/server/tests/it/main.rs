@@ -1,0 +1,7 @@
+//! The Management API over real HTTP: the server runs in-process on 127.0.0.1:0.
+
+mod auth;
+mod bad_inputs;
+mod connections;
+mod isolation;
+mod support;
