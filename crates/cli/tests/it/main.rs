@@ -3,4 +3,7 @@
 mod apps;
 mod connections;
 mod master_key;
+mod sdk;
+mod serve;
+mod served;
 mod support;
