@@ -82,7 +82,11 @@ impl Served {
                 std::thread::sleep(Duration::from_millis(100));
                 return (status, self.log());
             }
-            assert!(Instant::now() < deadline, "flowvault serve did not stop after SIGTERM:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "flowvault serve did not stop after SIGTERM:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
