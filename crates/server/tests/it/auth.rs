@@ -103,7 +103,8 @@ async fn token_requests_that_fail() {
     let s = Server::start().await;
     let c = s.admin().await;
     let aud = s.audience();
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![("client_id", &c.id), ("client_secret", &c.secret)], 400, "invalid_request"),
         (
             vec![("grant_type", "password"), ("client_id", &c.id), ("client_secret", &c.secret)],
