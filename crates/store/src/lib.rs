@@ -9,14 +9,17 @@
 //! server do, and hand it a [`MasterKeySource`]), and does not call out to any provider.
 
 mod clients;
+mod memory;
 mod records;
 mod sqlite;
 mod store;
 mod vault;
 
 pub use clients::{ManagementClient, SigningKey};
+pub use memory::MemoryStore;
 pub use records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, Page, SealedSetup, SigningKeyRow, Tenant,
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, SealedSetup,
+    SigningKeyRow, Tenant, TokenMeta, TokenReset, TokenWrite,
 };
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreError};

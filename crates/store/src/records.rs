@@ -4,7 +4,7 @@ use std::fmt;
 
 use flowvault_core::{
     AccountName, AppId, ClientId, ClientName, ConnectionId, ConnectionName, Environment, Scopes,
-    SetupType, TenantId, TenantName, Timestamp,
+    SetupType, TenantId, TenantName, Timestamp, TokenProblem,
 };
 
 /// A tenant.
@@ -35,6 +35,8 @@ pub struct ConnectionRow {
     pub setup: Option<SealedSetup>,
     /// The envelope of the token state (OAuth apps), if any.
     pub tokens_sealed: Option<Vec<u8>>,
+    /// The clear-text state of the tokens: schedule, errors, lease.
+    pub token: TokenMeta,
     /// Keyed hash of the canonical setup.
     pub fingerprint: String,
     /// Starts at 1; every update adds 1.
@@ -45,6 +47,108 @@ pub struct ConnectionRow {
     pub updated_at: Timestamp,
     /// Last token refresh.
     pub refreshed_at: Option<Timestamp>,
+}
+
+/// What the refresher and the API need to know about a connection's tokens, in clear. The tokens
+/// themselves are in `tokens_sealed`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenMeta {
+    /// Bumped by every write of the tokens; token writes compare-and-set on it.
+    pub tokens_version: u64,
+    /// A problem with the tokens, if any.
+    pub problem: Option<TokenProblem>,
+    /// When the access token expires.
+    pub expires_at: Option<Timestamp>,
+    /// When the refresher should act next.
+    pub refresh_at: Option<Timestamp>,
+    /// Scopes the provider granted (space-separated).
+    pub granted_scopes: Option<String>,
+    /// Scopes asked for but not granted (space-separated), when `problem` is `NeedsUpdate`.
+    pub missing_scopes: Option<String>,
+    /// Why the last attempt failed (no secret in it).
+    pub last_error: Option<String>,
+    /// Failed attempts since the last success.
+    pub attempts: u32,
+    /// Who holds the refresh lease.
+    pub lease_owner: Option<String>,
+    /// Until when.
+    pub lease_until: Option<Timestamp>,
+}
+
+/// The outcome of a refresh (or of a "Connect"), written under the lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenWrite {
+    /// New tokens.
+    Tokens {
+        /// Envelope of the new token state.
+        sealed: Vec<u8>,
+        /// Expiry of the new access token.
+        expires_at: Option<Timestamp>,
+        /// When to refresh next.
+        refresh_at: Option<Timestamp>,
+        /// Granted scopes, if the provider said (otherwise the old ones stay).
+        granted_scopes: Option<String>,
+        /// The account the provider says the tokens act as.
+        account_name: Option<AccountName>,
+        /// Now.
+        refreshed_at: Timestamp,
+        /// Whether this was a new authorization (which clears `needs_update`).
+        authorized: bool,
+    },
+    /// A failure worth retrying at `retry_at`.
+    Retry {
+        /// Why (no secret in it).
+        last_error: String,
+        /// When to try again.
+        retry_at: Timestamp,
+    },
+    /// A failure that retrying won't fix: stop until the connection changes.
+    NeedsReauth {
+        /// Why (no secret in it).
+        last_error: String,
+    },
+}
+
+/// What a change to a connection's setup does to its tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenReset {
+    /// Nothing.
+    #[default]
+    Keep,
+    /// Keep the tokens, forget past errors, and try again at this time (or not at all).
+    Reschedule(Option<Timestamp>),
+    /// Drop the tokens (they came from the old credentials), and get new ones at this time.
+    Clear(Option<Timestamp>),
+}
+
+/// A "Connect" in progress, as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthStateRow {
+    /// SHA-256 of the `state` parameter (the state itself is never stored).
+    pub state_hash: Vec<u8>,
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The connection being connected.
+    pub connection_id: ConnectionId,
+    /// The PKCE verifier, sealed.
+    pub verifier_sealed: Vec<u8>,
+    /// The scopes asked for.
+    pub scopes: String,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it stops being accepted.
+    pub expires_at: Timestamp,
+}
+
+impl fmt::Debug for OAuthStateRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthStateRow")
+            .field("tenant_id", &self.tenant_id)
+            .field("connection_id", &self.connection_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A sealed setup and its (clear) type.
@@ -63,6 +167,8 @@ pub struct ConnectionChange {
     pub name: Option<ConnectionName>,
     /// New credentials, with their new fingerprint.
     pub setup: Option<(SealedSetup, String)>,
+    /// What becomes of the tokens.
+    pub tokens: TokenReset,
     /// The time of the change.
     pub updated_at: Timestamp,
 }
@@ -146,6 +252,7 @@ impl fmt::Debug for ConnectionRow {
             .field("name", &self.name)
             .field("setup", &self.setup)
             .field("tokens_sealed", &self.tokens_sealed.as_ref().map(|t| SealedLen(t.len())))
+            .field("token", &self.token)
             .field("version", &self.version)
             .finish_non_exhaustive()
     }

@@ -9,6 +9,7 @@ use flowvault_core::{
     AccountName, ClientId, ClientName, ConnectionId, ConnectionName, Environment, TenantId,
     TenantName, Timestamp,
 };
+
 use flowvault_crypto::{KeyKind, SealedKey};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -18,7 +19,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, Page, SealedSetup, SigningKeyRow, Tenant,
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, SealedSetup,
+    SigningKeyRow, Tenant, TokenMeta, TokenReset, TokenWrite,
 };
 use crate::store::{Store, StoreError};
 
@@ -28,7 +30,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 macro_rules! connection_columns {
     () => {
         "id, app_id, name, environment, account_name, setup_type, setup_sealed, tokens_sealed, \
-         fingerprint, version, created_at, updated_at, refreshed_at"
+         fingerprint, version, created_at, updated_at, refreshed_at, tokens_version, token_status, \
+         expires_at, refresh_at, granted_scopes, missing_scopes, last_error, attempts, lease_owner, \
+         lease_until"
     };
 }
 
@@ -209,7 +213,8 @@ impl Store for SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO connections (tenant_id, ",
             connection_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+             ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
         ))
         .bind(tenant.as_str())
         .bind(row.id.as_str())
@@ -225,6 +230,16 @@ impl Store for SqliteStore {
         .bind(row.created_at.to_string())
         .bind(row.updated_at.to_string())
         .bind(row.refreshed_at.map(|t| t.to_string()))
+        .bind(to_i64(row.token.tokens_version)?)
+        .bind(row.token.problem.map(|p| p.as_str()))
+        .bind(text(row.token.expires_at))
+        .bind(text(row.token.refresh_at))
+        .bind(row.token.granted_scopes.as_deref())
+        .bind(row.token.missing_scopes.as_deref())
+        .bind(row.token.last_error.as_deref())
+        .bind(i64::from(row.token.attempts))
+        .bind(row.token.lease_owner.as_deref())
+        .bind(text(row.token.lease_until))
         .execute(&self.pool)
         .await
         .map_err(|e| match e.as_database_error() {
@@ -300,6 +315,12 @@ impl Store for SqliteStore {
             Some((s, f)) => (Some(s), Some(f.as_str())),
             None => (None, None),
         };
+        // ?9: 0 keep, 1 reschedule, 2 clear; ?10: the new refresh_at.
+        let (reset, refresh_at) = match change.tokens {
+            TokenReset::Keep => (0, None),
+            TokenReset::Reschedule(at) => (1, at),
+            TokenReset::Clear(at) => (2, at),
+        };
         let row = sqlx::query(concat!(
             "UPDATE connections SET \
                name = COALESCE(?4, name), \
@@ -307,7 +328,16 @@ impl Store for SqliteStore {
                setup_sealed = COALESCE(?6, setup_sealed), \
                fingerprint = COALESCE(?7, fingerprint), \
                updated_at = ?8, \
-               version = version + 1 \
+               version = version + 1, \
+               tokens_sealed = CASE WHEN ?9 = 2 THEN NULL ELSE tokens_sealed END, \
+               tokens_version = CASE WHEN ?9 = 2 THEN tokens_version + 1 ELSE tokens_version END, \
+               expires_at = CASE WHEN ?9 = 2 THEN NULL ELSE expires_at END, \
+               granted_scopes = CASE WHEN ?9 = 2 THEN NULL ELSE granted_scopes END, \
+               token_status = CASE WHEN ?9 > 0 AND token_status IS NOT 'needs_update' THEN NULL \
+                                   ELSE token_status END, \
+               last_error = CASE WHEN ?9 > 0 THEN NULL ELSE last_error END, \
+               attempts = CASE WHEN ?9 > 0 THEN 0 ELSE attempts END, \
+               refresh_at = CASE WHEN ?9 > 0 THEN ?10 ELSE refresh_at END \
              WHERE tenant_id = ?1 AND id = ?2 AND version = ?3 \
              RETURNING ",
             connection_columns!()
@@ -320,6 +350,8 @@ impl Store for SqliteStore {
         .bind(setup.map(|s| s.sealed.as_slice()))
         .bind(fingerprint)
         .bind(change.updated_at.to_string())
+        .bind(reset)
+        .bind(text(refresh_at))
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
@@ -441,6 +473,244 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(TenantId, ConnectionRow)>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "UPDATE connections SET lease_owner = ?1, lease_until = ?2 \
+             WHERE rowid IN (SELECT rowid FROM connections \
+                             WHERE refresh_at IS NOT NULL AND refresh_at <= ?3 \
+                               AND (lease_owner IS NULL OR lease_until < ?3) \
+                             ORDER BY refresh_at LIMIT ?4) \
+             RETURNING tenant_id, ",
+            connection_columns!()
+        ))
+        .bind(owner)
+        .bind(until.to_string())
+        .bind(now.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(|r| Ok((parse(r, "tenant_id")?, connection_from_row(r)?))).collect()
+    }
+
+    async fn lease(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<ConnectionRow>, StoreError> {
+        let row = sqlx::query(concat!(
+            "UPDATE connections SET lease_owner = ?3, lease_until = ?5 \
+             WHERE tenant_id = ?1 AND id = ?2 \
+               AND (lease_owner IS NULL OR lease_until < ?4 OR lease_owner = ?3) \
+             RETURNING ",
+            connection_columns!()
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(owner)
+        .bind(now.to_string())
+        .bind(until.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        match row {
+            Some(r) => connection_from_row(&r).map(Some),
+            None => self.current_version(tenant, id).await.map(|_| None),
+        }
+    }
+
+    async fn release_lease(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE connections SET lease_owner = NULL, lease_until = NULL \
+             WHERE tenant_id = ?1 AND id = ?2 AND lease_owner = ?3",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(db)
+        .map(drop)
+    }
+
+    async fn finish_refresh(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        owner: &str,
+        tokens_version: u64,
+        write: &TokenWrite,
+    ) -> Result<ConnectionRow, StoreError> {
+        let query = match write {
+            TokenWrite::Tokens { sealed, expires_at, refresh_at, granted_scopes, account_name, refreshed_at, authorized } => {
+                sqlx::query(concat!(
+                    "UPDATE connections SET tokens_sealed = ?5, tokens_version = tokens_version + 1, \
+                       expires_at = ?6, refresh_at = ?7, granted_scopes = COALESCE(?8, granted_scopes), \
+                       account_name = COALESCE(?9, account_name), refreshed_at = ?10, \
+                       token_status = CASE WHEN ?11 = 0 AND token_status = 'needs_update' \
+                                           THEN token_status ELSE NULL END, \
+                       missing_scopes = CASE WHEN ?11 = 0 THEN missing_scopes ELSE NULL END, \
+                       last_error = NULL, attempts = 0, lease_owner = NULL, lease_until = NULL \
+                     WHERE tenant_id = ?1 AND id = ?2 AND lease_owner = ?3 AND tokens_version = ?4 \
+                     RETURNING ",
+                    connection_columns!()
+                ))
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .bind(owner)
+                .bind(to_i64(tokens_version)?)
+                .bind(sealed.as_slice())
+                .bind(text(*expires_at))
+                .bind(text(*refresh_at))
+                .bind(granted_scopes.as_deref())
+                .bind(account_name.as_ref().map(AccountName::as_str))
+                .bind(refreshed_at.to_string())
+                .bind(i64::from(*authorized))
+            }
+            TokenWrite::Retry { last_error, retry_at } => sqlx::query(concat!(
+                "UPDATE connections SET token_status = CASE WHEN token_status = 'needs_update' \
+                   THEN token_status ELSE 'error' END, last_error = ?5, attempts = attempts + 1, \
+                   refresh_at = ?6, lease_owner = NULL, lease_until = NULL \
+                 WHERE tenant_id = ?1 AND id = ?2 AND lease_owner = ?3 AND tokens_version = ?4 \
+                 RETURNING ",
+                connection_columns!()
+            ))
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(owner)
+            .bind(to_i64(tokens_version)?)
+            .bind(last_error.as_str())
+            .bind(retry_at.to_string()),
+            TokenWrite::NeedsReauth { last_error } => sqlx::query(concat!(
+                "UPDATE connections SET token_status = 'needs_reauth', last_error = ?5, \
+                   attempts = attempts + 1, refresh_at = NULL, lease_owner = NULL, lease_until = NULL \
+                 WHERE tenant_id = ?1 AND id = ?2 AND lease_owner = ?3 AND tokens_version = ?4 \
+                 RETURNING ",
+                connection_columns!()
+            ))
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(owner)
+            .bind(to_i64(tokens_version)?)
+            .bind(last_error.as_str()),
+        };
+        match query.fetch_optional(&self.pool).await.map_err(db)? {
+            Some(r) => connection_from_row(&r),
+            None => {
+                let row = self.connection(tenant, id).await?.ok_or(StoreError::NotFound)?;
+                Err(StoreError::VersionConflict { current: row.token.tokens_version })
+            }
+        }
+    }
+
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(refresh_at) AS due FROM connections WHERE refresh_at IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        opt_time(&row, "due")
+    }
+
+    async fn set_missing_scopes(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        missing: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE connections SET missing_scopes = ?3, \
+               token_status = CASE WHEN ?3 IS NOT NULL THEN 'needs_update' \
+                                   WHEN token_status = 'needs_update' THEN NULL \
+                                   ELSE token_status END \
+             WHERE tenant_id = ?1 AND id = ?2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(missing)
+        .execute(&self.pool)
+        .await
+        .map_err(db)
+        .map(drop)
+    }
+
+    async fn oauth_code_connections(&self) -> Result<Vec<(TenantId, ConnectionRow)>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT tenant_id, ",
+            connection_columns!(),
+            " FROM connections WHERE setup_type = 'OAUTH_CODE'"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(|r| Ok((parse(r, "tenant_id")?, connection_from_row(r)?))).collect()
+    }
+
+    async fn insert_oauth_state(&self, row: &OAuthStateRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oauth_states (state_hash, tenant_id, connection_id, verifier_sealed, scopes, \
+               created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(row.state_hash.as_slice())
+        .bind(row.tenant_id.as_str())
+        .bind(row.connection_id.as_str())
+        .bind(row.verifier_sealed.as_slice())
+        .bind(&row.scopes)
+        .bind(row.created_at.to_string())
+        .bind(row.expires_at.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        // Abandoned authorizations are swept as new ones start.
+        sqlx::query("DELETE FROM oauth_states WHERE expires_at < ?1")
+            .bind(row.created_at.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db)
+            .map(drop)
+    }
+
+    async fn take_oauth_state(
+        &self,
+        state_hash: &[u8],
+    ) -> Result<Option<OAuthStateRow>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM oauth_states WHERE state_hash = ?1 RETURNING state_hash, tenant_id, \
+               connection_id, verifier_sealed, scopes, created_at, expires_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.map(|r| {
+            Ok(OAuthStateRow {
+                state_hash: r.try_get("state_hash").map_err(db)?,
+                tenant_id: parse(&r, "tenant_id")?,
+                connection_id: parse(&r, "connection_id")?,
+                verifier_sealed: r.try_get("verifier_sealed").map_err(db)?,
+                scopes: r.try_get("scopes").map_err(db)?,
+                created_at: parse(&r, "created_at")?,
+                expires_at: parse(&r, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db).map(drop)
     }
@@ -478,12 +748,36 @@ fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreError> {
         version: to_u64(r.try_get("version").map_err(db)?)?,
         created_at: parse(r, "created_at")?,
         updated_at: parse(r, "updated_at")?,
-        refreshed_at: r
-            .try_get::<Option<String>, _>("refreshed_at")
-            .map_err(db)?
-            .map(|s| s.parse().map_err(|_| corrupt("connections.refreshed_at")))
-            .transpose()?,
+        refreshed_at: opt_time(r, "refreshed_at")?,
+        token: TokenMeta {
+            tokens_version: to_u64(r.try_get("tokens_version").map_err(db)?)?,
+            problem: r
+                .try_get::<Option<String>, _>("token_status")
+                .map_err(db)?
+                .map(|s| s.parse().map_err(|()| corrupt("connections.token_status")))
+                .transpose()?,
+            expires_at: opt_time(r, "expires_at")?,
+            refresh_at: opt_time(r, "refresh_at")?,
+            granted_scopes: r.try_get("granted_scopes").map_err(db)?,
+            missing_scopes: r.try_get("missing_scopes").map_err(db)?,
+            last_error: r.try_get("last_error").map_err(db)?,
+            attempts: u32::try_from(r.try_get::<i64, _>("attempts").map_err(db)?)
+                .map_err(|_| corrupt("connections.attempts"))?,
+            lease_owner: r.try_get("lease_owner").map_err(db)?,
+            lease_until: opt_time(r, "lease_until")?,
+        },
     })
+}
+
+fn opt_time(r: &SqliteRow, column: &'static str) -> Result<Option<Timestamp>, StoreError> {
+    r.try_get::<Option<String>, _>(column)
+        .map_err(db)?
+        .map(|s| s.parse().map_err(|_| corrupt(column)))
+        .transpose()
+}
+
+fn text(t: Option<Timestamp>) -> Option<String> {
+    t.map(|t| t.to_string())
 }
 
 fn client_from_row(r: &SqliteRow) -> Result<ClientRow, StoreError> {

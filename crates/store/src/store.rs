@@ -5,7 +5,8 @@ use flowvault_core::{ClientId, ConnectionId, TenantId, TenantName, Timestamp};
 use flowvault_crypto::SealedKey;
 
 use crate::records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, Page, SigningKeyRow, Tenant,
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, SigningKeyRow,
+    Tenant, TokenWrite,
 };
 
 /// Why a store operation failed.
@@ -132,4 +133,73 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Leases up to `limit` connections whose `refresh_at` has come (and that nobody else holds)
+    /// to `owner` until `until`, soonest first.
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(TenantId, ConnectionRow)>, StoreError>;
+
+    /// Leases one connection to `owner` until `until`, if nobody else holds it (an expired lease
+    /// counts as free). `None` if someone else does.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    async fn lease(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<ConnectionRow>, StoreError>;
+
+    /// Gives up `owner`'s lease without writing anything else.
+    async fn release_lease(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        owner: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Writes the outcome of a refresh and releases the lease, if `owner` still holds it and
+    /// the tokens are still at `tokens_version`.
+    ///
+    /// # Errors
+    /// [`StoreError::VersionConflict`] (with the current tokens version) if either moved on.
+    async fn finish_refresh(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        owner: &str,
+        tokens_version: u64,
+        write: &TokenWrite,
+    ) -> Result<ConnectionRow, StoreError>;
+
+    /// The earliest `refresh_at` of any connection.
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Marks (or, with `None`, unmarks) a connection as lacking scopes.
+    async fn set_missing_scopes(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        missing: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// Every connection with an `OAUTH_CODE` setup, across tenants (for scope checks).
+    async fn oauth_code_connections(&self) -> Result<Vec<(TenantId, ConnectionRow)>, StoreError>;
+
+    /// Stores a pending authorization.
+    async fn insert_oauth_state(&self, row: &OAuthStateRow) -> Result<(), StoreError>;
+
+    /// Takes (and deletes: states are single-use) a pending authorization.
+    async fn take_oauth_state(
+        &self,
+        state_hash: &[u8],
+    ) -> Result<Option<OAuthStateRow>, StoreError>;
 }

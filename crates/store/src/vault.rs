@@ -5,15 +5,19 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use flowvault_core::{
-    AppId, Clock, Connection, ConnectionId, ConnectionPatch, NewConnection, Setup,
-    SetupDecodeError, TenantId, TenantName,
+    AppId, Clock, Connection, ConnectionId, ConnectionPatch, ConnectionStatus, Grant,
+    NewConnection, Setup, SetupDecodeError, SetupType, TenantId, TenantName, Timestamp,
+    TokenProblem,
 };
 use flowvault_crypto::{
     CryptoError, KdfParams, Keyring, MasterKey, SealContext, UnlockError, generate_salt,
 };
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
-use crate::records::{ConnectionChange, ConnectionRow, ListQuery, Page, SealedSetup, Tenant};
+use crate::records::{
+    ConnectionChange, ConnectionRow, ListQuery, Page, SealedSetup, Tenant, TokenMeta, TokenReset,
+};
 use crate::store::{Store, StoreError};
 
 /// How the operator gives the master key.
@@ -101,6 +105,7 @@ const META_KEY_KIND: &str = "master_key_kind";
 const META_KDF_SALT: &str = "kdf_salt";
 const META_KDF_PARAMS: &str = "kdf_params";
 const PURPOSE_SETUP: &str = "setup";
+const PURPOSE_TOKENS: &str = "tokens";
 
 /// Whether [`Vault::open`] found a vault or made one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,6 +224,8 @@ impl Vault {
         let id = ConnectionId::generate();
         let (setup, fingerprint) = self.seal_setup(tenant, &id, new.app, new.setup.as_ref())?;
         let now = self.clock.now();
+        // Credentials that get tokens by themselves get their first one right away.
+        let refresh_at = new.setup.as_ref().and_then(|s| first_refresh(s.setup_type(), now));
         let row = ConnectionRow {
             id,
             app_id: new.app,
@@ -227,6 +234,7 @@ impl Vault {
             account_name: new.account_name,
             setup,
             tokens_sealed: None,
+            token: TokenMeta { refresh_at, ..TokenMeta::default() },
             fingerprint,
             version: 1,
             created_at: now,
@@ -234,7 +242,7 @@ impl Vault {
             refreshed_at: None,
         };
         self.store.insert_connection(tenant, &row).await?;
-        Ok(view(&row))
+        Ok(self.view(&row))
     }
 
     /// One connection's metadata.
@@ -246,7 +254,7 @@ impl Vault {
         tenant: &TenantId,
         id: &ConnectionId,
     ) -> Result<Connection, VaultError> {
-        self.store.connection(tenant, id).await?.map(|r| view(&r)).ok_or(VaultError::NotFound)
+        self.store.connection(tenant, id).await?.map(|r| self.view(&r)).ok_or(VaultError::NotFound)
     }
 
     /// A page of connections, oldest first.
@@ -259,7 +267,7 @@ impl Vault {
         query: &ListQuery,
     ) -> Result<Page<Connection>, VaultError> {
         let page = self.store.list_connections(tenant, query).await?;
-        Ok(Page { items: page.items.iter().map(view).collect(), total: page.total })
+        Ok(Page { items: page.items.iter().map(|r| self.view(r)).collect(), total: page.total })
     }
 
     /// Applies `patch` if the connection is still at `expected_version`.
@@ -288,9 +296,19 @@ impl Vault {
             },
             None => None,
         };
-        let change = ConnectionChange { name: patch.name, setup, updated_at: self.clock.now() };
+        let now = self.clock.now();
+        let tokens = match patch.setup.as_ref() {
+            None => TokenReset::Keep,
+            Some(new) => tokens_after_setup_change(
+                current.setup.as_ref().map(|s| s.setup_type),
+                new,
+                &current,
+                now,
+            ),
+        };
+        let change = ConnectionChange { name: patch.name, setup, tokens, updated_at: now };
         let row = self.store.update_connection(tenant, id, expected_version, &change).await?;
-        Ok(view(&row))
+        Ok(self.view(&row))
     }
 
     /// Deletes a connection (only at `expected_version`, when one is given).
@@ -318,12 +336,99 @@ impl Vault {
         id: &ConnectionId,
     ) -> Result<Option<Setup>, VaultError> {
         let row = self.store.connection(tenant, id).await?.ok_or(VaultError::NotFound)?;
-        let Some(sealed) = row.setup else { return Ok(None) };
-        let sealed_err = |source| VaultError::Sealed { connection: id.clone(), source };
-        let plain = self.keyring.open(&context(tenant, id)?, &sealed.sealed).map_err(sealed_err)?;
+        self.open_row_setup(tenant, &row)
+    }
+
+    /// Opens the setup of a row already read. `None` for an empty connection.
+    ///
+    /// # Errors
+    /// [`VaultError::Sealed`] or [`VaultError::SetupUnreadable`].
+    pub fn open_row_setup(
+        &self,
+        tenant: &TenantId,
+        row: &ConnectionRow,
+    ) -> Result<Option<Setup>, VaultError> {
+        let Some(sealed) = &row.setup else { return Ok(None) };
+        let plain = self.open_for(tenant, &row.id, PURPOSE_SETUP, &sealed.sealed)?;
         let setup = Setup::from_canonical_json(row.app_id, &plain)
-            .map_err(|source| VaultError::SetupUnreadable { connection: id.clone(), source })?;
+            .map_err(|source| VaultError::SetupUnreadable { connection: row.id.clone(), source })?;
         Ok(Some(setup))
+    }
+
+    /// Opens a row's token state (the engine's serialisation), if it has one.
+    ///
+    /// # Errors
+    /// [`VaultError::Sealed`] if the envelope does not open for this row.
+    pub fn open_row_tokens(
+        &self,
+        tenant: &TenantId,
+        row: &ConnectionRow,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
+        row.tokens_sealed
+            .as_ref()
+            .map(|t| self.open_for(tenant, &row.id, PURPOSE_TOKENS, t))
+            .transpose()
+    }
+
+    /// Seals a token state for a connection.
+    ///
+    /// # Errors
+    /// [`VaultError::Crypto`].
+    pub fn seal_tokens(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        plain: &[u8],
+    ) -> Result<Vec<u8>, VaultError> {
+        self.seal_for(tenant, id, PURPOSE_TOKENS, plain)
+    }
+
+    /// Seals `plain` for one object of a tenant and a purpose (`purpose` other than `setup`
+    /// and `tokens`, which have their own methods).
+    ///
+    /// # Errors
+    /// [`VaultError::Crypto`].
+    pub fn seal_for(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        purpose: &str,
+        plain: &[u8],
+    ) -> Result<Vec<u8>, VaultError> {
+        let ctx = SealContext::new(tenant.as_str(), id.as_str(), purpose)?;
+        Ok(self.keyring.seal(&ctx, plain)?)
+    }
+
+    /// Opens what [`Vault::seal_for`] sealed.
+    ///
+    /// # Errors
+    /// [`VaultError::Sealed`] if the envelope does not open for this tenant, object and purpose.
+    pub fn open_for(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        purpose: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let ctx = SealContext::new(tenant.as_str(), id.as_str(), purpose)?;
+        self.keyring
+            .open(&ctx, sealed)
+            .map_err(|source| VaultError::Sealed { connection: id.clone(), source })
+    }
+
+    /// The store under the vault, for the engine's token bookkeeping (leases, schedules).
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// The vault's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// A stored row as the API shows it, with its status as of now.
+    pub fn view(&self, row: &ConnectionRow) -> Connection {
+        view(row, self.clock.now())
     }
 
     /// Seals a setup for one connection and computes its fingerprint; for no setup, the
@@ -382,21 +487,64 @@ fn kind_name(source: &MasterKeySource) -> &'static str {
     }
 }
 
-/// A stored row as the API shows it.
-fn view(row: &ConnectionRow) -> Connection {
+/// A stored row as the API shows it, at `now`.
+fn view(row: &ConnectionRow, now: Timestamp) -> Connection {
     let setup_type = row.setup.as_ref().map(|s| s.setup_type);
+    let t = &row.token;
+    let ready = Connection::is_ready(setup_type, row.tokens_sealed.is_some());
+    let token_valid = row.tokens_sealed.is_some() && t.expires_at.is_none_or(|e| e > now);
+    let status = match (setup_type, t.problem) {
+        (None, _) => ConnectionStatus::Empty,
+        (_, Some(TokenProblem::NeedsReauth)) => ConnectionStatus::NeedsReauth,
+        (_, Some(TokenProblem::NeedsUpdate)) => ConnectionStatus::NeedsUpdate,
+        _ if t.lease_until.is_some_and(|until| until > now) => ConnectionStatus::Refreshing,
+        _ if !ready => ConnectionStatus::Empty,
+        (_, Some(TokenProblem::Error)) if !token_valid => ConnectionStatus::Error,
+        _ => ConnectionStatus::Ready,
+    };
     Connection {
         id: row.id.clone(),
         app_id: row.app_id,
         environment: row.environment.clone(),
         name: row.name.clone(),
         account_name: row.account_name.clone(),
-        ready: Connection::is_ready(setup_type, row.tokens_sealed.is_some()),
+        ready,
         fingerprint: row.fingerprint.clone(),
         created_at: row.created_at,
         updated_at: row.updated_at,
         refreshed_at: row.refreshed_at,
+        status,
+        expires_at: t.expires_at,
+        last_error: t.last_error.clone(),
+        refresh_attempts: t.attempts,
+        missing_scopes: t.missing_scopes.clone(),
         setup_type,
         version: row.version,
+    }
+}
+
+/// When a new setup of this type should get its first token: now, for types that obtain tokens
+/// from the setup alone.
+fn first_refresh(t: SetupType, now: Timestamp) -> Option<Timestamp> {
+    matches!(t.grant(), Some(Grant::ClientCredentials | Grant::JwtBearer)).then_some(now)
+}
+
+/// What a new setup does to the tokens of a connection: tokens obtained with the old credentials
+/// go; an authorization (`OAUTH_CODE`) stays through an edit of its own setup (say, its scopes),
+/// with past errors forgotten and one new attempt.
+fn tokens_after_setup_change(
+    old: Option<SetupType>,
+    new: &Setup,
+    row: &ConnectionRow,
+    now: Timestamp,
+) -> TokenReset {
+    let new_type = new.setup_type();
+    match (old, new_type.grant()) {
+        (Some(SetupType::OauthCode), Some(Grant::AuthorizationCode))
+            if new.expose("code").is_none() =>
+        {
+            TokenReset::Reschedule(row.tokens_sealed.as_ref().map(|_| now))
+        }
+        _ => TokenReset::Clear(first_refresh(new_type, now)),
     }
 }

@@ -1,4 +1,5 @@
 //! Integration tests of the vault over the SQLite store.
 
+mod conformance;
 mod support;
 mod vault;

@@ -181,6 +181,7 @@ async fn a_stale_version_is_refused_and_nothing_is_lost() {
     let change = flowvault_store::ConnectionChange {
         name: Some(flowvault_core::ConnectionName::parse("x").unwrap_or_else(|e| panic!("{e}"))),
         setup: None,
+        tokens: flowvault_store::TokenReset::Keep,
         updated_at: now.updated_at,
     };
     let raced = dyn_store.update_connection(&f.tenant, &c.id, 1, &change).await;

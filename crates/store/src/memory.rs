@@ -1,0 +1,434 @@
+//! A [`Store`] in memory, with the same semantics as the SQLite one: for tests (it never
+//! touches a thread or a socket, so tokio's paused clock stays in the test's hands) and
+//! benchmarks. Nothing persists.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use flowvault_core::{ClientId, ConnectionId, TenantId, TenantName, Timestamp, TokenProblem};
+use flowvault_crypto::SealedKey;
+
+use crate::records::{
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, SigningKeyRow,
+    Tenant, TokenReset, TokenWrite,
+};
+use crate::store::{Store, StoreError};
+
+/// An in-memory store.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    meta: HashMap<String, String>,
+    keyring: Vec<SealedKey>,
+    tenants: Vec<Tenant>,
+    /// In insertion order, as SQLite's rowid orders them.
+    connections: Vec<(TenantId, ConnectionRow)>,
+    clients: Vec<ClientRow>,
+    signing_keys: Vec<SigningKeyRow>,
+    oauth_states: HashMap<Vec<u8>, OAuthStateRow>,
+}
+
+impl State {
+    fn find(&mut self, tenant: &TenantId, id: &ConnectionId) -> Option<&mut ConnectionRow> {
+        self.connections.iter_mut().find(|(t, r)| t == tenant && &r.id == id).map(|(_, r)| r)
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.state().meta.get(key).cloned())
+    }
+
+    async fn keyring(&self) -> Result<Vec<SealedKey>, StoreError> {
+        Ok(self.state().keyring.clone())
+    }
+
+    async fn initialise(
+        &self,
+        meta: &[(&str, String)],
+        keys: &[SealedKey],
+        _now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        if !s.keyring.is_empty() {
+            return Ok(false);
+        }
+        for (k, v) in meta {
+            s.meta.insert((*k).to_owned(), v.clone());
+        }
+        s.keyring = keys.to_vec();
+        Ok(true)
+    }
+
+    async fn tenant_by_name(&self, name: &TenantName) -> Result<Option<Tenant>, StoreError> {
+        Ok(self.state().tenants.iter().find(|t| &t.name == name).cloned())
+    }
+
+    async fn ensure_tenant(&self, name: &TenantName, now: Timestamp) -> Result<Tenant, StoreError> {
+        let mut s = self.state();
+        if let Some(t) = s.tenants.iter().find(|t| &t.name == name) {
+            return Ok(t.clone());
+        }
+        let t = Tenant { id: TenantId::generate(), name: name.clone(), created_at: now };
+        s.tenants.push(t.clone());
+        Ok(t)
+    }
+
+    async fn insert_connection(
+        &self,
+        tenant: &TenantId,
+        row: &ConnectionRow,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.tenants.iter().any(|t| &t.id == tenant) {
+            return Err(StoreError::Corrupt("no such tenant".to_owned()));
+        }
+        if s.find(tenant, &row.id).is_some() {
+            return Err(StoreError::AlreadyExists);
+        }
+        s.connections.push((tenant.clone(), row.clone()));
+        Ok(())
+    }
+
+    async fn connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<ConnectionRow>, StoreError> {
+        Ok(self.state().find(tenant, id).cloned())
+    }
+
+    async fn list_connections(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<ConnectionRow>, StoreError> {
+        let s = self.state();
+        let mut matching: Vec<&ConnectionRow> = s
+            .connections
+            .iter()
+            .filter(|(t, r)| t == tenant && query.app.is_none_or(|a| r.app_id == a))
+            .map(|(_, r)| r)
+            .collect();
+        // Stable: ties keep insertion order.
+        matching.sort_by_key(|r| r.created_at);
+        let total = matching.len() as u64;
+        let items = matching
+            .into_iter()
+            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok(Page { items, total })
+    }
+
+    async fn update_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        expected_version: u64,
+        change: &ConnectionChange,
+    ) -> Result<ConnectionRow, StoreError> {
+        let mut s = self.state();
+        let row = s.find(tenant, id).ok_or(StoreError::NotFound)?;
+        if row.version != expected_version {
+            return Err(StoreError::VersionConflict { current: row.version });
+        }
+        if let Some(name) = &change.name {
+            row.name = name.clone();
+        }
+        if let Some((setup, fingerprint)) = &change.setup {
+            row.setup = Some(setup.clone());
+            row.fingerprint = fingerprint.clone();
+        }
+        row.updated_at = change.updated_at;
+        row.version += 1;
+        let t = &mut row.token;
+        let (reset, refresh_at) = match change.tokens {
+            TokenReset::Keep => (0, None),
+            TokenReset::Reschedule(at) => (1, at),
+            TokenReset::Clear(at) => (2, at),
+        };
+        if reset == 2 {
+            row.tokens_sealed = None;
+            t.tokens_version += 1;
+            t.expires_at = None;
+            t.granted_scopes = None;
+        }
+        if reset > 0 {
+            if t.problem != Some(TokenProblem::NeedsUpdate) {
+                t.problem = None;
+            }
+            t.last_error = None;
+            t.attempts = 0;
+            t.refresh_at = refresh_at;
+        }
+        Ok(row.clone())
+    }
+
+    async fn delete_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let at = s
+            .connections
+            .iter()
+            .position(|(t, r)| t == tenant && &r.id == id)
+            .ok_or(StoreError::NotFound)?;
+        let current = s.connections[at].1.version;
+        if expected_version.is_some_and(|v| v != current) {
+            return Err(StoreError::VersionConflict { current });
+        }
+        s.connections.remove(at);
+        Ok(())
+    }
+
+    async fn insert_client(&self, row: &ClientRow) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if s.clients.iter().any(|c| c.id == row.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        s.clients.push(row.clone());
+        Ok(())
+    }
+
+    async fn client(&self, id: &ClientId) -> Result<Option<ClientRow>, StoreError> {
+        Ok(self.state().clients.iter().find(|c| &c.id == id).cloned())
+    }
+
+    async fn list_clients(&self, tenant: &TenantId) -> Result<Vec<ClientRow>, StoreError> {
+        Ok(self.state().clients.iter().filter(|c| &c.tenant_id == tenant).cloned().collect())
+    }
+
+    async fn delete_client(&self, tenant: &TenantId, id: &ClientId) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let before = s.clients.len();
+        s.clients.retain(|c| !(&c.tenant_id == tenant && &c.id == id));
+        if s.clients.len() < before { Ok(()) } else { Err(StoreError::NotFound) }
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
+        Ok(self.state().signing_keys.clone())
+    }
+
+    async fn insert_first_signing_key(&self, row: &SigningKeyRow) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        if !s.signing_keys.is_empty() {
+            return Ok(false);
+        }
+        s.signing_keys.push(row.clone());
+        Ok(true)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(TenantId, ConnectionRow)>, StoreError> {
+        let mut s = self.state();
+        let mut due: Vec<(Timestamp, usize)> = s
+            .connections
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, r))| {
+                let at = r.token.refresh_at?;
+                let free =
+                    r.token.lease_owner.is_none() || r.token.lease_until.is_some_and(|u| u < now);
+                (at <= now && free).then_some((at, i))
+            })
+            .collect();
+        due.sort();
+        due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(due
+            .into_iter()
+            .map(|(_, i)| {
+                let (t, r) = &mut s.connections[i];
+                r.token.lease_owner = Some(owner.to_owned());
+                r.token.lease_until = Some(until);
+                (t.clone(), r.clone())
+            })
+            .collect())
+    }
+
+    async fn lease(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<ConnectionRow>, StoreError> {
+        let mut s = self.state();
+        let row = s.find(tenant, id).ok_or(StoreError::NotFound)?;
+        // Free, expired, or already ours.
+        let available = row.token.lease_owner.is_none()
+            || row.token.lease_until.is_some_and(|u| u < now)
+            || row.token.lease_owner.as_deref() == Some(owner);
+        if !available {
+            return Ok(None);
+        }
+        row.token.lease_owner = Some(owner.to_owned());
+        row.token.lease_until = Some(until);
+        Ok(Some(row.clone()))
+    }
+
+    async fn release_lease(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if let Some(row) = s.find(tenant, id)
+            && row.token.lease_owner.as_deref() == Some(owner)
+        {
+            row.token.lease_owner = None;
+            row.token.lease_until = None;
+        }
+        Ok(())
+    }
+
+    async fn finish_refresh(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        owner: &str,
+        tokens_version: u64,
+        write: &TokenWrite,
+    ) -> Result<ConnectionRow, StoreError> {
+        let mut s = self.state();
+        let row = s.find(tenant, id).ok_or(StoreError::NotFound)?;
+        if row.token.lease_owner.as_deref() != Some(owner)
+            || row.token.tokens_version != tokens_version
+        {
+            return Err(StoreError::VersionConflict { current: row.token.tokens_version });
+        }
+        let t = &mut row.token;
+        match write {
+            TokenWrite::Tokens {
+                sealed,
+                expires_at,
+                refresh_at,
+                granted_scopes,
+                account_name,
+                refreshed_at,
+                authorized,
+            } => {
+                row.tokens_sealed = Some(sealed.clone());
+                t.tokens_version += 1;
+                t.expires_at = *expires_at;
+                t.refresh_at = *refresh_at;
+                if granted_scopes.is_some() {
+                    t.granted_scopes.clone_from(granted_scopes);
+                }
+                if account_name.is_some() {
+                    row.account_name.clone_from(account_name);
+                }
+                row.refreshed_at = Some(*refreshed_at);
+                if *authorized || t.problem != Some(TokenProblem::NeedsUpdate) {
+                    t.problem = None;
+                }
+                if *authorized {
+                    t.missing_scopes = None;
+                }
+                t.last_error = None;
+                t.attempts = 0;
+            }
+            TokenWrite::Retry { last_error, retry_at } => {
+                if t.problem != Some(TokenProblem::NeedsUpdate) {
+                    t.problem = Some(TokenProblem::Error);
+                }
+                t.last_error = Some(last_error.clone());
+                t.attempts += 1;
+                t.refresh_at = Some(*retry_at);
+            }
+            TokenWrite::NeedsReauth { last_error } => {
+                t.problem = Some(TokenProblem::NeedsReauth);
+                t.last_error = Some(last_error.clone());
+                t.attempts += 1;
+                t.refresh_at = None;
+            }
+        }
+        t.lease_owner = None;
+        t.lease_until = None;
+        Ok(row.clone())
+    }
+
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.state().connections.iter().filter_map(|(_, r)| r.token.refresh_at).min())
+    }
+
+    async fn set_missing_scopes(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        missing: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if let Some(row) = s.find(tenant, id) {
+            row.token.missing_scopes = missing.map(str::to_owned);
+            if missing.is_some() {
+                row.token.problem = Some(TokenProblem::NeedsUpdate);
+            } else if row.token.problem == Some(TokenProblem::NeedsUpdate) {
+                row.token.problem = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn oauth_code_connections(&self) -> Result<Vec<(TenantId, ConnectionRow)>, StoreError> {
+        Ok(self
+            .state()
+            .connections
+            .iter()
+            .filter(|(_, r)| {
+                r.setup
+                    .as_ref()
+                    .is_some_and(|s| s.setup_type == flowvault_core::SetupType::OauthCode)
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn insert_oauth_state(&self, row: &OAuthStateRow) -> Result<(), StoreError> {
+        let mut s = self.state();
+        s.oauth_states.insert(row.state_hash.clone(), row.clone());
+        let now = row.created_at;
+        s.oauth_states.retain(|_, r| r.expires_at >= now);
+        Ok(())
+    }
+
+    async fn take_oauth_state(
+        &self,
+        state_hash: &[u8],
+    ) -> Result<Option<OAuthStateRow>, StoreError> {
+        Ok(self.state().oauth_states.remove(state_hash))
+    }
+}

@@ -1,0 +1,347 @@
+//! The store contract, run against every implementation: what one backend does, the others do.
+
+use std::sync::Arc;
+
+use flowvault_core::{SystemClock, TenantName, Timestamp, TokenProblem, validate_patch};
+use flowvault_crypto::MasterKey;
+use flowvault_store::{
+    MasterKeySource, MemoryStore, OAuthStateRow, SqliteStore, Store, StoreError, TokenWrite, Vault,
+};
+use serde_json::json;
+
+use crate::support::{KEY_A, new_connection};
+
+/// A vault over `store` with one tenant; keeps the temporary directory alive.
+struct Case {
+    store: Arc<dyn Store>,
+    vault: Vault,
+    tenant: flowvault_core::TenantId,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn case(backend: &str) -> Case {
+    let (store, dir): (Arc<dyn Store>, _) = match backend {
+        "sqlite" => {
+            let dir = tempfile::TempDir::new().unwrap_or_else(|e| panic!("{e}"));
+            let s =
+                SqliteStore::open(&dir.path().join("v.db")).await.unwrap_or_else(|e| panic!("{e}"));
+            (Arc::new(s), Some(dir))
+        }
+        _ => (Arc::new(MemoryStore::new()), None),
+    };
+    let key = MasterKey::from_bytes(&KEY_A).unwrap_or_else(|e| panic!("{e}"));
+    let (vault, _) = Vault::open(store.clone(), MasterKeySource::Key(key), Arc::new(SystemClock))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let tenant = vault
+        .ensure_tenant(&TenantName::default_tenant())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .id;
+    Case { store, vault, tenant, _dir: dir }
+}
+
+fn ts(offset_secs: i64) -> Timestamp {
+    let base: Timestamp = "2030-01-01T00:00:00.000Z".parse().unwrap_or_else(|_| unreachable!());
+    Timestamp::from_datetime(base.as_datetime() + chrono::Duration::seconds(offset_secs))
+}
+
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name("sqlite").await } )+
+        }
+        mod memory {
+            $( #[tokio::test] async fn $name() { super::$name("memory").await } )+
+        }
+    };
+}
+
+both!(
+    leases_are_exclusive_until_they_expire,
+    refresh_outcomes_are_guarded,
+    setup_changes_reset_tokens,
+    oauth_states_are_single_use,
+    missing_scopes_mark_and_clear,
+    claims_take_due_rows_soonest_first
+);
+
+/// Creates a client-credentials connection (due for a token at once).
+async fn oauth_connection(c: &Case, name: &str) -> flowvault_core::ConnectionId {
+    let body = json!({"name": name, "app_id": "HTTP", "setup": {"type": "OAUTH_CLIENT_CREDENTIALS", "token_endpoint": "https://idp.example/token", "client_id": "c", "client_secret": "s"}});
+    c.vault
+        .create_connection(&c.tenant, new_connection(body))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .id
+}
+
+async fn leases_are_exclusive_until_they_expire(backend: &str) {
+    let c = case(backend).await;
+    let id = oauth_connection(&c, "x").await;
+    let a =
+        c.store.lease(&c.tenant, &id, "a", ts(0), ts(60)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(a.is_some_and(|r| r.token.lease_owner.as_deref() == Some("a")));
+    assert!(
+        c.store.lease(&c.tenant, &id, "b", ts(30), ts(90)).await.is_ok_and(|r| r.is_none()),
+        "b took a live lease"
+    );
+    assert!(
+        c.store.lease(&c.tenant, &id, "a", ts(30), ts(90)).await.is_ok_and(|r| r.is_some()),
+        "a can renew its own"
+    );
+    assert!(
+        c.store.lease(&c.tenant, &id, "b", ts(91), ts(151)).await.is_ok_and(|r| r.is_some()),
+        "an expired lease is free"
+    );
+    c.store.release_lease(&c.tenant, &id, "a").await.unwrap_or_else(|e| panic!("{e}"));
+    let row = c.store.connection(&c.tenant, &id).await.ok().flatten();
+    assert_eq!(row.and_then(|r| r.token.lease_owner), Some("b".to_owned()), "a released b's lease");
+    c.store.release_lease(&c.tenant, &id, "b").await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.store.lease(&c.tenant, &id, "a", ts(100), ts(160)).await.is_ok_and(|r| r.is_some()));
+    let missing = flowvault_core::ConnectionId::generate();
+    assert!(matches!(
+        c.store.lease(&c.tenant, &missing, "a", ts(0), ts(1)).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn refresh_outcomes_are_guarded(backend: &str) {
+    let c = case(backend).await;
+    let id = oauth_connection(&c, "x").await;
+    let row = c
+        .store
+        .lease(&c.tenant, &id, "a", ts(0), ts(60))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no lease"));
+    let v = row.token.tokens_version;
+    let tokens = TokenWrite::Tokens {
+        sealed: vec![1, 2, 3],
+        expires_at: Some(ts(600)),
+        refresh_at: Some(ts(300)),
+        granted_scopes: Some("a b".to_owned()),
+        account_name: None,
+        refreshed_at: ts(1),
+        authorized: false,
+    };
+    assert!(
+        matches!(
+            c.store.finish_refresh(&c.tenant, &id, "b", v, &tokens).await,
+            Err(StoreError::VersionConflict { .. })
+        ),
+        "a write without the lease"
+    );
+    assert!(
+        matches!(
+            c.store.finish_refresh(&c.tenant, &id, "a", v + 7, &tokens).await,
+            Err(StoreError::VersionConflict { .. })
+        ),
+        "a write on stale tokens"
+    );
+    let done = c
+        .store
+        .finish_refresh(&c.tenant, &id, "a", v, &tokens)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(done.token.tokens_version, v + 1);
+    assert_eq!(
+        (done.token.lease_owner.clone(), done.token.refresh_at, done.token.expires_at),
+        (None, Some(ts(300)), Some(ts(600)))
+    );
+    assert_eq!(done.tokens_sealed.as_deref(), Some(&[1u8, 2, 3][..]));
+    assert_eq!(done.refreshed_at, Some(ts(1)));
+    assert_eq!(done.version, row.version, "token writes leave the user-facing version alone");
+    // The same version can't be written twice.
+    assert!(c.store.finish_refresh(&c.tenant, &id, "a", v, &tokens).await.is_err());
+
+    c.store.lease(&c.tenant, &id, "a", ts(300), ts(360)).await.unwrap_or_else(|e| panic!("{e}"));
+    let retry = TokenWrite::Retry { last_error: "503".to_owned(), retry_at: ts(310) };
+    let r = c
+        .store
+        .finish_refresh(&c.tenant, &id, "a", v + 1, &retry)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (r.token.problem, r.token.attempts, r.token.refresh_at),
+        (Some(TokenProblem::Error), 1, Some(ts(310)))
+    );
+    assert_eq!(r.tokens_sealed.as_deref(), Some(&[1u8, 2, 3][..]), "a failure keeps the tokens");
+
+    c.store.lease(&c.tenant, &id, "a", ts(310), ts(370)).await.unwrap_or_else(|e| panic!("{e}"));
+    let dead = TokenWrite::NeedsReauth { last_error: "invalid_grant".to_owned() };
+    let r = c
+        .store
+        .finish_refresh(&c.tenant, &id, "a", v + 1, &dead)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (r.token.problem, r.token.attempts, r.token.refresh_at),
+        (Some(TokenProblem::NeedsReauth), 2, None)
+    );
+    assert_eq!(r.token.last_error.as_deref(), Some("invalid_grant"));
+    assert!(
+        c.store.claim_due("a", ts(10_000), ts(10_060), 10).await.is_ok_and(|v| v.is_empty()),
+        "needs_reauth is not retried"
+    );
+}
+
+async fn setup_changes_reset_tokens(backend: &str) {
+    let c = case(backend).await;
+    let id = oauth_connection(&c, "x").await;
+    let row = c
+        .store
+        .lease(&c.tenant, &id, "a", ts(0), ts(60))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no lease"));
+    let dead = TokenWrite::NeedsReauth { last_error: "invalid_client".to_owned() };
+    c.store
+        .finish_refresh(&c.tenant, &id, "a", row.token.tokens_version, &dead)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A rename changes nothing of the tokens.
+    let renamed = c
+        .vault
+        .update_connection(
+            &c.tenant,
+            &id,
+            validate_patch(flowvault_core::AppId::Http, &json!({"name": "y"}))
+                .unwrap_or_else(|e| panic!("{e}")),
+            row.version,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let after_rename =
+        c.store.connection(&c.tenant, &id).await.ok().flatten().unwrap_or_else(|| panic!("gone"));
+    assert_eq!(after_rename.token.problem, Some(TokenProblem::NeedsReauth));
+    // New credentials forget the failure and schedule a token.
+    let setup = json!({"setup": {"type": "OAUTH_CLIENT_CREDENTIALS", "token_endpoint": "https://idp.example/token", "client_id": "c", "client_secret": "s2"}});
+    let patch =
+        validate_patch(flowvault_core::AppId::Http, &setup).unwrap_or_else(|e| panic!("{e}"));
+    c.vault
+        .update_connection(&c.tenant, &id, patch, renamed.version)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fresh =
+        c.store.connection(&c.tenant, &id).await.ok().flatten().unwrap_or_else(|| panic!("gone"));
+    assert_eq!(
+        (fresh.token.problem, fresh.token.attempts, fresh.token.last_error.clone()),
+        (None, 0, None)
+    );
+    assert!(fresh.token.refresh_at.is_some());
+    assert!(
+        fresh.token.tokens_version > row.token.tokens_version,
+        "tokens from the old credentials are dropped"
+    );
+    assert!(fresh.tokens_sealed.is_none());
+    // Switching to a static setup drops the schedule.
+    let patch = validate_patch(
+        flowvault_core::AppId::Http,
+        &json!({"setup": {"type": "BEARER", "token": "t"}}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    c.vault
+        .update_connection(&c.tenant, &id, patch, fresh.version)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bearer =
+        c.store.connection(&c.tenant, &id).await.ok().flatten().unwrap_or_else(|| panic!("gone"));
+    assert_eq!(bearer.token.refresh_at, None);
+}
+
+async fn oauth_states_are_single_use(backend: &str) {
+    let c = case(backend).await;
+    let id = flowvault_core::ConnectionId::generate();
+    let state = |hash: u8, expires: i64| OAuthStateRow {
+        state_hash: vec![hash; 32],
+        tenant_id: c.tenant.clone(),
+        connection_id: id.clone(),
+        verifier_sealed: vec![9],
+        scopes: "a".to_owned(),
+        created_at: ts(0),
+        expires_at: ts(expires),
+    };
+    c.store.insert_oauth_state(&state(1, 600)).await.unwrap_or_else(|e| panic!("{e}"));
+    let taken = c.store.take_oauth_state(&[1; 32]).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(taken.is_some_and(|s| s.connection_id == id && s.expires_at == ts(600)));
+    assert!(
+        c.store.take_oauth_state(&[1; 32]).await.is_ok_and(|s| s.is_none()),
+        "a state was used twice"
+    );
+    assert!(c.store.take_oauth_state(&[2; 32]).await.is_ok_and(|s| s.is_none()));
+}
+
+async fn missing_scopes_mark_and_clear(backend: &str) {
+    let c = case(backend).await;
+    let id = oauth_connection(&c, "x").await;
+    c.store
+        .set_missing_scopes(&c.tenant, &id, Some("chat:write"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r =
+        c.store.connection(&c.tenant, &id).await.ok().flatten().unwrap_or_else(|| panic!("gone"));
+    assert_eq!(
+        (r.token.problem, r.token.missing_scopes.as_deref()),
+        (Some(TokenProblem::NeedsUpdate), Some("chat:write"))
+    );
+    // A plain refresh keeps the mark; a failure does not overwrite it.
+    let row = c
+        .store
+        .lease(&c.tenant, &id, "a", ts(0), ts(60))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no lease"));
+    let retry = TokenWrite::Retry { last_error: "x".to_owned(), retry_at: ts(5) };
+    let r = c
+        .store
+        .finish_refresh(&c.tenant, &id, "a", row.token.tokens_version, &retry)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.token.problem, Some(TokenProblem::NeedsUpdate));
+    c.store.set_missing_scopes(&c.tenant, &id, None).await.unwrap_or_else(|e| panic!("{e}"));
+    let r =
+        c.store.connection(&c.tenant, &id).await.ok().flatten().unwrap_or_else(|| panic!("gone"));
+    assert_eq!((r.token.problem, r.token.missing_scopes), (None, None));
+}
+
+async fn claims_take_due_rows_soonest_first(backend: &str) {
+    let c = case(backend).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(oauth_connection(&c, &format!("c{i}")).await);
+    }
+    // Schedule: c0 at +50, c1 at +10, c2 at +30, c3 at +500 (not due at +100), c4 none.
+    for (i, at) in [(0, Some(50)), (1, Some(10)), (2, Some(30)), (3, Some(500)), (4, None)] {
+        let row = c
+            .store
+            .lease(&c.tenant, &ids[i], "setup", ts(0), ts(1))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("lease"));
+        let w = match at {
+            Some(at) => TokenWrite::Retry { last_error: "x".to_owned(), retry_at: ts(at) },
+            None => TokenWrite::NeedsReauth { last_error: "x".to_owned() },
+        };
+        c.store
+            .finish_refresh(&c.tenant, &ids[i], "setup", row.token.tokens_version, &w)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(c.store.next_due().await.ok().flatten(), Some(ts(10)));
+    let first = c.store.claim_due("a", ts(100), ts(160), 2).await.unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<String> = first.iter().map(|(_, r)| r.name.to_string()).collect();
+    assert_eq!(names, ["c1", "c2"]);
+    let second =
+        c.store.claim_due("b", ts(100), ts(160), 10).await.unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<String> = second.iter().map(|(_, r)| r.name.to_string()).collect();
+    assert_eq!(names, ["c0"], "leased rows are not claimed twice");
+    // After the leases expire, they can be claimed again.
+    let third =
+        c.store.claim_due("b", ts(200), ts(260), 10).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(third.len(), 3);
+}
