@@ -80,6 +80,10 @@ pub(crate) struct ServeArgs {
     /// Lifetime of issued access tokens, in seconds [default: 86400].
     #[arg(long, env = "FLOWVAULT_TOKEN_LIFETIME", value_name = "SECONDS")]
     pub(crate) token_lifetime: Option<u64>,
+    /// Let outbound calls (token endpoints, provider APIs) reach loopback, private, link-local
+    /// and metadata addresses, and plain http there: for local fakes and demos only.
+    #[arg(long, env = "FLOWVAULT_ALLOW_PRIVATE_NETWORK", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) allow_private_network: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,9 +23,13 @@ pub(crate) fn table(header: &[&str]) -> Table {
 
 /// A connection's status as people read it.
 pub(crate) fn status(c: &Connection) -> &'static str {
-    match c.status() {
+    match c.status {
         ConnectionStatus::Ready => "ready",
-        _ => "empty (missing credentials)",
+        ConnectionStatus::Empty => "empty (missing credentials)",
+        ConnectionStatus::Refreshing => "refreshing",
+        ConnectionStatus::NeedsReauth => "needs reauthorization",
+        ConnectionStatus::NeedsUpdate => "needs update (missing scopes)",
+        _ => "error",
     }
 }
 
@@ -63,6 +67,10 @@ pub(crate) fn connection(c: &Connection) {
         ("created", c.created_at.to_string()),
         ("updated", c.updated_at.to_string()),
         ("refreshed", opt(c.refreshed_at.map(|t| t.to_string()))),
+        ("expires", opt(c.expires_at.map(|t| t.to_string()))),
+        ("missing scopes", opt(c.missing_scopes.clone())),
+        ("last error", opt(c.last_error.clone())),
+        ("attempts", c.refresh_attempts.to_string()),
     ];
     for (k, v) in rows {
         t.add_row(vec![k.to_owned(), v]);

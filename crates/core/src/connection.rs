@@ -48,6 +48,22 @@ pub struct Connection {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub refreshed_at: Option<Timestamp>,
+    /// flowvault extension: what the connection can do right now.
+    pub status: ConnectionStatus,
+    /// flowvault extension: when the current access token expires (OAuth connections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub expires_at: Option<Timestamp>,
+    /// flowvault extension: why the last token refresh failed (never contains a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// flowvault extension: failed refresh attempts since the last success.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub refresh_attempts: u32,
+    /// flowvault extension: scopes the app asks for that the connection was not granted
+    /// (`status` is `needs_update`: reconnect to grant them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_scopes: Option<String>,
     /// The setup type of its credentials, `None` while empty.
     #[serde(skip)]
     pub setup_type: Option<SetupType>,
@@ -56,8 +72,9 @@ pub struct Connection {
     pub version: u64,
 }
 
-/// A connection's status, as the CLI and dashboard show it.
+/// A connection's status (a flowvault extension of Auth0's object).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ConnectionStatus {
@@ -65,6 +82,19 @@ pub enum ConnectionStatus {
     Ready,
     /// No credentials yet ("missing credentials").
     Empty,
+    /// A token refresh is in progress.
+    Refreshing,
+    /// The provider refused the stored grant (`invalid_grant`, …): reconnect or update the
+    /// credentials; flowvault stops retrying until then.
+    NeedsReauth,
+    /// The app now asks for scopes this connection was not granted: reconnect.
+    NeedsUpdate,
+    /// Obtaining a token failed and no valid token is left; flowvault retries with backoff.
+    Error,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Connection {
@@ -73,12 +103,6 @@ impl Connection {
     #[must_use]
     pub fn is_ready(setup_type: Option<SetupType>, has_tokens: bool) -> bool {
         setup_type.is_some_and(|t| !t.needs_authorization() || has_tokens)
-    }
-
-    /// The connection's status.
-    #[must_use]
-    pub fn status(&self) -> ConnectionStatus {
-        if self.ready { ConnectionStatus::Ready } else { ConnectionStatus::Empty }
     }
 }
 
@@ -89,6 +113,47 @@ impl ConnectionStatus {
         match self {
             ConnectionStatus::Ready => "ready",
             ConnectionStatus::Empty => "empty",
+            ConnectionStatus::Refreshing => "refreshing",
+            ConnectionStatus::NeedsReauth => "needs_reauth",
+            ConnectionStatus::NeedsUpdate => "needs_update",
+            ConnectionStatus::Error => "error",
+        }
+    }
+}
+
+/// What went wrong with a connection's tokens, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenProblem {
+    /// The provider refused the grant; no retries until the connection changes.
+    NeedsReauth,
+    /// Granted scopes no longer cover what is asked.
+    NeedsUpdate,
+    /// The last attempt failed; a retry is scheduled.
+    Error,
+}
+
+impl TokenProblem {
+    /// The stored word.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenProblem::NeedsReauth => "needs_reauth",
+            TokenProblem::NeedsUpdate => "needs_update",
+            TokenProblem::Error => "error",
+        }
+    }
+}
+
+impl std::str::FromStr for TokenProblem {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "needs_reauth" => Ok(TokenProblem::NeedsReauth),
+            "needs_update" => Ok(TokenProblem::NeedsUpdate),
+            "error" => Ok(TokenProblem::Error),
+            _ => Err(()),
         }
     }
 }

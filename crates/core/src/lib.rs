@@ -15,10 +15,10 @@ mod time;
 mod validate;
 
 pub use catalog::{
-    AppId, AppSpec, CATALOG, CrossFieldRule, FieldKind, FieldSpec, SetupSpec, SetupType,
+    AppId, AppSpec, CATALOG, CrossFieldRule, FieldKind, FieldSpec, Grant, SetupSpec, SetupType,
     UnknownName,
 };
-pub use connection::{Connection, ConnectionStatus};
+pub use connection::{Connection, ConnectionStatus, TokenProblem};
 pub use ids::{ClientId, ConnectionId, IdError, TenantId, TenantName, TenantNameError};
 pub use labels::{AccountName, ClientName, ConnectionName, Environment};
 pub use scope::{Scope, Scopes, UnknownScope};

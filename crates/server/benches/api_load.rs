@@ -62,7 +62,17 @@ async fn run(duration: Duration, concurrency: usize) {
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     let config =
         Config::new(url::Url::parse(&format!("http://{addr}")).unwrap_or_else(|e| panic!("{e}")));
-    let app = App::new(vault.clone(), config).await.unwrap_or_else(|e| panic!("{e}"));
+    let transport = flowvault_engine::HttpTransport::new(
+        flowvault_engine::NetPolicy::default(),
+        flowvault_engine::HttpLimits::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let engine = flowvault_engine::Engine::new(
+        vault.clone(),
+        Arc::new(transport),
+        flowvault_engine::EngineConfig::default(),
+    );
+    let app = App::new(engine, config).await.unwrap_or_else(|e| panic!("{e}"));
     tokio::spawn(flowvault_server::run(listener, app, std::future::pending()));
 
     let token = token(addr, &client.id.to_string(), secret.expose_secret()).await;

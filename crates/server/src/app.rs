@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use flowvault_store::Vault;
+use flowvault_engine::Engine;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
@@ -22,7 +22,7 @@ use tracing::Instrument as _;
 use crate::auth::{Auth, KeyError, TokenKeys};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::routes::{connections, health, oauth, openapi};
+use crate::routes::{connect, connections, health, oauth, openapi};
 use crate::state::AppState;
 use crate::tls;
 
@@ -48,15 +48,31 @@ pub struct App {
 }
 
 impl App {
-    /// Prepares the server: loads (or, the first time, creates) the token signing key.
+    /// Prepares the server: loads (or, the first time, creates) the token signing key, and
+    /// re-checks the scopes of OAuth connections against what their apps now ask for.
     ///
     /// # Errors
     /// [`ServerError::Keys`] if the signing key can't be loaded or created.
-    pub async fn new(vault: Arc<Vault>, config: Config) -> Result<Self, ServerError> {
+    pub async fn new(engine: Engine, config: Config) -> Result<Self, ServerError> {
+        let vault = engine.vault().clone();
         let keys =
             TokenKeys::load(&vault, config.issuer(), config.audience(), config.token_lifetime)
                 .await?;
-        Ok(Self { state: AppState::new(vault, Auth::new(keys), config) })
+        match engine.check_all_scopes().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                connections = n,
+                "OAuth connections lack scopes their apps now ask for (status needs_update)"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot check the scopes of OAuth connections"),
+        }
+        Ok(Self { state: AppState::new(engine, Auth::new(keys), config) })
+    }
+
+    /// The engine.
+    #[must_use]
+    pub fn engine(&self) -> &Engine {
+        &self.state.engine
     }
 
     /// The whole HTTP API as one router.
@@ -64,6 +80,7 @@ impl App {
         let timeout = self.state.config.request_timeout;
         Router::new()
             .merge(connections::router())
+            .merge(connect::router())
             .merge(oauth::router())
             .merge(health::router())
             .merge(openapi::router())
@@ -93,11 +110,23 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let state = app.state.clone();
+    let (stop_refresher, refresher_stopped) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
         state.shutting_down.store(true, Ordering::Relaxed);
+        let _ = stop_refresher.send(());
         tracing::info!("shutting down: finishing requests in flight");
     };
+    let refresher = app.state.config.run_refresher.then(|| {
+        let engine = app.state.engine.clone();
+        tokio::spawn(async move {
+            engine
+                .run_refresher(async move {
+                    let _ = refresher_stopped.await;
+                })
+                .await;
+        })
+    });
     let router = app.router();
     match &app.state.config.tls {
         None => {
@@ -109,6 +138,9 @@ pub async fn run(
             let config = tls::server_config(files).map_err(ServerError::Tls)?;
             serve_tls(listener, router, config, shutdown).await;
         }
+    }
+    if let Some(r) = refresher {
+        let _ = r.await;
     }
     tracing::info!("stopped");
     Ok(())

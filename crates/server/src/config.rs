@@ -20,6 +20,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Requests taking longer are answered with 503.
     pub request_timeout: Duration,
+    /// Run the token refresher with the server (default `true`).
+    pub run_refresher: bool,
 }
 
 /// PEM files for TLS.
@@ -41,6 +43,7 @@ impl Config {
             token_lifetime: Duration::from_secs(86_400),
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            run_refresher: true,
         }
     }
 
@@ -54,6 +57,12 @@ impl Config {
     #[must_use]
     pub fn audience(&self) -> String {
         format!("{}api/v2/", self.public_url)
+    }
+
+    /// Where providers send users back after "Connect".
+    #[must_use]
+    pub fn connect_callback(&self) -> String {
+        format!("{}connect/callback", self.public_url)
     }
 }
 
@@ -102,7 +111,7 @@ impl std::str::FromStr for LogFormat {
 /// log_level = "info"
 /// token_lifetime_secs = 86400
 /// ```
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// Address to listen on.
@@ -123,6 +132,60 @@ pub struct ConfigFile {
     pub log_level: Option<String>,
     /// Access token lifetime in seconds.
     pub token_lifetime_secs: Option<u64>,
+    /// Let outbound calls reach private, loopback and metadata addresses (and plain http there).
+    pub allow_private_network: Option<bool>,
+    /// Token refresh settings.
+    pub refresh: Option<RefreshFile>,
+    /// Per-app provider settings: `[providers.SLACK]`.
+    #[serde(default)]
+    pub providers: std::collections::BTreeMap<String, ProviderFile>,
+}
+
+/// `[refresh]` of the configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshFile {
+    /// Refresh at this fraction of a token's lifetime (default 0.8).
+    pub fraction: Option<f64>,
+    /// …but at least this many seconds before expiry (default 900).
+    pub min_lead_secs: Option<u64>,
+    /// Tokens with less validity left are not handed out (default 60).
+    pub margin_secs: Option<u64>,
+    /// Refreshes in flight at once (default 64).
+    pub concurrency: Option<usize>,
+}
+
+/// `[providers.<APP>]` of the configuration file: a provider's endpoints and the operator's
+/// OAuth client. The client secret may come from `FLOWVAULT_PROVIDER_<APP>_CLIENT_SECRET`
+/// instead.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderFile {
+    /// The OAuth client id.
+    pub client_id: Option<String>,
+    /// The OAuth client secret.
+    pub client_secret: Option<String>,
+    /// Scopes every connection asks for.
+    pub scopes: Option<Vec<String>>,
+    /// Authorization endpoint.
+    pub authorize_url: Option<String>,
+    /// Token endpoint.
+    pub token_url: Option<String>,
+    /// `post` or `basic`.
+    pub client_auth: Option<String>,
+    /// API base URL (for self-hosted providers and fakes).
+    pub base_url: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderFile")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field("authorize_url", &self.authorize_url)
+            .field("token_url", &self.token_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The configuration file could not be used.

@@ -4,6 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use flowvault_engine::Engine;
 use flowvault_store::Vault;
 
 use crate::auth::Auth;
@@ -18,6 +19,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     /// The vault.
     pub vault: Arc<Vault>,
+    /// The engine: tokens, refreshes, "Connect", verification.
+    pub engine: Engine,
     pub(crate) auth: Auth,
     /// The configuration.
     pub config: Config,
@@ -26,8 +29,9 @@ pub struct Inner {
 }
 
 impl AppState {
-    pub(crate) fn new(vault: Arc<Vault>, auth: Auth, config: Config) -> Self {
-        Self(Arc::new(Inner { vault, auth, config, shutting_down: AtomicBool::new(false) }))
+    pub(crate) fn new(engine: Engine, auth: Auth, config: Config) -> Self {
+        let vault = engine.vault().clone();
+        Self(Arc::new(Inner { vault, engine, auth, config, shutting_down: AtomicBool::new(false) }))
     }
 }
 

@@ -158,6 +158,30 @@ impl SetupType {
     pub const fn needs_authorization(self) -> bool {
         matches!(self, SetupType::OauthCode)
     }
+
+    /// How connections of this type get access tokens, if they use tokens at all.
+    #[must_use]
+    pub const fn grant(self) -> Option<Grant> {
+        match self {
+            SetupType::OauthApp | SetupType::OauthClientCredentials => {
+                Some(Grant::ClientCredentials)
+            }
+            SetupType::OauthJwt => Some(Grant::JwtBearer),
+            SetupType::OauthCode => Some(Grant::AuthorizationCode),
+            _ => None,
+        }
+    }
+}
+
+/// An OAuth 2.0 way of getting access tokens.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Grant {
+    /// `client_credentials`: the setup's client id and secret get tokens on demand.
+    ClientCredentials,
+    /// RFC 7523 JWT bearer: a signed assertion from the setup's private key gets tokens.
+    JwtBearer,
+    /// `authorization_code` once (the "Connect" button), then `refresh_token`.
+    AuthorizationCode,
 }
 
 /// What a field's value must look like.

@@ -5,8 +5,9 @@ use axum::extract::State;
 use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use flowvault_core::{Connection, validate_create, validate_patch};
+use flowvault_engine::RefreshError;
 use flowvault_store::{ListQuery, VaultError};
 use serde::Serialize;
 
@@ -23,6 +24,8 @@ pub(crate) fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route(PATH, get(list).post(create))
         .route(&format!("{PATH}/{{id}}"), get(read).patch(update).delete(remove))
+        .route(&format!("{PATH}/{{id}}/refresh"), post(refresh))
+        .route(&format!("{PATH}/{{id}}/test"), post(test))
 }
 
 /// `include_totals=true`: the page inside its totals.
@@ -90,6 +93,7 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let new = validate_create(&body).map_err(|e| ApiError::invalid_body(e.to_string()))?;
     let c = state.vault.create_connection(caller.tenant(), new).await?;
+    state.engine.wake();
     let location = format!("{PATH}/{}", c.id);
     let mut response = with_etag(StatusCode::CREATED, c);
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -163,7 +167,17 @@ pub(crate) async fn update(
     }
     let patch =
         validate_patch(current.app_id, &body).map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    let setup_changed = patch.setup.is_some();
     match state.vault.update_connection(tenant, &id, patch, current.version).await {
+        Ok(c) if setup_changed => {
+            // New credentials may be due for a token now, and may ask for other scopes.
+            state.engine.wake();
+            if let Err(e) = state.engine.check_scopes(tenant, &id).await {
+                tracing::warn!(error = %e, "scope check after update failed");
+            }
+            let c = state.vault.connection(tenant, &id).await.unwrap_or(c);
+            Ok(with_etag(StatusCode::OK, c))
+        }
         Ok(c) => Ok(with_etag(StatusCode::OK, c)),
         Err(VaultError::VersionConflict { current }) if precondition.given() => {
             Err(ApiError::precondition_failed(&etag(current)))
@@ -236,5 +250,69 @@ fn not_found(e: VaultError) -> ApiError {
             "The Flow vault connection does not exist",
         ),
         other => other.into(),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/api/v2/flows/vault/connections/{id}/refresh", tag = "flows", operation_id = "post_flows_vault_connections_refresh",
+    summary = "Refresh a connection's access token now (flowvault extension)",
+    extensions(("x-flowvault-extension" = json!(true))),
+    params(("id" = String, Path, description = "Flows Vault connection ID", max_length = 30)),
+    responses(
+        (status = 200, description = "The connection, with its new token's expiry.", body = Connection),
+        (status = 400, description = "The connection does not use tokens."),
+        (status = 404, description = "The Flow vault connection does not exist."),
+        (status = 409, description = "Missing credentials, or the provider refused the grant (needs_reauth)."),
+        (status = 502, description = "The provider failed; a retry is scheduled."),
+    ),
+    security(("bearerAuth" = ["update:flows_vault_connections"]))
+)]
+pub(crate) async fn refresh(
+    caller: Scoped<UpdateConnections>,
+    State(state): State<AppState>,
+    ConnectionIdPath(id): ConnectionIdPath,
+) -> Result<Response, ApiError> {
+    let c = state.engine.refresh(caller.tenant(), &id).await.map_err(refresh_error)?;
+    Ok(with_etag(StatusCode::OK, c))
+}
+
+#[utoipa::path(
+    post, path = "/api/v2/flows/vault/connections/{id}/test", tag = "flows", operation_id = "post_flows_vault_connections_test",
+    summary = "Check a connection's credentials against its provider (flowvault extension)",
+    extensions(("x-flowvault-extension" = json!(true))),
+    params(("id" = String, Path, description = "Flows Vault connection ID", max_length = 30)),
+    responses(
+        (status = 200, description = "`ok`: true (accepted), false (refused or unreachable), null (no cheap check for this app).", body = serde_json::Value),
+        (status = 404, description = "The Flow vault connection does not exist."),
+    ),
+    security(("bearerAuth" = ["update:flows_vault_connections"]))
+)]
+pub(crate) async fn test(
+    caller: Scoped<UpdateConnections>,
+    State(state): State<AppState>,
+    ConnectionIdPath(id): ConnectionIdPath,
+) -> Result<Response, ApiError> {
+    let v = state.engine.verify(caller.tenant(), &id).await.map_err(refresh_error)?;
+    Ok(Json(v).into_response())
+}
+
+fn refresh_error(e: RefreshError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        RefreshError::NotFound => not_found(VaultError::NotFound),
+        RefreshError::Empty { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "missing_credentials", message)
+        }
+        RefreshError::NotTokenBased { .. } => {
+            ApiError::new(StatusCode::BAD_REQUEST, "not_token_based", message)
+        }
+        RefreshError::NeedsReauth { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "needs_reauth", message)
+        }
+        RefreshError::Transient { .. } | RefreshError::Failed { .. } => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", message)
+        }
+        RefreshError::Busy { .. } | RefreshError::Conflict { .. } => ApiError::conflict(message),
+        _ => ApiError::internal(&message),
     }
 }

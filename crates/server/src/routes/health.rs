@@ -12,7 +12,10 @@ use serde_json::json;
 use crate::state::AppState;
 
 pub(crate) fn router() -> axum::Router<AppState> {
-    axum::Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
 }
 
 /// The process is up.
@@ -34,4 +37,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// Prometheus metrics (OpenMetrics text): token refreshes by result, refresh lag.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut response = state.engine.metrics_text().into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    );
+    response
 }

@@ -27,6 +27,7 @@ pub(crate) const PATH: &str = "/api/v2/openapi.json";
     ),
     paths(
         connections::list, connections::create, connections::read, connections::update, connections::remove,
+        connections::refresh, connections::test,
         oauth::token, oauth::jwks,
     ),
     components(schemas(Connection, connections::ConnectionPage, oauth::TokenResponse)),

@@ -20,6 +20,7 @@ async fn create_read_update_delete() {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let body = created.json();
     assert_eq!(body["ready"], false);
+    assert_eq!(body["status"], "empty");
     assert_eq!(body["environment"], "prod");
     let id = body["id"].as_str().unwrap_or_default().to_owned();
     assert!(id.starts_with("ac_") && id.len() <= 30);
@@ -39,7 +40,12 @@ async fn create_read_update_delete() {
                 "fingerprint",
                 "created_at",
                 "updated_at",
-                "refreshed_at"
+                "refreshed_at",
+                "status",
+                "expires_at",
+                "last_error",
+                "refresh_attempts",
+                "missing_scopes"
             ]
             .contains(k),
             "unexpected field {k}"
@@ -54,6 +60,7 @@ async fn create_read_update_delete() {
         s.call(Method::PATCH, &path, &c.token, Some(json!({"setup": twilio_setup("k1")}))).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
     assert_eq!(patched.json()["ready"], true);
+    assert_eq!(patched.json()["status"], "ready");
     assert_ne!(patched.json()["fingerprint"], body["fingerprint"]);
     assert_eq!(patched.header("etag"), Some("\"2\""));
 

@@ -78,7 +78,17 @@ impl Server {
         let base = format!("http://{addr}");
         let mut config = Config::new(url::Url::parse(&base).unwrap_or_else(|e| panic!("{e}")));
         tune(&mut config);
-        let app = App::new(vault.clone(), config).await.unwrap_or_else(|e| panic!("{e}"));
+        let transport = flowvault_engine::HttpTransport::new(
+            flowvault_engine::NetPolicy { allow_private_network: true },
+            flowvault_engine::HttpLimits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let engine = flowvault_engine::Engine::new(
+            vault.clone(),
+            Arc::new(transport),
+            flowvault_engine::EngineConfig::default(),
+        );
+        let app = App::new(engine, config).await.unwrap_or_else(|e| panic!("{e}"));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async move {

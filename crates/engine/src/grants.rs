@@ -1,0 +1,429 @@
+//! OAuth 2.0 grants: `client_credentials`, `refresh_token` (with rotation), `authorization_code`
+//! with PKCE, and the RFC 7523 JWT bearer grant; and what their answers mean.
+
+use std::time::Duration;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeyPair;
+use aws_lc_rs::signature::RSA_PKCS1_SHA256;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use bytes::Bytes;
+use flowvault_core::{AppId, Setup, SetupType, Timestamp};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, Method};
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::PemObject as _;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::Value;
+use url::Url;
+use zeroize::Zeroizing;
+
+use crate::clock::after;
+use crate::providers::{ClientAuthMethod, Provider};
+use crate::tokens::TokenSet;
+use crate::transport::{OutboundRequest, Transport, TransportError};
+
+/// Why a grant did not produce tokens. Messages never contain a secret.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GrantError {
+    /// Worth retrying later (network trouble, 5xx, 429).
+    #[error("{message}")]
+    Transient {
+        /// What happened.
+        message: String,
+        /// The provider's `Retry-After`, if it gave one.
+        retry_after: Option<Duration>,
+    },
+    /// The provider refused the grant itself (`invalid_grant`, `invalid_client`,
+    /// `unauthorized_client`): only new credentials or a new authorization help.
+    #[error("{message}")]
+    Rejected {
+        /// What the provider said.
+        message: String,
+    },
+    /// Something else that retrying soon won't fix (a misconfigured endpoint, an odd answer).
+    #[error("{message}")]
+    Failed {
+        /// What happened.
+        message: String,
+    },
+}
+
+/// What a successful grant produced.
+#[derive(Debug)]
+pub(crate) struct Obtained {
+    pub(crate) tokens: TokenSet,
+    /// The granted scopes, if the provider said.
+    pub(crate) granted_scopes: Option<String>,
+    /// The account the tokens act as, if the provider said.
+    pub(crate) account_name: Option<String>,
+}
+
+/// What every grant needs.
+pub(crate) struct GrantContext<'a> {
+    pub(crate) transport: &'a dyn Transport,
+    pub(crate) provider: &'a Provider,
+    pub(crate) app: AppId,
+    pub(crate) now: Timestamp,
+    pub(crate) timeout: Duration,
+}
+
+/// Gets a new access token for a connection with `setup` (and its current tokens, for the
+/// refresh grant).
+pub(crate) async fn obtain(
+    ctx: &GrantContext<'_>,
+    setup: &Setup,
+    current: Option<&TokenSet>,
+) -> Result<Obtained, GrantError> {
+    let field = |name: &str| setup.expose(name).unwrap_or_default();
+    match setup.setup_type() {
+        SetupType::OauthApp => {
+            let domain = field("domain");
+            let base = match &ctx.provider.base_url {
+                Some(b) => b.as_str().trim_end_matches('/').to_owned(),
+                None => format!("https://{domain}"),
+            };
+            let token_url = parse_url(&format!("{base}/oauth/token"))?;
+            let audience = setup
+                .expose("audience")
+                .map_or_else(|| format!("https://{domain}/api/v2/"), str::to_owned);
+            let params =
+                vec![("grant_type", "client_credentials".to_owned()), ("audience", audience)];
+            let auth = Auth {
+                id: field("client_id"),
+                secret: field("client_secret"),
+                method: ClientAuthMethod::Post,
+            };
+            request(ctx, token_url, params, Some(auth), &[field("client_secret")]).await
+        }
+        SetupType::OauthClientCredentials => {
+            let token_url = parse_url(field("token_endpoint"))?;
+            let mut params = vec![("grant_type", "client_credentials".to_owned())];
+            for name in ["audience", "resource", "scope"] {
+                if let Some(v) = setup.expose(name) {
+                    params.push((name, v.to_owned()));
+                }
+            }
+            let auth = Auth {
+                id: field("client_id"),
+                secret: field("client_secret"),
+                method: ClientAuthMethod::Basic,
+            };
+            request(ctx, token_url, params, Some(auth), &[field("client_secret")]).await
+        }
+        SetupType::OauthJwt => {
+            let token_url = ctx
+                .provider
+                .token_url
+                .clone()
+                .ok_or_else(|| not_configured(ctx.app, "token_url"))?;
+            let scope = ctx.provider.scopes.join(ctx.provider.scope_separator);
+            let assertion = jwt_assertion(
+                field("client_email"),
+                field("private_key"),
+                token_url.as_str(),
+                &scope,
+                ctx.now,
+            )?;
+            let params = vec![
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned()),
+                ("assertion", assertion.to_string()),
+            ];
+            request(ctx, token_url, params, None, &[assertion.as_str()]).await
+        }
+        SetupType::OauthCode => {
+            let refresh_token =
+                current.and_then(|t| t.refresh_token.as_ref()).ok_or_else(|| {
+                    GrantError::Rejected {
+                        message: "there is no refresh token: connect again".to_owned(),
+                    }
+                })?;
+            let token_url = ctx
+                .provider
+                .token_url
+                .clone()
+                .ok_or_else(|| not_configured(ctx.app, "token_url"))?;
+            let (id, secret) = operator_client(ctx)?;
+            let params = vec![
+                ("grant_type", "refresh_token".to_owned()),
+                ("refresh_token", refresh_token.expose_secret().to_owned()),
+            ];
+            let auth =
+                Auth { id: &id, secret: secret.expose_secret(), method: ctx.provider.client_auth };
+            let mut obtained = request(
+                ctx,
+                token_url,
+                params,
+                Some(auth),
+                &[secret.expose_secret(), refresh_token.expose_secret()],
+            )
+            .await?;
+            // A provider that does not rotate answers without a refresh token: keep the old one.
+            if obtained.tokens.refresh_token.is_none() {
+                obtained.tokens.refresh_token = Some(refresh_token.clone());
+            }
+            Ok(obtained)
+        }
+        other => {
+            Err(GrantError::Failed { message: format!("{other} connections do not use tokens") })
+        }
+    }
+}
+
+/// Exchanges an authorization code (with its PKCE verifier) for tokens.
+pub(crate) async fn exchange_code(
+    ctx: &GrantContext<'_>,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+) -> Result<Obtained, GrantError> {
+    let token_url =
+        ctx.provider.token_url.clone().ok_or_else(|| not_configured(ctx.app, "token_url"))?;
+    let (id, secret) = operator_client(ctx)?;
+    let params = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code.to_owned()),
+        ("redirect_uri", redirect_uri.to_owned()),
+        ("code_verifier", verifier.to_owned()),
+    ];
+    let auth = Auth { id: &id, secret: secret.expose_secret(), method: ctx.provider.client_auth };
+    request(ctx, token_url, params, Some(auth), &[secret.expose_secret(), code, verifier]).await
+}
+
+/// The operator's OAuth client for an `OAUTH_CODE` app.
+pub(crate) fn operator_client(
+    ctx: &GrantContext<'_>,
+) -> Result<(String, SecretString), GrantError> {
+    match (&ctx.provider.client_id, &ctx.provider.client_secret) {
+        (Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
+        _ => Err(not_configured(ctx.app, "client_id and client_secret")),
+    }
+}
+
+fn not_configured(app: AppId, what: &str) -> GrantError {
+    GrantError::Failed {
+        message: format!("the operator has not configured the {what} of the {app} OAuth app"),
+    }
+}
+
+fn parse_url(s: &str) -> Result<Url, GrantError> {
+    Url::parse(s).map_err(|_| GrantError::Failed {
+        message: "the token endpoint is not a valid URL".to_owned(),
+    })
+}
+
+struct Auth<'a> {
+    id: &'a str,
+    secret: &'a str,
+    method: ClientAuthMethod,
+}
+
+/// Posts a token request and reads the answer. `secrets` are scrubbed from any message.
+async fn request(
+    ctx: &GrantContext<'_>,
+    token_url: Url,
+    mut params: Vec<(&str, String)>,
+    auth: Option<Auth<'_>>,
+    secrets: &[&str],
+) -> Result<Obtained, GrantError> {
+    let mut request = OutboundRequest::new(Method::POST, token_url);
+    request.https_only = true;
+    request.timeout = Some(ctx.timeout);
+    request
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+    request.headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    if let Some(auth) = auth {
+        match auth.method {
+            ClientAuthMethod::Post => {
+                params.push(("client_id", auth.id.to_owned()));
+                params.push(("client_secret", auth.secret.to_owned()));
+            }
+            ClientAuthMethod::Basic => {
+                let enc = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                let basic = Zeroizing::new(STANDARD.encode(format!(
+                    "{}:{}",
+                    enc(auth.id),
+                    enc(auth.secret)
+                )));
+                let value =
+                    HeaderValue::from_str(&format!("Basic {}", basic.as_str())).map_err(|_| {
+                        GrantError::Failed {
+                            message: "the client credentials can't be sent".to_owned(),
+                        }
+                    })?;
+                request.headers.insert(AUTHORIZATION, value);
+            }
+        }
+    }
+    let body = Zeroizing::new(serde_urlencoded::to_string(&params).unwrap_or_default());
+    for (_, v) in params.iter_mut() {
+        zeroize::Zeroize::zeroize(v);
+    }
+    request.body = Bytes::from(body.as_bytes().to_vec());
+
+    let response = ctx.transport.send(request).await.map_err(|e| match e {
+        TransportError::Refused(r) => GrantError::Failed { message: format!("token endpoint {r}") },
+        e if e.is_transient() => {
+            GrantError::Transient { message: format!("token endpoint: {e}"), retry_after: None }
+        }
+        e => GrantError::Failed { message: format!("token endpoint: {e}") },
+    })?;
+    let status = response.status;
+    let json: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let described = |json: &Value| {
+        let error = json.get("error").and_then(Value::as_str).unwrap_or("");
+        let description = json.get("error_description").and_then(Value::as_str).unwrap_or("");
+        let mut m = format!("token endpoint answered {}", status.as_u16());
+        if !error.is_empty() {
+            m.push(' ');
+            m.push_str(&truncate(error, 60));
+        }
+        if !description.is_empty() {
+            m.push_str(": ");
+            m.push_str(&truncate(description, 200));
+        }
+        scrub(&m, secrets)
+    };
+
+    if status.is_server_error() {
+        return Err(GrantError::Transient { message: described(&json), retry_after: None });
+    }
+    if status.as_u16() == 429 {
+        let retry_after = response
+            .headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        return Err(GrantError::Transient { message: described(&json), retry_after });
+    }
+    // Slack answers 200 with {"ok": false, "error": "…"}.
+    let slack_error = json.get("ok") == Some(&Value::Bool(false));
+    if !status.is_success() || slack_error {
+        let error = json.get("error").and_then(Value::as_str).unwrap_or("");
+        let rejected = matches!(error, "invalid_grant" | "invalid_client" | "unauthorized_client")
+            || (slack_error
+                && (error.starts_with("invalid_")
+                    || error.contains("revoked")
+                    || error.starts_with("bad_client")));
+        let message = described(&json);
+        return Err(if rejected {
+            GrantError::Rejected { message }
+        } else {
+            GrantError::Failed { message }
+        });
+    }
+
+    let access_token =
+        json.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or_else(
+            || GrantError::Failed {
+                message: "the token endpoint's answer has no access_token".to_owned(),
+            },
+        )?;
+    let expires_in = match json.get("expires_in") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    };
+    let tokens = TokenSet {
+        access_token: SecretString::from(access_token.to_owned()),
+        refresh_token: json
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(|t| SecretString::from(t.to_owned())),
+        token_type: json.get("token_type").and_then(Value::as_str).unwrap_or("Bearer").to_owned(),
+        expires_at: expires_in.filter(|s| *s > 0).map(|s| after(ctx.now, Duration::from_secs(s))),
+        scope: json.get("scope").and_then(Value::as_str).map(str::to_owned),
+        obtained_at: ctx.now,
+    };
+    let account_name = ctx
+        .provider
+        .account_name_pointer
+        .as_deref()
+        .and_then(|p| json.pointer(p))
+        .and_then(Value::as_str)
+        .map(|s| truncate(s, 150));
+    Ok(Obtained {
+        granted_scopes: tokens.scope.as_ref().map(|s| normalize_scopes(s)),
+        tokens,
+        account_name,
+    })
+}
+
+/// Scopes as space-separated words (providers use spaces or commas).
+pub(crate) fn normalize_scopes(s: &str) -> String {
+    s.split([' ', ',']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+/// Replaces every occurrence of a secret (of 4+ characters) in `message`.
+pub(crate) fn scrub(message: &str, secrets: &[&str]) -> String {
+    let mut out = message.to_owned();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(s, "[redacted]");
+    }
+    out
+}
+
+/// An RS256 assertion for the JWT bearer grant (RFC 7523): `iss` the service account, `aud` the
+/// token endpoint, valid for an hour.
+fn jwt_assertion(
+    client_email: &str,
+    private_key_pem: &str,
+    audience: &str,
+    scope: &str,
+    now: Timestamp,
+) -> Result<Zeroizing<String>, GrantError> {
+    let bad_key =
+        || GrantError::Rejected { message: "the private key is not a usable RSA key".to_owned() };
+    let key = PrivateKeyDer::from_pem_slice(private_key_pem.as_bytes()).map_err(|_| bad_key())?;
+    let pair = match &key {
+        PrivateKeyDer::Pkcs8(k) => KeyPair::from_pkcs8(k.secret_pkcs8_der()),
+        PrivateKeyDer::Pkcs1(k) => KeyPair::from_der(k.secret_pkcs1_der()),
+        _ => return Err(bad_key()),
+    }
+    .map_err(|_| bad_key())?;
+    let iat = now.unix_millis() / 1000;
+    let header = serde_json::json!({"alg": "RS256", "typ": "JWT"});
+    let mut claims =
+        serde_json::json!({"iss": client_email, "aud": audience, "iat": iat, "exp": iat + 3600});
+    if !scope.is_empty() {
+        claims["scope"] = Value::String(scope.to_owned());
+    }
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut signature = vec![0u8; pair.public_modulus_len()];
+    pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut signature)
+        .map_err(|_| bad_key())?;
+    Ok(Zeroizing::new(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubbing_and_scopes() {
+        assert_eq!(
+            scrub("bad token abcd1234 here", &["abcd1234", "xy"]),
+            "bad token [redacted] here"
+        );
+        assert_eq!(normalize_scopes("a,b  c"), "a b c");
+        assert_eq!(truncate("é\nx", 1), "é…");
+    }
+}

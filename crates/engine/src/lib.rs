@@ -1,0 +1,38 @@
+//! flowvault's engine: everything that calls out.
+//!
+//! - [`HttpTransport`]: the one outbound HTTP client — rustls, timeouts, a response size cap,
+//!   limited redirects, and an SSRF guard that checks resolved addresses ([`NetPolicy`]).
+//! - OAuth grants, the single-flight refresh and the background refresher ([`Engine`]): tokens
+//!   are refreshed before they expire, one refresh per connection at a time across tasks (a
+//!   shared future) and processes (a lease in the store), and a rotated refresh token is never
+//!   presented twice.
+//! - "Connect" ([`Engine::begin_connect`], [`Engine::complete_connect`]): authorization code
+//!   with PKCE and single-use state.
+//!
+//! The engine never caches plaintext credentials across uses: [`Engine::credentials`] opens
+//! them when an action starts. It does not serve HTTP (the server crate does) and does not touch
+//! SQL (it asks the store through its trait).
+
+mod clock;
+mod connect;
+mod engine;
+mod grants;
+mod metrics;
+mod net;
+mod providers;
+mod refresher;
+mod tokens;
+mod transport;
+mod verify;
+
+pub use clock::TokioClock;
+pub use connect::ConnectError;
+pub use engine::{Credentials, Engine, EngineConfig, Fresh, RefreshError};
+pub use grants::GrantError;
+pub use net::{NetPolicy, Refused, classify};
+pub use providers::{ClientAuthMethod, Provider, Providers};
+pub use tokens::{RefreshPolicy, TokenSet, TokensUnreadable};
+pub use transport::{
+    HttpLimits, HttpTransport, OutboundRequest, OutboundResponse, Transport, TransportError,
+};
+pub use verify::Verification;

@@ -1,0 +1,249 @@
+//! A connection's tokens: what is sealed in `tokens_sealed`, and when to refresh them.
+
+use std::fmt;
+use std::time::Duration;
+
+use flowvault_core::Timestamp;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::clock::{after, between};
+
+/// The tokens of one connection. `Debug` shows no token; the only way out is [`TokenSet::seal_bytes`]
+/// (sealed at once) or [`TokenSet::access_token`] for the request about to use it.
+pub struct TokenSet {
+    pub(crate) access_token: SecretString,
+    pub(crate) refresh_token: Option<SecretString>,
+    pub(crate) token_type: String,
+    pub(crate) expires_at: Option<Timestamp>,
+    pub(crate) scope: Option<String>,
+    pub(crate) obtained_at: Timestamp,
+}
+
+/// The serialised form, only ever built to be sealed right away.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    access_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    token_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    obtained_at: String,
+}
+
+impl Drop for Stored {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        self.access_token.zeroize();
+        if let Some(r) = self.refresh_token.as_mut() {
+            r.zeroize();
+        }
+    }
+}
+
+/// Stored token bytes that do not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the stored tokens are unreadable")]
+pub struct TokensUnreadable;
+
+impl TokenSet {
+    /// The access token, exposed for the request about to use it.
+    #[must_use]
+    pub fn access_token(&self) -> &str {
+        self.access_token.expose_secret()
+    }
+
+    /// The token type (`Bearer` for every provider flowvault knows).
+    #[must_use]
+    pub fn token_type(&self) -> &str {
+        &self.token_type
+    }
+
+    /// When the access token expires, if the provider said.
+    #[must_use]
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.expires_at
+    }
+
+    /// Whether the access token is still good `margin` after `now`.
+    #[must_use]
+    pub fn valid_for(&self, now: Timestamp, margin: Duration) -> bool {
+        self.expires_at.is_none_or(|e| after(now, margin) < e)
+    }
+
+    /// The bytes to seal.
+    #[must_use]
+    pub fn seal_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let stored = Stored {
+            access_token: self.access_token.expose_secret().to_owned(),
+            refresh_token: self.refresh_token.as_ref().map(|r| r.expose_secret().to_owned()),
+            token_type: self.token_type.clone(),
+            expires_at: self.expires_at.map(|t| t.to_string()),
+            scope: self.scope.clone(),
+            obtained_at: self.obtained_at.to_string(),
+        };
+        Zeroizing::new(serde_json::to_vec(&stored).unwrap_or_default())
+    }
+
+    /// Reads back what [`TokenSet::seal_bytes`] wrote.
+    ///
+    /// # Errors
+    /// [`TokensUnreadable`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, TokensUnreadable> {
+        let s: Stored = serde_json::from_slice(bytes).map_err(|_| TokensUnreadable)?;
+        let time = |t: &str| t.parse::<Timestamp>().map_err(|_| TokensUnreadable);
+        Ok(Self {
+            access_token: SecretString::from(s.access_token.clone()),
+            refresh_token: s.refresh_token.clone().map(SecretString::from),
+            token_type: s.token_type.clone(),
+            expires_at: s.expires_at.as_deref().map(time).transpose()?,
+            scope: s.scope.clone(),
+            obtained_at: time(&s.obtained_at)?,
+        })
+    }
+}
+
+impl fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .field("has_refresh_token", &self.refresh_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// When tokens are refreshed, and how failures are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshPolicy {
+    /// Refresh at this fraction of a token's lifetime (default 0.8)…
+    pub fraction: f64,
+    /// …but at least this long before it expires (default 15 min), as long as that leaves at
+    /// least half the lifetime.
+    pub min_lead: Duration,
+    /// A token with less validity left than this is not handed out (default 60 s).
+    pub margin: Duration,
+    /// How long a refresh lease lasts (default 60 s); longer than `request_timeout`.
+    pub lease: Duration,
+    /// Time limit of one token request (default 15 s).
+    pub request_timeout: Duration,
+    /// First retry delay after a transient failure (default 5 s), doubling per attempt…
+    pub backoff_base: Duration,
+    /// …up to this (default 10 min).
+    pub backoff_max: Duration,
+    /// Refreshes in flight at once (default 64).
+    pub concurrency: usize,
+    /// Connections claimed per round (default 256).
+    pub batch: u32,
+    /// The refresher looks for due connections at least this often (default 30 s).
+    pub poll: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            fraction: 0.8,
+            min_lead: Duration::from_secs(15 * 60),
+            margin: Duration::from_secs(60),
+            lease: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(15),
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(10 * 60),
+            concurrency: 64,
+            batch: 256,
+            poll: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RefreshPolicy {
+    /// When to refresh a token obtained at `obtained` that expires at `expires`: at `fraction`
+    /// of its lifetime, or `min_lead` before expiry if that is earlier — but never before half
+    /// of the lifetime has passed.
+    #[must_use]
+    pub fn refresh_at(&self, obtained: Timestamp, expires: Timestamp) -> Timestamp {
+        let lifetime = between(obtained, expires);
+        let lead = lifetime
+            .mul_f64((1.0 - self.fraction).clamp(0.0, 1.0))
+            .max(self.min_lead.min(lifetime / 2));
+        after(obtained, lifetime.saturating_sub(lead))
+    }
+
+    /// The delay before retry `attempt` (1 for the first retry), with jitter in [½, 1].
+    #[must_use]
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.backoff_base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let capped = exp.min(self.backoff_max);
+        let mut b = [0u8; 2];
+        let jitter = match getrandom::fill(&mut b) {
+            Ok(()) => f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX),
+            Err(_) => 0.5,
+        };
+        capped.mul_f64(0.5 + jitter / 2.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap_or_else(|_| panic!("{s}"))
+    }
+
+    #[test]
+    fn refresh_points() {
+        let p = RefreshPolicy::default();
+        let start = t("2026-01-01T00:00:00Z");
+        let at = |lifetime_secs: u64| {
+            between(start, p.refresh_at(start, after(start, Duration::from_secs(lifetime_secs))))
+                .as_secs()
+        };
+        assert_eq!(
+            at(600),
+            300,
+            "10 min: half-way (15 min before expiry would be before it was issued)"
+        );
+        assert_eq!(at(3600), 2700, "1 h: 15 min before expiry");
+        assert_eq!(at(86_400), 69_120, "24 h: at 80 %");
+        assert_eq!(at(7200), 5760, "2 h: 80 % is earlier than 15 min before");
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RefreshPolicy::default();
+        for attempt in 1..30 {
+            let d = p.backoff(attempt);
+            let full =
+                p.backoff_base.saturating_mul(1u32 << (attempt - 1).min(20)).min(p.backoff_max);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} vs {full:?}");
+        }
+    }
+
+    #[test]
+    fn token_sets_round_trip_and_hide_tokens() {
+        let set = TokenSet {
+            access_token: SecretString::from("at-123".to_owned()),
+            refresh_token: Some(SecretString::from("rt-456".to_owned())),
+            token_type: "Bearer".into(),
+            expires_at: Some(t("2026-01-01T01:00:00Z")),
+            scope: Some("a b".into()),
+            obtained_at: t("2026-01-01T00:00:00Z"),
+        };
+        let back = TokenSet::from_bytes(&set.seal_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.access_token(), "at-123");
+        assert_eq!(
+            back.refresh_token.as_ref().map(|r| r.expose_secret().to_owned()).as_deref(),
+            Some("rt-456")
+        );
+        assert_eq!(back.expires_at, set.expires_at);
+        let debug = format!("{back:?}");
+        assert!(!debug.contains("at-123") && !debug.contains("rt-456"));
+        assert!(back.valid_for(t("2026-01-01T00:58:00Z"), Duration::from_secs(60)));
+        assert!(!back.valid_for(t("2026-01-01T00:59:30Z"), Duration::from_secs(60)));
+    }
+}

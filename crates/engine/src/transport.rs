@@ -1,0 +1,272 @@
+//! How the engine sends HTTP requests: the [`Transport`] trait, and [`HttpTransport`], the real
+//! one (reqwest over rustls, with the SSRF guard, timeouts, a redirect limit and a response size
+//! cap). Tests swap in an in-process transport that calls fakes directly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use url::Url;
+
+use crate::net::{NetPolicy, Refused};
+
+/// One outbound request.
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    /// The method.
+    pub method: Method,
+    /// The URL.
+    pub url: Url,
+    /// Headers (may carry credentials: never log them).
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    /// Refuse plain `http` (unless to an allowed private address).
+    pub https_only: bool,
+    /// Overall time limit for this request, if not the transport's default.
+    pub timeout: Option<Duration>,
+}
+
+impl OutboundRequest {
+    /// A request without body or headers.
+    #[must_use]
+    pub fn new(method: Method, url: Url) -> Self {
+        Self {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            https_only: false,
+            timeout: None,
+        }
+    }
+}
+
+/// One response, read completely (within the size cap).
+#[derive(Debug, Clone)]
+pub struct OutboundResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// Why a request got no response.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The destination is not allowed (SSRF guard).
+    #[error("refused: {0}")]
+    Refused(#[from] Refused),
+    /// No answer in time.
+    #[error("the request timed out")]
+    Timeout,
+    /// Could not connect (DNS, TCP, TLS).
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The response body is larger than allowed.
+    #[error("the response is larger than {0} bytes")]
+    TooLarge(usize),
+    /// Anything else (protocol errors, redirect loops).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl TransportError {
+    /// Whether trying again later might work.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Timeout | TransportError::Connect(_) | TransportError::Other(_)
+        )
+    }
+}
+
+/// Sends requests.
+#[async_trait]
+pub trait Transport: Send + Sync + std::fmt::Debug {
+    /// Sends one request and reads the whole response.
+    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, TransportError>;
+}
+
+/// Limits of [`HttpTransport`].
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Time to establish a connection.
+    pub connect_timeout: Duration,
+    /// Time for a whole request, by default.
+    pub timeout: Duration,
+    /// The largest response body read.
+    pub max_response_bytes: usize,
+    /// Redirects followed at most.
+    pub max_redirects: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+            max_response_bytes: 5 * 1024 * 1024,
+            max_redirects: 5,
+        }
+    }
+}
+
+/// The real transport.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+    policy: NetPolicy,
+    limits: HttpLimits,
+}
+
+impl HttpTransport {
+    /// A transport that enforces `policy`.
+    ///
+    /// # Errors
+    /// If the TLS backend can't be set up.
+    pub fn new(policy: NetPolicy, limits: HttpLimits) -> Result<Self, TransportError> {
+        let redirect_policy = policy;
+        let max_redirects = limits.max_redirects;
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver { policy }))
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= max_redirects {
+                    return attempt.error(format!("more than {max_redirects} redirects"));
+                }
+                // Names are checked by the resolver; literal addresses and schemes here.
+                match redirect_policy.check_url(attempt.url(), false) {
+                    Ok(()) => attempt.follow(),
+                    Err(e) => attempt.error(e.to_string()),
+                }
+            }))
+            .connect_timeout(limits.connect_timeout)
+            .timeout(limits.timeout)
+            .user_agent(concat!("flowvault/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TransportError::Other(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { client, policy, limits })
+    }
+}
+
+#[async_trait]
+impl Transport for HttpTransport {
+    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, TransportError> {
+        self.policy.check_url(&request.url, request.https_only)?;
+        let mut builder = self
+            .client
+            .request(request.method, request.url)
+            .headers(request.headers)
+            .body(request.body);
+        if let Some(t) = request.timeout {
+            builder = builder.timeout(t);
+        }
+        let mut response = builder.send().await.map_err(map_error)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let limit = self.limits.max_response_bytes;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(TransportError::TooLarge(limit));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(map_error)? {
+            if body.len() + chunk.len() > limit {
+                return Err(TransportError::TooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(OutboundResponse { status, headers, body: Bytes::from(body) })
+    }
+}
+
+fn map_error(e: reqwest::Error) -> TransportError {
+    // The guard's refusals surface as connect or redirect errors; find them in the chain.
+    let mut source: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<RefusedError>() {
+            return TransportError::Refused(r.0.clone());
+        }
+        let text = s.to_string();
+        if text.contains("flowvault does not call those") {
+            return TransportError::Refused(Refused::PrivateAddress {
+                host: String::from("redirect target"),
+                class: "non-public",
+            });
+        }
+        source = s.source();
+    }
+    if e.is_timeout() {
+        TransportError::Timeout
+    } else if e.is_connect() {
+        TransportError::Connect(without_url(&e))
+    } else {
+        TransportError::Other(without_url(&e))
+    }
+}
+
+/// reqwest's messages include the URL, which may carry a credential in its query (API keys in
+/// the query string): drop it.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = std::error::Error::source(e)
+        .map_or_else(|| "request failed".to_owned(), ToString::to_string);
+    if let Some(url) = e.url() {
+        s = s.replace(url.as_str(), "<url>");
+    }
+    s
+}
+
+/// Resolves names and keeps only the addresses the policy allows, so the connection goes to an
+/// address that was checked (no DNS rebinding between check and use).
+#[derive(Debug)]
+struct GuardedResolver {
+    policy: NetPolicy,
+}
+
+#[derive(Debug)]
+struct RefusedError(Refused);
+
+impl std::fmt::Display for RefusedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for RefusedError {}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut first_refusal = None;
+            let allowed: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| match policy.check_ip(&host, a.ip()) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        first_refusal.get_or_insert(e);
+                        false
+                    }
+                })
+                .collect();
+            if allowed.is_empty() {
+                let err: Box<dyn std::error::Error + Send + Sync> = match first_refusal {
+                    Some(r) => Box::new(RefusedError(r)),
+                    None => format!("{host} does not resolve").into(),
+                };
+                return Err(err);
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
+}
