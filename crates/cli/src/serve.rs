@@ -81,6 +81,7 @@ pub(crate) async fn run(global: &Global, args: &ServeArgs) -> Result<()> {
             .or(file.allow_private_network)
             .unwrap_or(false),
     };
+    config.allow_private_network = net.allow_private_network;
     if net.allow_private_network {
         tracing::warn!(
             "outbound calls may reach private and loopback addresses (--allow-private-network)"

@@ -9,6 +9,7 @@ mod catalog;
 mod connection;
 mod ids;
 mod labels;
+mod net;
 mod scope;
 mod setup;
 mod time;
@@ -21,10 +22,11 @@ pub use catalog::{
 pub use connection::{Connection, ConnectionStatus, TokenProblem};
 pub use ids::{ClientId, ConnectionId, IdError, TenantId, TenantName, TenantNameError};
 pub use labels::{AccountName, ClientName, ConnectionName, Environment};
+pub use net::{ip_class, is_private_host};
 pub use scope::{Scope, Scopes, UnknownScope};
 pub use setup::{Setup, SetupDecodeError, SetupFields};
 pub use time::{Clock, SystemClock, Timestamp, TimestampError};
 pub use validate::{
-    ConnectionPatch, FieldError, NewConnection, Problem, ValidationErrors, validate_create,
-    validate_patch, validate_setup,
+    ConnectionPatch, FieldError, NewConnection, Problem, Rules, ValidationErrors, validate_create,
+    validate_create_with, validate_patch, validate_patch_with, validate_setup, validate_setup_with,
 };

@@ -99,6 +99,15 @@ pub struct ConnectionPatch {
     pub setup: Option<Setup>,
 }
 
+/// Choices of the operator that change what validation accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// Accept plain `http://` for URL fields that otherwise need `https://` (a token
+    /// endpoint, say) when the host is a loopback or private address: the operator allows
+    /// private networks, for local fakes and demos.
+    pub allow_private_http: bool,
+}
+
 const CREATE_FIELDS: &[&str] = &["name", "app_id", "setup", "environment", "account_name"];
 const PATCH_FIELDS: &[&str] = &["name", "setup"];
 
@@ -107,7 +116,18 @@ const PATCH_FIELDS: &[&str] = &["name", "setup"];
 /// # Errors
 /// [`ValidationErrors`] naming each field at fault.
 pub fn validate_create(body: &Value) -> Result<NewConnection, ValidationErrors> {
-    let mut errors = Errors::default();
+    validate_create_with(body, &Rules::default())
+}
+
+/// [`validate_create`] under the operator's [`Rules`].
+///
+/// # Errors
+/// [`ValidationErrors`] naming each field at fault.
+pub fn validate_create_with(
+    body: &Value,
+    rules: &Rules,
+) -> Result<NewConnection, ValidationErrors> {
+    let mut errors = Errors { rules: *rules, ..Errors::default() };
     let Some(obj) = errors.object("", body) else { return Err(errors.finish()) };
     errors.unknown_keys("", obj, CREATE_FIELDS);
 
@@ -132,7 +152,7 @@ pub fn validate_create(body: &Value) -> Result<NewConnection, ValidationErrors> 
     };
 
     match (name, app) {
-        (Some(name), Some(app)) if errors.0.is_empty() => {
+        (Some(name), Some(app)) if errors.found.is_empty() => {
             Ok(NewConnection { name, app, environment, account_name, setup })
         }
         _ => Err(errors.finish()),
@@ -145,15 +165,27 @@ pub fn validate_create(body: &Value) -> Result<NewConnection, ValidationErrors> 
 /// # Errors
 /// [`ValidationErrors`] naming each field at fault.
 pub fn validate_patch(app: AppId, body: &Value) -> Result<ConnectionPatch, ValidationErrors> {
-    let mut errors = Errors::default();
+    validate_patch_with(app, body, &Rules::default())
+}
+
+/// [`validate_patch`] under the operator's [`Rules`].
+///
+/// # Errors
+/// [`ValidationErrors`] naming each field at fault.
+pub fn validate_patch_with(
+    app: AppId,
+    body: &Value,
+    rules: &Rules,
+) -> Result<ConnectionPatch, ValidationErrors> {
+    let mut errors = Errors { rules: *rules, ..Errors::default() };
     let Some(obj) = errors.object("", body) else { return Err(errors.finish()) };
     errors.unknown_keys("", obj, PATCH_FIELDS);
     let name = obj.get("name").and_then(|v| errors.parse("name", v, ConnectionName::parse));
     let setup = obj.get("setup").and_then(|v| errors.setup(app, v));
-    if obj.keys().all(|k| !PATCH_FIELDS.contains(&k.as_str())) && errors.0.is_empty() {
+    if obj.keys().all(|k| !PATCH_FIELDS.contains(&k.as_str())) && errors.found.is_empty() {
         errors.push::<()>("", Problem::NothingToUpdate);
     }
-    if errors.0.is_empty() { Ok(ConnectionPatch { name, setup }) } else { Err(errors.finish()) }
+    if errors.found.is_empty() { Ok(ConnectionPatch { name, setup }) } else { Err(errors.finish()) }
 }
 
 /// Validates a `setup` object on its own (as a CLI setup file holds it) for a connection of `app`.
@@ -161,9 +193,21 @@ pub fn validate_patch(app: AppId, body: &Value) -> Result<ConnectionPatch, Valid
 /// # Errors
 /// [`ValidationErrors`] naming each field at fault, with paths starting at `setup`.
 pub fn validate_setup(app: AppId, setup: &Value) -> Result<Setup, ValidationErrors> {
-    let mut errors = Errors::default();
+    validate_setup_with(app, setup, &Rules::default())
+}
+
+/// [`validate_setup`] under the operator's [`Rules`].
+///
+/// # Errors
+/// [`ValidationErrors`] naming each field at fault, with paths starting at `setup`.
+pub fn validate_setup_with(
+    app: AppId,
+    setup: &Value,
+    rules: &Rules,
+) -> Result<Setup, ValidationErrors> {
+    let mut errors = Errors { rules: *rules, ..Errors::default() };
     match errors.setup(app, setup) {
-        Some(s) if errors.0.is_empty() => Ok(s),
+        Some(s) if errors.found.is_empty() => Ok(s),
         _ => Err(errors.finish()),
     }
 }
@@ -174,17 +218,20 @@ fn optional<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 }
 
 #[derive(Default)]
-struct Errors(Vec<FieldError>);
+struct Errors {
+    found: Vec<FieldError>,
+    rules: Rules,
+}
 
 impl Errors {
     /// Records a problem; returns `None` so callers can write `return errors.push(…)`.
     fn push<T>(&mut self, field: &str, problem: Problem) -> Option<T> {
-        self.0.push(FieldError { field: field.to_owned(), problem });
+        self.found.push(FieldError { field: field.to_owned(), problem });
         None
     }
 
     fn finish(self) -> ValidationErrors {
-        ValidationErrors(self.0)
+        ValidationErrors(self.found)
     }
 
     fn object<'a>(&mut self, field: &str, v: &'a Value) -> Option<&'a Map<String, Value>> {
@@ -234,7 +281,7 @@ impl Errors {
         allowed.insert(0, "type");
         self.unknown_keys("setup", obj, &allowed);
 
-        let before = self.0.len();
+        let before = self.found.len();
         let mut values = BTreeMap::new();
         for field in spec.fields {
             let path = join("setup", field.name);
@@ -245,7 +292,7 @@ impl Errors {
                 continue;
             };
             let Some(s) = self.string(&path, v) else { continue };
-            match check_value(field, s) {
+            match check_value(field, s, &self.rules) {
                 Ok(()) => {
                     values.insert(field.name, SecretString::from(s.to_owned()));
                 }
@@ -254,7 +301,7 @@ impl Errors {
                 }
             }
         }
-        if self.0.len() > before {
+        if self.found.len() > before {
             return None;
         }
         if let Some((field, message)) = spec.rule.and_then(|rule| rule(&SetupFields::over(&values)))
@@ -279,7 +326,7 @@ fn printable(key: &str) -> String {
 }
 
 /// Checks one value against its field's kind and length.
-fn check_value(field: &FieldSpec, s: &str) -> Result<(), Problem> {
+fn check_value(field: &FieldSpec, s: &str, rules: &Rules) -> Result<(), Problem> {
     if s.is_empty() {
         return Err(Problem::Empty);
     }
@@ -296,6 +343,7 @@ fn check_value(field: &FieldSpec, s: &str) -> Result<(), Problem> {
         FieldKind::OneOf(allowed) if allowed.contains(&s) => Ok(()),
         FieldKind::OneOf(allowed) => Err(Problem::NotOneOf { allowed }),
         FieldKind::HttpsUrl if is_https_url(s) => Ok(()),
+        FieldKind::HttpsUrl if rules.allow_private_http && is_private_http_url(s) => Ok(()),
         FieldKind::HttpsUrl => malformed("an absolute https:// URL with a host"),
         FieldKind::Hostname if is_hostname(s) => Ok(()),
         FieldKind::Hostname => {
@@ -323,6 +371,13 @@ fn check_value(field: &FieldSpec, s: &str) -> Result<(), Problem> {
 fn is_https_url(s: &str) -> bool {
     url::Url::parse(s)
         .is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()))
+}
+
+/// `http://` to a loopback or private address (or `localhost`).
+fn is_private_http_url(s: &str) -> bool {
+    url::Url::parse(s).is_ok_and(|u| {
+        u.scheme() == "http" && u.host().is_some_and(|h| crate::net::is_private_host(&h))
+    })
 }
 
 fn is_hostname(s: &str) -> bool {
@@ -706,6 +761,10 @@ mod tests {
         assert!(!is_hostname("-bad.example.com"));
         assert!(!is_hostname("host:0"));
         assert!(is_https_url("https://hooks.slack.com/services/T/B/X"));
+        assert!(is_private_http_url("http://127.0.0.1:8080/token"));
+        assert!(is_private_http_url("http://localhost/token"));
+        assert!(!is_private_http_url("http://idp.example.com/token"));
+        assert!(!is_private_http_url("https://127.0.0.1/token"));
         assert!(!is_https_url("https://"));
         assert!(!is_https_url("/relative/path"));
         assert!(!is_https_url("ftp://x.example.com"));
@@ -723,5 +782,23 @@ mod tests {
             "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----",
             &["PRIVATE KEY"]
         ));
+    }
+}
+
+#[cfg(test)]
+mod rules_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn plain_http_to_a_private_address_needs_the_operator() {
+        let body = json!({"name": "n", "app_id": "HTTP", "setup": {"type": "OAUTH_CLIENT_CREDENTIALS",
+            "token_endpoint": "http://127.0.0.1:9000/token", "client_id": "c", "client_secret": "s"}});
+        assert!(validate_create(&body).is_err());
+        assert!(validate_create_with(&body, &Rules { allow_private_http: true }).is_ok());
+        let public = json!({"name": "n", "app_id": "HTTP", "setup": {"type": "OAUTH_CLIENT_CREDENTIALS",
+            "token_endpoint": "http://idp.example.com/token", "client_id": "c", "client_secret": "s"}});
+        assert!(validate_create_with(&public, &Rules { allow_private_http: true }).is_err());
     }
 }

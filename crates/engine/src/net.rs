@@ -6,8 +6,9 @@
 //! address when checked and to 127.0.0.1 when used can't slip through), and on literal IPs in
 //! URLs and redirects.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
+pub use flowvault_core::ip_class as classify;
 use url::{Host, Url};
 
 /// The operator's choice about private networks.
@@ -91,108 +92,9 @@ impl NetPolicy {
     }
 }
 
-/// The kind of a non-public address, or `None` for a public one.
-#[must_use]
-pub fn classify(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => classify_v4(v4),
-        IpAddr::V6(v6) => classify_v6(v6),
-    }
-}
-
-fn classify_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let o = ip.octets();
-    match o {
-        [127, ..] => Some("loopback"),
-        [10, ..] | [172, 16..=31, ..] | [192, 168, ..] => Some("private"),
-        [169, 254, 169, 254] | [168, 63, 129, 16] | [100, 100, 100, 200] => Some("cloud metadata"),
-        [169, 254, ..] => Some("link-local"),
-        [100, 64..=127, ..] => Some("shared (CGNAT)"),
-        [0, ..] => Some("unspecified"),
-        [192, 0, 0, _] => Some("IETF protocol"),
-        [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _] => Some("documentation"),
-        [198, 18..=19, ..] => Some("benchmarking"),
-        [224..=239, ..] => Some("multicast"),
-        [240..=255, ..] => Some("reserved"),
-        _ => None,
-    }
-}
-
-fn classify_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return classify_v4(v4);
-    }
-    let s = ip.segments();
-    match s {
-        [0, 0, 0, 0, 0, 0, 0, 1] => Some("loopback"),
-        [0, 0, 0, 0, 0, 0, 0, 0] => Some("unspecified"),
-        // NAT64: judge the IPv4 address inside.
-        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => {
-            classify_v4(Ipv4Addr::from(u32::from(hi) << 16 | u32::from(lo))).or(Some("NAT64"))
-        }
-        // IPv4-compatible (deprecated) addresses embed an IPv4 address too.
-        [0, 0, 0, 0, 0, 0, hi, lo] => {
-            classify_v4(Ipv4Addr::from(u32::from(hi) << 16 | u32::from(lo))).or(Some("reserved"))
-        }
-        [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254] => Some("cloud metadata"),
-        [a, ..] if a & 0xfe00 == 0xfc00 => Some("private (unique local)"),
-        [a, ..] if a & 0xffc0 == 0xfe80 => Some("link-local"),
-        [a, ..] if a & 0xffc0 == 0xfec0 => Some("site-local"),
-        [a, ..] if a & 0xff00 == 0xff00 => Some("multicast"),
-        [0x2001, 0xdb8, ..] => Some("documentation"),
-        [0x100, 0, 0, 0, ..] => Some("discard"),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
-    }
-
-    #[test]
-    fn non_public_addresses_are_classified() {
-        for (addr, class) in [
-            ("127.0.0.1", "loopback"),
-            ("127.8.9.10", "loopback"),
-            ("10.1.2.3", "private"),
-            ("172.16.0.1", "private"),
-            ("172.31.255.255", "private"),
-            ("192.168.1.1", "private"),
-            ("169.254.169.254", "cloud metadata"),
-            ("169.254.1.1", "link-local"),
-            ("100.64.0.1", "shared (CGNAT)"),
-            ("100.100.100.200", "cloud metadata"),
-            ("168.63.129.16", "cloud metadata"),
-            ("0.0.0.0", "unspecified"),
-            ("224.0.0.1", "multicast"),
-            ("255.255.255.255", "reserved"),
-            ("::1", "loopback"),
-            ("::", "unspecified"),
-            ("::ffff:127.0.0.1", "loopback"),
-            ("::ffff:169.254.169.254", "cloud metadata"),
-            ("64:ff9b::a9fe:a9fe", "cloud metadata"),
-            ("fd00:ec2::254", "cloud metadata"),
-            ("fc00::1", "private (unique local)"),
-            ("fe80::1", "link-local"),
-            ("ff02::1", "multicast"),
-        ] {
-            assert_eq!(classify(ip(addr)), Some(class), "{addr}");
-        }
-        for public in [
-            "8.8.8.8",
-            "172.32.0.1",
-            "100.128.0.1",
-            "1.1.1.1",
-            "2606:4700:4700::1111",
-            "::ffff:8.8.8.8",
-        ] {
-            assert_eq!(classify(ip(public)), None, "{public}");
-        }
-    }
 
     #[test]
     fn urls_are_checked_by_scheme_and_literal_host() {

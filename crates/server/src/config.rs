@@ -22,6 +22,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Run the token refresher with the server (default `true`).
     pub run_refresher: bool,
+    /// The operator allows private networks: setups may name plain-http endpoints on private
+    /// addresses (the engine's transport enforces the same at call time).
+    pub allow_private_network: bool,
 }
 
 /// PEM files for TLS.
@@ -44,6 +47,7 @@ impl Config {
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
             run_refresher: true,
+            allow_private_network: false,
         }
     }
 
@@ -57,6 +61,12 @@ impl Config {
     #[must_use]
     pub fn audience(&self) -> String {
         format!("{}api/v2/", self.public_url)
+    }
+
+    /// What validation accepts under this configuration.
+    #[must_use]
+    pub fn rules(&self) -> flowvault_core::Rules {
+        flowvault_core::Rules { allow_private_http: self.allow_private_network }
     }
 
     /// Where providers send users back after "Connect".

@@ -6,7 +6,7 @@ use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use flowvault_core::{Connection, validate_create, validate_patch};
+use flowvault_core::{Connection, validate_create_with, validate_patch_with};
 use flowvault_engine::RefreshError;
 use flowvault_store::{ListQuery, VaultError};
 use serde::Serialize;
@@ -91,7 +91,8 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let new = validate_create(&body).map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    let new = validate_create_with(&body, &state.config.rules())
+        .map_err(|e| ApiError::invalid_body(e.to_string()))?;
     let c = state.vault.create_connection(caller.tenant(), new).await?;
     state.engine.wake();
     let location = format!("{PATH}/{}", c.id);
@@ -165,8 +166,8 @@ pub(crate) async fn update(
     if !precondition.allows(current.version) {
         return Err(ApiError::precondition_failed(&etag(current.version)));
     }
-    let patch =
-        validate_patch(current.app_id, &body).map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    let patch = validate_patch_with(current.app_id, &body, &state.config.rules())
+        .map_err(|e| ApiError::invalid_body(e.to_string()))?;
     let setup_changed = patch.setup.is_some();
     match state.vault.update_connection(tenant, &id, patch, current.version).await {
         Ok(c) if setup_changed => {

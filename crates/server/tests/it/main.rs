@@ -5,3 +5,4 @@ mod bad_inputs;
 mod connections;
 mod isolation;
 mod support;
+mod tokens;

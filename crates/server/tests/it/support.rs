@@ -63,6 +63,14 @@ impl Server {
     }
 
     pub(crate) async fn start_with(tune: impl FnOnce(&mut Config)) -> Self {
+        Self::start_full(tune, flowvault_engine::Providers::default()).await
+    }
+
+    /// A server whose engine uses `providers` (pointing at local fakes).
+    pub(crate) async fn start_full(
+        tune: impl FnOnce(&mut Config),
+        providers: flowvault_engine::Providers,
+    ) -> Self {
         let dir = TempDir::new().unwrap_or_else(|e| panic!("{e}"));
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&dir.path().join("vault.db")).await.unwrap_or_else(|e| panic!("{e}")),
@@ -86,7 +94,10 @@ impl Server {
         let engine = flowvault_engine::Engine::new(
             vault.clone(),
             Arc::new(transport),
-            flowvault_engine::EngineConfig::default(),
+            flowvault_engine::EngineConfig {
+                providers,
+                ..flowvault_engine::EngineConfig::default()
+            },
         );
         let app = App::new(engine, config).await.unwrap_or_else(|e| panic!("{e}"));
         let (stop, stopped) = oneshot::channel::<()>();
