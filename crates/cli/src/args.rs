@@ -86,6 +86,17 @@ pub(crate) struct ServeArgs {
     pub(crate) allow_private_network: Option<bool>,
 }
 
+/// Settings for commands that call providers: the same configuration file as `serve`.
+#[derive(Debug, Args)]
+pub(crate) struct EngineArgs {
+    /// TOML configuration file (its `[providers.*]`, `[refresh]` and `allow_private_network`).
+    #[arg(long, env = "FLOWVAULT_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Allow calls to private and loopback addresses.
+    #[arg(long, env = "FLOWVAULT_ALLOW_PRIVATE_NETWORK", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) allow_private_network: Option<bool>,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum ClientsCommand {
     /// Create a client and print its id and secret (the secret is shown only this once).
@@ -206,6 +217,24 @@ pub(crate) enum ConnectionsCommand {
         /// Refuse the update unless the connection is still at this version (as `If-Match`).
         #[arg(long, value_name = "VERSION")]
         if_version: Option<u64>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Get a new access token for an OAuth connection now.
+    Refresh {
+        /// The connection id (`ac_…`).
+        id: String,
+        #[command(flatten)]
+        engine: EngineArgs,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Check a connection's credentials against its provider (read-only).
+    Test {
+        /// The connection id (`ac_…`).
+        id: String,
+        #[command(flatten)]
+        engine: EngineArgs,
         #[command(flatten)]
         json: JsonFlag,
     },

@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 
 use crate::args::{ConnectionsCommand, Global, SetupSource};
 use crate::unlock::{OpenVault, open_vault};
-use crate::{output, prompt};
+use crate::{engine_config, output, prompt};
+use flowvault_server::ConfigFile;
 
 /// The largest setup file read (the largest valid setup is a few KiB).
 const MAX_SETUP_BYTES: u64 = 1024 * 1024;
@@ -143,6 +144,33 @@ async fn dispatch(
             eprintln!("updated {} to version {}: {}", c.id, c.version, output::status(&c));
             output::connection(&c);
             Ok(())
+        }
+        ConnectionsCommand::Refresh { id, engine, json } | ConnectionsCommand::Test { id, engine, json } => {
+            let tenant = tenant_id(open, tenant_name).await?;
+            let id = parse_id(id)?;
+            let file = match &engine.config {
+                Some(path) => ConfigFile::load(path)?,
+                None => ConfigFile::default(),
+            };
+            let engine = engine_config::engine(open.vault.clone(), &file, engine.allow_private_network)?;
+            if matches!(cmd, ConnectionsCommand::Refresh { .. }) {
+                let c = engine.refresh(&tenant, &id).await.map_err(|e| anyhow!("{e}"))?;
+                if json.json {
+                    return output::json(&c);
+                }
+                eprintln!("refreshed {}: {}", c.id, output::status(&c));
+                output::connection(&c);
+                return Ok(());
+            }
+            let v = engine.verify(&tenant, &id).await.map_err(|e| anyhow!("{e}"))?;
+            if json.json {
+                return output::json(&v);
+            }
+            println!("{}", v.message);
+            match v.ok {
+                Some(false) => bail!("the credentials did not pass"),
+                _ => Ok(()),
+            }
         }
         ConnectionsCommand::Delete { id, if_version } => {
             let tenant = tenant_id(open, tenant_name).await?;

@@ -4,6 +4,7 @@ mod apps;
 mod args;
 mod clients;
 mod connections;
+mod engine_config;
 mod output;
 mod prompt;
 mod serve;

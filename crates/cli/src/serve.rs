@@ -6,18 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use flowvault_core::AppId;
-use flowvault_engine::{
-    ClientAuthMethod, Engine, EngineConfig, HttpLimits, HttpTransport, NetPolicy, Providers,
-    RefreshPolicy,
-};
+use flowvault_engine::{Engine, EngineConfig, HttpLimits, HttpTransport, NetPolicy};
 use flowvault_server::{App, Config, ConfigFile, LogFormat, TlsFiles};
-use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use url::Url;
 
 use crate::args::{Global, ServeArgs};
+use crate::engine_config;
 use crate::unlock::open_vault;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -74,7 +70,7 @@ pub(crate) async fn run(global: &Global, args: &ServeArgs) -> Result<()> {
     }
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let issuer = config.issuer();
-    let vault = Arc::new(open.vault);
+    let vault = open.vault.clone();
     let net = NetPolicy {
         allow_private_network: args
             .allow_private_network
@@ -88,8 +84,11 @@ pub(crate) async fn run(global: &Global, args: &ServeArgs) -> Result<()> {
         );
     }
     let transport = HttpTransport::new(net, HttpLimits::default())?;
-    let engine_config =
-        EngineConfig { policy: refresh_policy(&file), providers: providers(&file)?, owner: None };
+    let engine_config = EngineConfig {
+        policy: engine_config::refresh_policy(&file),
+        providers: engine_config::providers(&file)?,
+        owner: None,
+    };
     let engine = Engine::new(vault, Arc::new(transport), engine_config);
     let app = App::new(engine, config).await?;
     tracing::info!(address = %local, scheme, public_url = %issuer, data_dir = %open.data_dir.display(), "listening");
@@ -111,95 +110,6 @@ pub(crate) async fn run(global: &Global, args: &ServeArgs) -> Result<()> {
     }
     open.store.close().await;
     Ok(())
-}
-
-/// The refresh settings of the file over the defaults.
-fn refresh_policy(file: &ConfigFile) -> RefreshPolicy {
-    let mut p = RefreshPolicy::default();
-    if let Some(r) = &file.refresh {
-        if let Some(f) = r.fraction {
-            p.fraction = f.clamp(0.1, 0.95);
-        }
-        if let Some(s) = r.min_lead_secs {
-            p.min_lead = Duration::from_secs(s);
-        }
-        if let Some(s) = r.margin_secs {
-            p.margin = Duration::from_secs(s);
-        }
-        if let Some(c) = r.concurrency {
-            p.concurrency = c.max(1);
-        }
-    }
-    p
-}
-
-/// The providers' defaults, changed by `[providers.<APP>]` and
-/// `FLOWVAULT_PROVIDER_<APP>_CLIENT_ID` / `_CLIENT_SECRET`.
-fn providers(file: &ConfigFile) -> Result<Providers> {
-    let mut providers = Providers::default();
-    for (name, p) in &file.providers {
-        let app: AppId = name.parse().map_err(|_| anyhow!("[providers.{name}]: unknown app"))?;
-        let parse_url = |key: &str, v: &Option<String>| -> Result<Option<Url>> {
-            v.as_deref()
-                .map(|u| Url::parse(u).map_err(|e| anyhow!("[providers.{name}] {key}: {e}")))
-                .transpose()
-        };
-        let (authorize, token, base) = (
-            parse_url("authorize_url", &p.authorize_url)?,
-            parse_url("token_url", &p.token_url)?,
-            parse_url("base_url", &p.base_url)?,
-        );
-        let auth = match p.client_auth.as_deref() {
-            None => None,
-            Some("post") => Some(ClientAuthMethod::Post),
-            Some("basic") => Some(ClientAuthMethod::Basic),
-            Some(other) => {
-                bail!("[providers.{name}] client_auth must be post or basic, not `{other}`")
-            }
-        };
-        providers.configure(app, |c| {
-            if authorize.is_some() {
-                c.authorize_url = authorize;
-            }
-            if token.is_some() {
-                c.token_url = token;
-            }
-            if base.is_some() {
-                c.base_url = base;
-            }
-            if let Some(a) = auth {
-                c.client_auth = a;
-            }
-            if let Some(id) = &p.client_id {
-                c.client_id = Some(id.clone());
-            }
-            if let Some(secret) = &p.client_secret {
-                c.client_secret = Some(SecretString::from(secret.clone()));
-            }
-            if let Some(scopes) = &p.scopes {
-                c.scopes = scopes.clone();
-            }
-        });
-    }
-    for app in AppId::ALL {
-        let var = |suffix: &str| {
-            std::env::var(format!("FLOWVAULT_PROVIDER_{app}_{suffix}"))
-                .ok()
-                .filter(|v| !v.is_empty())
-        };
-        let (id, secret) = (var("CLIENT_ID"), var("CLIENT_SECRET"));
-        if id.is_some() || secret.is_some() {
-            providers.configure(*app, |c| {
-                if let Some(id) = id {
-                    c.client_id = Some(id);
-                }
-                if let Some(secret) = secret {
-                    c.client_secret = Some(SecretString::from(secret));
-                }
-            });
-        }
-    }
-    Ok(providers)
 }
 
 /// `http(s)://` and the bound address; an unspecified address (`0.0.0.0`) becomes `localhost`.

@@ -32,7 +32,7 @@ pub(crate) enum KeyOrigin {
 /// An open vault and what the CLI needs to say about it.
 #[derive(Debug)]
 pub(crate) struct OpenVault {
-    pub(crate) vault: Vault,
+    pub(crate) vault: Arc<Vault>,
     pub(crate) store: Arc<SqliteStore>,
     pub(crate) data_dir: PathBuf,
     pub(crate) key_origin: KeyOrigin,
@@ -73,7 +73,7 @@ pub(crate) async fn open_vault(global: &Global) -> Result<OpenVault> {
     if created {
         vault.ensure_tenant(&TenantName::default_tenant()).await?;
     }
-    Ok(OpenVault { vault, store, data_dir, key_origin, created })
+    Ok(OpenVault { vault: Arc::new(vault), store, data_dir, key_origin, created })
 }
 
 /// `--data-dir`, `FLOWVAULT_DATA_DIR`, or the platform's data directory; created private.
