@@ -145,14 +145,16 @@ async fn dispatch(
             output::connection(&c);
             Ok(())
         }
-        ConnectionsCommand::Refresh { id, engine, json } | ConnectionsCommand::Test { id, engine, json } => {
+        ConnectionsCommand::Refresh { id, engine, json }
+        | ConnectionsCommand::Test { id, engine, json } => {
             let tenant = tenant_id(open, tenant_name).await?;
             let id = parse_id(id)?;
             let file = match &engine.config {
                 Some(path) => ConfigFile::load(path)?,
                 None => ConfigFile::default(),
             };
-            let engine = engine_config::engine(open.vault.clone(), &file, engine.allow_private_network)?;
+            let engine =
+                engine_config::engine(open.vault.clone(), &file, engine.allow_private_network)?;
             if matches!(cmd, ConnectionsCommand::Refresh { .. }) {
                 let c = engine.refresh(&tenant, &id).await.map_err(|e| anyhow!("{e}"))?;
                 if json.json {

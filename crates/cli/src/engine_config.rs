@@ -81,6 +81,10 @@ pub(crate) fn providers(file: &ConfigFile) -> Result<Providers> {
             if let Some(scopes) = &p.scopes {
                 c.scopes = scopes.clone();
             }
+            if let Some(params) = &p.authorize_params {
+                c.authorize_params.retain(|(k, _)| !params.contains_key(k));
+                c.authorize_params.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
         });
     }
     for app in AppId::ALL {
@@ -106,9 +110,16 @@ pub(crate) fn providers(file: &ConfigFile) -> Result<Providers> {
 
 /// An engine for a one-off command: the file's providers, and private networks as the file,
 /// `FLOWVAULT_ALLOW_PRIVATE_NETWORK` or the flag say.
-pub(crate) fn engine(vault: Arc<Vault>, file: &ConfigFile, allow_private: Option<bool>) -> Result<Engine> {
-    let net = NetPolicy { allow_private_network: allow_private.or(file.allow_private_network).unwrap_or(false) };
+pub(crate) fn engine(
+    vault: Arc<Vault>,
+    file: &ConfigFile,
+    allow_private: Option<bool>,
+) -> Result<Engine> {
+    let net = NetPolicy {
+        allow_private_network: allow_private.or(file.allow_private_network).unwrap_or(false),
+    };
     let transport = HttpTransport::new(net, HttpLimits::default())?;
-    let config = EngineConfig { policy: refresh_policy(file), providers: providers(file)?, owner: None };
+    let config =
+        EngineConfig { policy: refresh_policy(file), providers: providers(file)?, owner: None };
     Ok(Engine::new(vault, Arc::new(transport), config))
 }

@@ -185,6 +185,8 @@ pub struct ProviderFile {
     pub client_auth: Option<String>,
     /// API base URL (for self-hosted providers and fakes).
     pub base_url: Option<String>,
+    /// Extra parameters of the authorization request, e.g. `{ prompt = "consent" }`.
+    pub authorize_params: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl std::fmt::Debug for ProviderFile {

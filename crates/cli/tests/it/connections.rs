@@ -209,14 +209,39 @@ fn tenants_are_separate() {
 fn refresh_and_test_explain_what_they_can_not_do() {
     let cli = Cli::new();
     let setup = cli.write("twilio.json", &twilio_setup(CANARY));
-    let c = cli.json(&["connections", "create", "--app", "TWILIO", "--name", "SMS", "--setup-file", path_str(&setup), "--json"]);
+    let c = cli.json(&[
+        "connections",
+        "create",
+        "--app",
+        "TWILIO",
+        "--name",
+        "SMS",
+        "--setup-file",
+        path_str(&setup),
+        "--json",
+    ]);
     let id = c["id"].as_str().unwrap_or_default().to_owned();
     let refresh = cli.run(&["connections", "refresh", &id]);
     assert!(!refresh.ok && refresh.stderr.contains("does not use tokens"), "{}", refresh.stderr);
-    let empty = cli.json(&["connections", "create", "--app", "SALESFORCE", "--name", "CRM", "--empty", "--json"]);
+    let empty = cli.json(&[
+        "connections",
+        "create",
+        "--app",
+        "SALESFORCE",
+        "--name",
+        "CRM",
+        "--empty",
+        "--json",
+    ]);
     let empty = empty["id"].as_str().unwrap_or_default().to_owned();
     let refresh = cli.run(&["connections", "refresh", &empty]);
-    assert!(!refresh.ok && refresh.stderr.contains("\"CRM\"") && refresh.stderr.contains("missing credentials"), "{}", refresh.stderr);
+    assert!(
+        !refresh.ok
+            && refresh.stderr.contains("\"CRM\"")
+            && refresh.stderr.contains("missing credentials"),
+        "{}",
+        refresh.stderr
+    );
     let test = cli.run(&["connections", "test", &empty, "--json"]);
     let v: serde_json::Value = serde_json::from_str(&test.stdout).unwrap_or_default();
     assert_eq!(v["ok"], false, "{}", test.stdout);

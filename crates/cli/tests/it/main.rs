@@ -3,6 +3,7 @@
 mod apps;
 mod connections;
 mod master_key;
+mod oidc;
 mod sdk;
 mod serve;
 mod served;

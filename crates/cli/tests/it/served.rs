@@ -17,12 +17,16 @@ pub(crate) struct Served {
 }
 
 impl Cli {
-    /// Starts `flowvault serve --listen 127.0.0.1:0 --log-format json` plus `args`, and waits for
+    /// Starts `flowvault serve --listen 127.0.0.1:0 --log-format json` plus `args` (which may
+    /// name another `--listen`), and waits for
     /// it to announce its address.
     pub(crate) fn serve(&self, args: &[&str], env: &[(&str, &str)]) -> Served {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("flowvault"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .args(args)
+        cmd.args(["serve", "--log-format", "json"]);
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.args(args)
             .env_remove("FLOWVAULT_MASTER_KEY")
             .env_remove("FLOWVAULT_MASTER_PASSPHRASE")
             .env_remove("FLOWVAULT_LOG")
