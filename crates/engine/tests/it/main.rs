@@ -3,6 +3,7 @@
 
 mod connect;
 mod failures;
+mod grants;
 mod refresh;
 mod sqlite;
 mod support;
