@@ -7,11 +7,13 @@
 
 mod catalog;
 mod connection;
+mod flow;
 mod ids;
 mod labels;
 mod net;
 mod scope;
 mod setup;
+mod template;
 mod time;
 mod validate;
 
@@ -20,11 +22,23 @@ pub use catalog::{
     UnknownName,
 };
 pub use connection::{Connection, ConnectionStatus, TokenProblem};
-pub use ids::{ClientId, ConnectionId, IdError, TenantId, TenantName, TenantNameError};
+pub use flow::{
+    ActionSpec, ConnectionRef, Flow, FlowAction, FlowName, FlowPatch, FlowSummary, NewFlow,
+    ParamKind, ParamSpec, connection_refs, parse_actions, validate_flow_create,
+    validate_flow_patch,
+};
+pub use ids::{
+    ClientId, ConnectionId, ExecutionId, FlowId, IdError, TenantId, TenantName, TenantNameError,
+};
 pub use labels::{AccountName, ClientName, ConnectionName, Environment};
 pub use net::{ip_class, is_private_host};
 pub use scope::{Scope, Scopes, UnknownScope};
 pub use setup::{Setup, SetupDecodeError, SetupFields};
+pub use template::{
+    EvalError, MAX_EVALUATED_NODES, MAX_RENDERED_OUTPUT, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_SOURCE,
+    Template, TemplateAt, TemplateCheckError, TemplateError, TemplateScope, action_refs_in,
+    check_value, render_value,
+};
 pub use time::{Clock, SystemClock, Timestamp, TimestampError};
 pub use validate::{
     ConnectionPatch, FieldError, NewConnection, Problem, Rules, ValidationErrors, validate_create,
