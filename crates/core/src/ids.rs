@@ -145,6 +145,16 @@ prefixed_id!(
     ClientId,
     "mc_"
 );
+prefixed_id!(
+    /// A flow (`af_…`, as Auth0 names them).
+    FlowId,
+    "af_"
+);
+prefixed_id!(
+    /// One run of a flow (`exc_…`).
+    ExecutionId,
+    "exc_"
+);
 
 /// A tenant's human name (`default`, `acme-prod`): what operators type after `--tenant`.
 ///

@@ -1,0 +1,147 @@
+//! Flows: named lists of actions, as Auth0's Management API defines them, validated against the
+//! action catalog.
+
+pub(crate) mod actions;
+mod catalog;
+mod validate;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use catalog::{ActionSpec, ParamKind, ParamSpec};
+pub use validate::{
+    ConnectionRef, connection_refs, parse_actions, validate_flow_create, validate_flow_patch,
+};
+
+use crate::ids::FlowId;
+use crate::labels::ConnectionName as FlowNameLabel;
+use crate::time::Timestamp;
+
+/// A flow's name: 1–150 characters, as a connection's.
+pub type FlowName = FlowNameLabel;
+
+/// One action of a flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowAction {
+    /// Unique in the flow; `actions.<id>` in templates refers to its output.
+    pub id: String,
+    /// A display name.
+    pub alias: Option<String>,
+    /// What it does.
+    pub spec: &'static ActionSpec,
+    /// Whether the flow goes on when this action fails.
+    pub allow_failure: bool,
+    /// Whether its output is kept out of the execution record.
+    pub mask_output: bool,
+    /// Its params as written (templates not rendered). For `BOOLEAN_CONDITION`, without
+    /// `then` and `else`, which are below.
+    pub params: Map<String, Value>,
+    /// `BOOLEAN_CONDITION`: the actions run when `if` is true…
+    pub then: Vec<FlowAction>,
+    /// …and when it is false.
+    pub otherwise: Vec<FlowAction>,
+}
+
+impl FlowAction {
+    /// The action as the API shows it.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        let mut params = self.params.clone();
+        if self.spec.action == "BOOLEAN_CONDITION" && self.spec.kind == "FLOW" {
+            params.insert(
+                "then".into(),
+                Value::Array(self.then.iter().map(FlowAction::to_json).collect()),
+            );
+            params.insert(
+                "else".into(),
+                Value::Array(self.otherwise.iter().map(FlowAction::to_json).collect()),
+            );
+        }
+        let mut obj = Map::new();
+        obj.insert("id".into(), Value::String(self.id.clone()));
+        if let Some(a) = &self.alias {
+            obj.insert("alias".into(), Value::String(a.clone()));
+        }
+        obj.insert("type".into(), Value::String(self.spec.kind.to_owned()));
+        obj.insert("action".into(), Value::String(self.spec.action.to_owned()));
+        obj.insert("allow_failure".into(), Value::Bool(self.allow_failure));
+        obj.insert("mask_output".into(), Value::Bool(self.mask_output));
+        obj.insert("params".into(), Value::Object(params));
+        Value::Object(obj)
+    }
+}
+
+impl Serialize for FlowAction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+/// A validated flow to create.
+#[derive(Debug, Clone)]
+pub struct NewFlow {
+    /// Its name.
+    pub name: FlowName,
+    /// Its actions.
+    pub actions: Vec<FlowAction>,
+}
+
+/// A validated change to a flow.
+#[derive(Debug, Clone, Default)]
+pub struct FlowPatch {
+    /// A new name.
+    pub name: Option<FlowName>,
+    /// New actions, replacing the old ones.
+    pub actions: Option<Vec<FlowAction>>,
+}
+
+/// A flow as the Management API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Flow {
+    /// `af_…`.
+    pub id: FlowId,
+    /// Its name.
+    pub name: FlowName,
+    /// Its actions.
+    pub actions: Vec<FlowAction>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Last run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executed_at: Option<Timestamp>,
+    /// Bumped by every change.
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// A flow without its actions, as lists show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowSummary {
+    /// `af_…`.
+    pub id: FlowId,
+    /// Its name.
+    pub name: FlowName,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Last run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executed_at: Option<Timestamp>,
+}
+
+impl Flow {
+    /// The flow without its actions.
+    #[must_use]
+    pub fn summary(&self) -> FlowSummary {
+        FlowSummary {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            executed_at: self.executed_at,
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! Turning a flow request into validated actions: known types and actions, params present and of
+//! the right kind, templates that parse, unique action ids, references to actions that exist,
+//! and literal connection ids.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value};
+
+use super::catalog::{ActionSpec, ParamKind};
+use super::{FlowAction, FlowName, FlowPatch, NewFlow};
+use crate::catalog::AppId;
+use crate::ids::ConnectionId;
+use crate::template;
+use crate::validate::{FieldError, Problem, ValidationErrors};
+
+/// At most this many actions in a flow, branches included.
+const MAX_ACTIONS: usize = 200;
+/// At most this deep `BOOLEAN_CONDITION`s nest.
+const MAX_DEPTH: usize = 8;
+const ACTION_FIELDS: &[&str] =
+    &["id", "alias", "type", "action", "allow_failure", "mask_output", "params"];
+
+/// A connection a flow uses, found at save time so the caller can check it exists in the tenant
+/// and belongs to the right app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionRef {
+    /// Where it is written (`actions[0].params.connection_id`).
+    pub path: String,
+    /// The action's id.
+    pub action_id: String,
+    /// The connection.
+    pub connection: ConnectionId,
+    /// The app its connections must be of.
+    pub app: AppId,
+}
+
+/// Validates `{name, actions?}`.
+///
+/// # Errors
+/// [`ValidationErrors`] naming each field at fault.
+pub fn validate_flow_create(body: &Value) -> Result<NewFlow, ValidationErrors> {
+    let mut e = Collector::default();
+    let Some(obj) = e.object("", body) else { return Err(e.finish()) };
+    e.unknown(obj, "", &["name", "actions"]);
+    let name = match obj.get("name") {
+        Some(v) => e.name(v),
+        None => e.push("name", Problem::Required),
+    };
+    let actions = match obj.get("actions") {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(v) => e.actions_root(v),
+    };
+    match (name, actions) {
+        (Some(name), Some(actions)) if e.0.is_empty() => Ok(NewFlow { name, actions }),
+        _ => Err(e.finish()),
+    }
+}
+
+/// Validates `{name?, actions?}` (actions replace the old ones; `null` clears them).
+///
+/// # Errors
+/// [`ValidationErrors`] naming each field at fault.
+pub fn validate_flow_patch(body: &Value) -> Result<FlowPatch, ValidationErrors> {
+    let mut e = Collector::default();
+    let Some(obj) = e.object("", body) else { return Err(e.finish()) };
+    e.unknown(obj, "", &["name", "actions"]);
+    if !obj.contains_key("name") && !obj.contains_key("actions") && e.0.is_empty() {
+        e.push::<()>("", Problem::NothingToUpdate);
+    }
+    let name = obj.get("name").and_then(|v| e.name(v));
+    let actions = match obj.get("actions") {
+        None => None,
+        Some(Value::Null) => Some(Vec::new()),
+        Some(v) => e.actions_root(v),
+    };
+    if e.0.is_empty() { Ok(FlowPatch { name, actions }) } else { Err(e.finish()) }
+}
+
+/// Parses stored actions (as written by [`FlowAction::to_json`]).
+///
+/// # Errors
+/// [`ValidationErrors`] if they no longer validate (an action flowvault stopped supporting).
+pub fn parse_actions(value: &Value) -> Result<Vec<FlowAction>, ValidationErrors> {
+    let mut e = Collector::default();
+    match e.actions_root(value) {
+        Some(a) if e.0.is_empty() => Ok(a),
+        _ => Err(e.finish()),
+    }
+}
+
+/// Every connection the actions use, branches included.
+#[must_use]
+pub fn connection_refs(actions: &[FlowAction]) -> Vec<ConnectionRef> {
+    fn walk(actions: &[FlowAction], prefix: &str, out: &mut Vec<ConnectionRef>) {
+        for (i, a) in actions.iter().enumerate() {
+            let here = format!("{prefix}[{i}]");
+            if let (Some(app), Some(Value::String(id))) =
+                (a.spec.app(), a.params.get("connection_id"))
+                && let Ok(connection) = id.parse::<ConnectionId>()
+            {
+                out.push(ConnectionRef {
+                    path: format!("{here}.params.connection_id"),
+                    action_id: a.id.clone(),
+                    connection,
+                    app,
+                });
+            }
+            walk(&a.then, &format!("{here}.params.then"), out);
+            walk(&a.otherwise, &format!("{here}.params.else"), out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(actions, "actions", &mut out);
+    out
+}
+
+#[derive(Default)]
+struct Collector(Vec<FieldError>);
+
+impl Collector {
+    fn push<T>(&mut self, field: &str, problem: Problem) -> Option<T> {
+        self.0.push(FieldError { field: field.to_owned(), problem });
+        None
+    }
+
+    fn finish(self) -> ValidationErrors {
+        ValidationErrors(self.0)
+    }
+
+    fn object<'a>(&mut self, field: &str, v: &'a Value) -> Option<&'a Map<String, Value>> {
+        match v {
+            Value::Object(m) => Some(m),
+            _ => self.push(field, Problem::WrongType { expected: "a JSON object" }),
+        }
+    }
+
+    fn unknown(&mut self, obj: &Map<String, Value>, prefix: &str, allowed: &[&str]) {
+        for key in obj.keys().filter(|k| !allowed.contains(&k.as_str())) {
+            let shown =
+                if key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    key.as_str()
+                } else {
+                    "…"
+                };
+            let field =
+                if prefix.is_empty() { shown.to_owned() } else { format!("{prefix}.{shown}") };
+            self.push::<()>(&field, Problem::Unknown { expected: allowed.join(", ") });
+        }
+    }
+
+    fn name(&mut self, v: &Value) -> Option<FlowName> {
+        match v {
+            Value::String(s) => FlowName::parse(s).map_or_else(|p| self.push("name", p), Some),
+            _ => self.push("name", Problem::WrongType { expected: "a string" }),
+        }
+    }
+
+    /// Validates a whole action tree: ids first (references may point anywhere in the flow),
+    /// then each action.
+    fn actions_root(&mut self, v: &Value) -> Option<Vec<FlowAction>> {
+        let mut ids = HashSet::new();
+        let mut count = 0;
+        self.collect_ids(v, "actions", 0, &mut ids, &mut count);
+        if count > MAX_ACTIONS {
+            return self.push(
+                "actions",
+                Problem::Rule(format!(
+                    "has {count} actions; a flow may have at most {MAX_ACTIONS}"
+                )),
+            );
+        }
+        self.actions(v, "actions", 0, &ids)
+    }
+
+    fn collect_ids(
+        &mut self,
+        v: &Value,
+        path: &str,
+        depth: usize,
+        ids: &mut HashSet<String>,
+        count: &mut usize,
+    ) {
+        let Value::Array(items) = v else { return };
+        for (i, item) in items.iter().enumerate() {
+            *count += 1;
+            let here = format!("{path}[{i}]");
+            if let Some(Value::String(id)) = item.get("id")
+                && !ids.insert(id.clone())
+            {
+                self.push::<()>(
+                    &format!("{here}.id"),
+                    Problem::Rule(format!(
+                        "repeats the action id `{}`: ids must be unique in the flow",
+                        printable(id)
+                    )),
+                );
+            }
+            if depth < MAX_DEPTH
+                && let Some(params) = item.get("params")
+            {
+                for branch in ["then", "else"] {
+                    if let Some(b) = params.get(branch) {
+                        self.collect_ids(
+                            b,
+                            &format!("{here}.params.{branch}"),
+                            depth + 1,
+                            ids,
+                            count,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn actions(
+        &mut self,
+        v: &Value,
+        path: &str,
+        depth: usize,
+        ids: &HashSet<String>,
+    ) -> Option<Vec<FlowAction>> {
+        let Value::Array(items) = v else {
+            return self.push(path, Problem::WrongType { expected: "an array of actions" });
+        };
+        if depth > MAX_DEPTH {
+            return self
+                .push(path, Problem::Rule(format!("nests deeper than {MAX_DEPTH} conditions")));
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            if let Some(a) = self.action(item, &format!("{path}[{i}]"), depth, ids) {
+                out.push(a);
+            }
+        }
+        Some(out)
+    }
+
+    fn action(
+        &mut self,
+        v: &Value,
+        path: &str,
+        depth: usize,
+        ids: &HashSet<String>,
+    ) -> Option<FlowAction> {
+        let obj = self.object(path, v)?;
+        self.unknown(obj, path, ACTION_FIELDS);
+        let before = self.0.len();
+        let id = match obj.get("id") {
+            Some(Value::String(s)) if is_action_id(s) => Some(s.clone()),
+            Some(Value::String(_)) => self.push(
+                &format!("{path}.id"),
+                Problem::Malformed { expected: "1-64 letters, digits, `_` or `-`" },
+            ),
+            Some(_) => {
+                self.push(&format!("{path}.id"), Problem::WrongType { expected: "a string" })
+            }
+            None => self.push(&format!("{path}.id"), Problem::Required),
+        };
+        let alias = match obj.get("alias") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s))
+                if !s.is_empty()
+                    && s.chars().count() <= 100
+                    && !s.chars().any(char::is_control) =>
+            {
+                Some(s.clone())
+            }
+            Some(_) => self.push(
+                &format!("{path}.alias"),
+                Problem::Malformed { expected: "a single-line string of 1-100 characters" },
+            ),
+        };
+        let flag = |c: &mut Self, key: &str| match obj.get(key) {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => c
+                .push(&format!("{path}.{key}"), Problem::WrongType { expected: "a boolean" })
+                .unwrap_or(false),
+        };
+        let allow_failure = flag(self, "allow_failure");
+        let mask_output = flag(self, "mask_output");
+        let kind = match obj.get("type") {
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => {
+                self.push(&format!("{path}.type"), Problem::WrongType { expected: "a string" })
+            }
+            None => self.push(&format!("{path}.type"), Problem::Required),
+        };
+        let action = match obj.get("action") {
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => {
+                self.push(&format!("{path}.action"), Problem::WrongType { expected: "a string" })
+            }
+            None => self.push(&format!("{path}.action"), Problem::Required),
+        };
+        let spec = match (kind, action) {
+            (Some(k), Some(a)) => match ActionSpec::find(k, a) {
+                Some(spec) => Some(spec),
+                None => {
+                    let known = ActionSpec::actions_of(k);
+                    let message = if known.is_empty() {
+                        let mut kinds: Vec<&str> =
+                            ActionSpec::all().iter().map(|s| s.kind).collect();
+                        kinds.dedup();
+                        format!(
+                            "is not an action type flowvault runs (one of {})",
+                            kinds.join(", ")
+                        )
+                    } else {
+                        format!(
+                            "is not an action of {} flowvault runs (one of {})",
+                            printable(k),
+                            known.join(", ")
+                        )
+                    };
+                    let field = if known.is_empty() {
+                        format!("{path}.type")
+                    } else {
+                        format!("{path}.action")
+                    };
+                    self.push(&field, Problem::Rule(message))
+                }
+            },
+            _ => None,
+        };
+        let params = match obj.get("params") {
+            None | Some(Value::Null) => Some(Map::new()),
+            Some(v) => self.object(&format!("{path}.params"), v).cloned(),
+        };
+        let (spec, mut params) = (spec?, params?);
+        let is_condition = spec.kind == "FLOW" && spec.action == "BOOLEAN_CONDITION";
+        let (then, otherwise) = if is_condition {
+            let branch = |c: &mut Self, key: &str, params: &mut Map<String, Value>| match params
+                .remove(key)
+            {
+                None | Some(Value::Null) => Vec::new(),
+                Some(v) => c
+                    .actions(&v, &format!("{path}.params.{key}"), depth + 1, ids)
+                    .unwrap_or_default(),
+            };
+            (branch(self, "then", &mut params), branch(self, "else", &mut params))
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        self.params(spec, &params, &format!("{path}.params"), ids);
+        if self.0.len() > before {
+            return None;
+        }
+        Some(FlowAction {
+            id: id?,
+            alias,
+            spec,
+            allow_failure,
+            mask_output,
+            params,
+            then,
+            otherwise,
+        })
+    }
+
+    fn params(
+        &mut self,
+        spec: &ActionSpec,
+        params: &Map<String, Value>,
+        path: &str,
+        ids: &HashSet<String>,
+    ) {
+        if !spec.open_params {
+            let mut allowed: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
+            if spec.kind == "FLOW" && spec.action == "BOOLEAN_CONDITION" {
+                allowed.retain(|n| *n != "then" && *n != "else");
+            }
+            self.unknown(params, path, &allowed);
+        }
+        for p in spec.params {
+            if spec.kind == "FLOW"
+                && spec.action == "BOOLEAN_CONDITION"
+                && (p.name == "then" || p.name == "else")
+            {
+                continue;
+            }
+            let field = format!("{path}.{}", p.name);
+            match params.get(p.name) {
+                None | Some(Value::Null) if p.required => {
+                    self.push::<()>(&field, Problem::Required);
+                }
+                None | Some(Value::Null) => {}
+                Some(v) => self.param(p.kind, v, &field),
+            }
+        }
+        // Every string may hold templates: they must parse, and refer to actions that exist.
+        for (name, v) in params {
+            let field = format!("{path}.{name}");
+            if let Err(e) = template::check_value(v, &field) {
+                self.push::<()>(
+                    &e.path,
+                    Problem::Rule(format!("has a template error at {}", e.error)),
+                );
+                continue;
+            }
+            for r in template::action_refs_in(v) {
+                if !ids.contains(&r) {
+                    self.push::<()>(
+                        &field,
+                        Problem::Rule(format!(
+                            "refers to action `{}`, which is not in the flow",
+                            printable(&r)
+                        )),
+                    );
+                }
+            }
+        }
+    }
+
+    fn param(&mut self, kind: ParamKind, v: &Value, field: &str) {
+        let templated = matches!(v, Value::String(s) if s.contains("{{"));
+        let ok = match (kind, v) {
+            (ParamKind::Connection, Value::String(s)) => {
+                if templated {
+                    self.push::<()>(field, Problem::Rule("must be a literal connection id: templates can't choose which credentials a flow uses".to_owned()));
+                    return;
+                }
+                if s.parse::<ConnectionId>().is_err() {
+                    self.push::<()>(
+                        field,
+                        Problem::Malformed { expected: "a vault connection id (`ac_…`)" },
+                    );
+                }
+                return;
+            }
+            (_, _) if templated => true,
+            (ParamKind::Any, _) => true,
+            (ParamKind::String, Value::String(_)) => true,
+            (ParamKind::Number, Value::Number(_)) => true,
+            (ParamKind::Number, Value::String(s)) => s.trim().parse::<f64>().is_ok(),
+            (ParamKind::Boolean, Value::Bool(_)) => true,
+            (ParamKind::Object, Value::Object(_)) => true,
+            (ParamKind::Array, Value::Array(_)) => true,
+            (ParamKind::OneOf(allowed), Value::String(s)) => {
+                if !allowed.contains(&s.as_str()) {
+                    self.push::<()>(field, Problem::NotOneOf { allowed });
+                }
+                return;
+            }
+            _ => false,
+        };
+        if !ok {
+            let expected = match kind {
+                ParamKind::String | ParamKind::OneOf(_) | ParamKind::Connection => "a string",
+                ParamKind::Number => "a number",
+                ParamKind::Boolean => "a boolean",
+                ParamKind::Object => "a JSON object",
+                ParamKind::Array => "an array",
+                _ => "a value",
+            };
+            self.push::<()>(field, Problem::WrongType { expected });
+        }
+    }
+}
+
+fn is_action_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(64).collect()
+}
