@@ -9,13 +9,17 @@
 //! server do, and hand it a [`MasterKeySource`]), and does not call out to any provider.
 
 mod clients;
+mod flow_records;
+mod flows;
 mod memory;
 mod records;
 mod sqlite;
+mod sqlite_flows;
 mod store;
 mod vault;
 
 pub use clients::{ManagementClient, SigningKey};
+pub use flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 pub use memory::MemoryStore;
 pub use records::{
     ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, SealedSetup,

@@ -6,9 +6,12 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use flowvault_core::{ClientId, ConnectionId, TenantId, TenantName, Timestamp, TokenProblem};
+use flowvault_core::{
+    ClientId, ConnectionId, ExecutionId, FlowId, TenantId, TenantName, Timestamp, TokenProblem,
+};
 use flowvault_crypto::SealedKey;
 
+use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{
     ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, SigningKeyRow,
     Tenant, TokenReset, TokenWrite,
@@ -31,6 +34,10 @@ struct State {
     clients: Vec<ClientRow>,
     signing_keys: Vec<SigningKeyRow>,
     oauth_states: HashMap<Vec<u8>, OAuthStateRow>,
+    /// Flows with the connections they use, in insertion order.
+    flows: Vec<(TenantId, FlowRow, Vec<ConnectionId>)>,
+    /// Executions in insertion order.
+    executions: Vec<(TenantId, ExecutionRow)>,
 }
 
 impl State {
@@ -430,5 +437,201 @@ impl Store for MemoryStore {
         state_hash: &[u8],
     ) -> Result<Option<OAuthStateRow>, StoreError> {
         Ok(self.state().oauth_states.remove(state_hash))
+    }
+
+    async fn insert_flow(
+        &self,
+        tenant: &TenantId,
+        row: &FlowRow,
+        connections: &[ConnectionId],
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if s.flows.iter().any(|(t, f, _)| t == tenant && f.id == row.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        s.flows.push((tenant.clone(), row.clone(), connections.to_vec()));
+        Ok(())
+    }
+
+    async fn flow(&self, tenant: &TenantId, id: &FlowId) -> Result<Option<FlowRow>, StoreError> {
+        Ok(self
+            .state()
+            .flows
+            .iter()
+            .find(|(t, f, _)| t == tenant && &f.id == id)
+            .map(|(_, f, _)| f.clone()))
+    }
+
+    async fn list_flows(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<FlowRow>, StoreError> {
+        let s = self.state();
+        let mut all: Vec<&FlowRow> =
+            s.flows.iter().filter(|(t, _, _)| t == tenant).map(|(_, f, _)| f).collect();
+        all.sort_by_key(|f| f.created_at);
+        let total = all.len() as u64;
+        let items = all
+            .into_iter()
+            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok(Page { items, total })
+    }
+
+    async fn update_flow(
+        &self,
+        tenant: &TenantId,
+        id: &FlowId,
+        expected_version: u64,
+        change: &FlowChange,
+    ) -> Result<FlowRow, StoreError> {
+        let mut s = self.state();
+        let (_, row, connections) = s
+            .flows
+            .iter_mut()
+            .find(|(t, f, _)| t == tenant && &f.id == id)
+            .ok_or(StoreError::NotFound)?;
+        if row.version != expected_version {
+            return Err(StoreError::VersionConflict { current: row.version });
+        }
+        if let Some(name) = &change.name {
+            row.name = name.clone();
+        }
+        if let Some((actions, used)) = &change.actions {
+            row.actions.clone_from(actions);
+            *connections = used.clone();
+        }
+        row.updated_at = change.updated_at;
+        row.version += 1;
+        Ok(row.clone())
+    }
+
+    async fn delete_flow(&self, tenant: &TenantId, id: &FlowId) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let before = s.flows.len();
+        s.flows.retain(|(t, f, _)| !(t == tenant && &f.id == id));
+        if s.flows.len() == before {
+            return Err(StoreError::NotFound);
+        }
+        s.executions.retain(|(t, e)| !(t == tenant && &e.flow_id == id));
+        Ok(())
+    }
+
+    async fn flows_using(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Vec<(FlowId, String)>, StoreError> {
+        let s = self.state();
+        let mut using: Vec<&FlowRow> = s
+            .flows
+            .iter()
+            .filter(|(t, _, c)| t == tenant && c.contains(connection))
+            .map(|(_, f, _)| f)
+            .collect();
+        using.sort_by_key(|f| f.created_at);
+        Ok(using.into_iter().map(|f| (f.id.clone(), f.name.to_string())).collect())
+    }
+
+    async fn insert_execution(
+        &self,
+        tenant: &TenantId,
+        row: &ExecutionRow,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if let Some((_, f, _)) =
+            s.flows.iter_mut().find(|(t, f, _)| t == tenant && f.id == row.flow_id)
+        {
+            f.executed_at = Some(row.created_at);
+        }
+        s.executions.push((tenant.clone(), row.clone()));
+        Ok(())
+    }
+
+    async fn update_execution(
+        &self,
+        tenant: &TenantId,
+        row: &ExecutionRow,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let (_, e) = s
+            .executions
+            .iter_mut()
+            .find(|(t, e)| t == tenant && e.flow_id == row.flow_id && e.id == row.id)
+            .ok_or(StoreError::NotFound)?;
+        e.status.clone_from(&row.status);
+        e.record_sealed.clone_from(&row.record_sealed);
+        e.updated_at = row.updated_at;
+        e.started_at = row.started_at;
+        e.ended_at = row.ended_at;
+        Ok(())
+    }
+
+    async fn execution(
+        &self,
+        tenant: &TenantId,
+        flow: &FlowId,
+        id: &ExecutionId,
+    ) -> Result<Option<ExecutionRow>, StoreError> {
+        Ok(self
+            .state()
+            .executions
+            .iter()
+            .find(|(t, e)| t == tenant && &e.flow_id == flow && &e.id == id)
+            .map(|(_, e)| e.clone()))
+    }
+
+    async fn list_executions(
+        &self,
+        tenant: &TenantId,
+        flow: &FlowId,
+        q: &ExecutionQuery,
+    ) -> Result<ExecutionPage, StoreError> {
+        let s = self.state();
+        let newest_first: Vec<&ExecutionRow> = s
+            .executions
+            .iter()
+            .rev()
+            .filter(|(t, e)| t == tenant && &e.flow_id == flow)
+            .map(|(_, e)| e)
+            .collect();
+        let total = newest_first.len() as u64;
+        let start = match &q.from {
+            Some(from) => {
+                newest_first.iter().position(|e| &e.id == from).ok_or(StoreError::NotFound)? + 1
+            }
+            None => usize::try_from(q.offset).unwrap_or(usize::MAX),
+        };
+        let limit = usize::try_from(q.limit).unwrap_or(usize::MAX);
+        let items: Vec<ExecutionRow> =
+            newest_first.iter().skip(start).take(limit).map(|e| (*e).clone()).collect();
+        let next = if newest_first.len() > start.saturating_add(limit) {
+            items.last().map(|e| e.id.clone())
+        } else {
+            None
+        };
+        Ok(ExecutionPage { items, next, total })
+    }
+
+    async fn delete_execution(
+        &self,
+        tenant: &TenantId,
+        flow: &FlowId,
+        id: &ExecutionId,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let before = s.executions.len();
+        s.executions.retain(|(t, e)| !(t == tenant && &e.flow_id == flow && &e.id == id));
+        if s.executions.len() < before { Ok(()) } else { Err(StoreError::NotFound) }
+    }
+
+    async fn delete_executions_before(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut s = self.state();
+        let n = s.executions.len();
+        s.executions.retain(|(_, e)| e.created_at >= before);
+        Ok((n - s.executions.len()) as u64)
     }
 }

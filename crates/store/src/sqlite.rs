@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use flowvault_core::{
-    AccountName, ClientId, ClientName, ConnectionId, ConnectionName, Environment, TenantId,
-    TenantName, Timestamp,
+    AccountName, ClientId, ClientName, ConnectionId, ConnectionName, Environment, ExecutionId,
+    FlowId, TenantId, TenantName, Timestamp,
 };
+
+use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 
 use flowvault_crypto::{KeyKind, SealedKey};
 use sqlx::migrate::Migrator;
@@ -70,6 +72,10 @@ impl SqliteStore {
         Ok(Self { pool, path: path.to_owned() })
     }
 
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// The database file.
     #[must_use]
     pub fn path(&self) -> &Path {
@@ -83,7 +89,7 @@ impl SqliteStore {
 
     /// A write transaction that takes the write lock up front, so it never fails half-way
     /// because another connection started writing first.
-    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
     }
 
@@ -714,6 +720,96 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db).map(drop)
     }
+
+    async fn insert_flow(
+        &self,
+        tenant: &TenantId,
+        row: &FlowRow,
+        connections: &[ConnectionId],
+    ) -> Result<(), StoreError> {
+        self.insert_flow_(tenant, row, connections).await
+    }
+
+    async fn flow(&self, tenant: &TenantId, id: &FlowId) -> Result<Option<FlowRow>, StoreError> {
+        self.flow_(tenant, id).await
+    }
+
+    async fn list_flows(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<FlowRow>, StoreError> {
+        self.list_flows_(tenant, query).await
+    }
+
+    async fn update_flow(
+        &self,
+        tenant: &TenantId,
+        id: &FlowId,
+        expected_version: u64,
+        change: &FlowChange,
+    ) -> Result<FlowRow, StoreError> {
+        self.update_flow_(tenant, id, expected_version, change).await
+    }
+
+    async fn delete_flow(&self, tenant: &TenantId, id: &FlowId) -> Result<(), StoreError> {
+        self.delete_flow_(tenant, id).await
+    }
+
+    async fn flows_using(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Vec<(FlowId, String)>, StoreError> {
+        self.flows_using_(tenant, connection).await
+    }
+
+    async fn insert_execution(
+        &self,
+        tenant: &TenantId,
+        row: &ExecutionRow,
+    ) -> Result<(), StoreError> {
+        self.insert_execution_(tenant, row).await
+    }
+
+    async fn update_execution(
+        &self,
+        tenant: &TenantId,
+        row: &ExecutionRow,
+    ) -> Result<(), StoreError> {
+        self.update_execution_(tenant, row).await
+    }
+
+    async fn execution(
+        &self,
+        tenant: &TenantId,
+        flow: &FlowId,
+        id: &ExecutionId,
+    ) -> Result<Option<ExecutionRow>, StoreError> {
+        self.execution_(tenant, flow, id).await
+    }
+
+    async fn list_executions(
+        &self,
+        tenant: &TenantId,
+        flow: &FlowId,
+        query: &ExecutionQuery,
+    ) -> Result<ExecutionPage, StoreError> {
+        self.list_executions_(tenant, flow, query).await
+    }
+
+    async fn delete_execution(
+        &self,
+        tenant: &TenantId,
+        flow: &FlowId,
+        id: &ExecutionId,
+    ) -> Result<(), StoreError> {
+        self.delete_execution_(tenant, flow, id).await
+    }
+
+    async fn delete_executions_before(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.delete_executions_before_(before).await
+    }
 }
 
 fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreError> {
@@ -769,7 +865,10 @@ fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreError> {
     })
 }
 
-fn opt_time(r: &SqliteRow, column: &'static str) -> Result<Option<Timestamp>, StoreError> {
+pub(crate) fn opt_time(
+    r: &SqliteRow,
+    column: &'static str,
+) -> Result<Option<Timestamp>, StoreError> {
     r.try_get::<Option<String>, _>(column)
         .map_err(db)?
         .map(|s| s.parse().map_err(|_| corrupt(column)))
@@ -793,23 +892,23 @@ fn client_from_row(r: &SqliteRow) -> Result<ClientRow, StoreError> {
 }
 
 /// Reads a text column into any type that parses from it.
-fn parse<T: FromStr>(r: &SqliteRow, column: &'static str) -> Result<T, StoreError> {
+pub(crate) fn parse<T: FromStr>(r: &SqliteRow, column: &'static str) -> Result<T, StoreError> {
     let text: String = r.try_get(column).map_err(db)?;
     text.parse().map_err(|_| corrupt(column))
 }
 
-fn db(e: sqlx::Error) -> StoreError {
+pub(crate) fn db(e: sqlx::Error) -> StoreError {
     StoreError::Database(Box::new(e))
 }
 
-fn corrupt(what: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("unreadable {what}"))
 }
 
-fn to_i64(n: u64) -> Result<i64, StoreError> {
+pub(crate) fn to_i64(n: u64) -> Result<i64, StoreError> {
     i64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{n} is out of range")))
 }
 
-fn to_u64(n: i64) -> Result<u64, StoreError> {
+pub(crate) fn to_u64(n: i64) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{n} is out of range")))
 }

@@ -1,9 +1,12 @@
 //! The `Store` trait: everything flowvault persists, whatever the database.
 
 use async_trait::async_trait;
-use flowvault_core::{ClientId, ConnectionId, TenantId, TenantName, Timestamp};
+use flowvault_core::{
+    ClientId, ConnectionId, ExecutionId, FlowId, TenantId, TenantName, Timestamp,
+};
 use flowvault_crypto::SealedKey;
 
+use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{
     ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, SigningKeyRow,
     Tenant, TokenWrite,
@@ -202,4 +205,94 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         state_hash: &[u8],
     ) -> Result<Option<OAuthStateRow>, StoreError>;
+
+    /// Stores a new flow and the connections its actions use.
+    async fn insert_flow(
+        &self,
+        tenant: &TenantId,
+        row: &FlowRow,
+        connections: &[ConnectionId],
+    ) -> Result<(), StoreError>;
+
+    /// One flow.
+    async fn flow(&self, tenant: &TenantId, id: &FlowId) -> Result<Option<FlowRow>, StoreError>;
+
+    /// A page of flows, oldest first.
+    async fn list_flows(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<FlowRow>, StoreError>;
+
+    /// Applies `change` if the flow is still at `expected_version`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] or [`StoreError::VersionConflict`].
+    async fn update_flow(
+        &self,
+        tenant: &TenantId,
+        id: &FlowId,
+        expected_version: u64,
+        change: &FlowChange,
+    ) -> Result<FlowRow, StoreError>;
+
+    /// Deletes a flow and its executions.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    async fn delete_flow(&self, tenant: &TenantId, id: &FlowId) -> Result<(), StoreError>;
+
+    /// The flows whose actions use `connection`: `(id, name)`.
+    async fn flows_using(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Vec<(FlowId, String)>, StoreError>;
+
+    /// Stores an execution, and notes on its flow when it last ran.
+    async fn insert_execution(
+        &self,
+        tenant: &TenantId,
+        row: &ExecutionRow,
+    ) -> Result<(), StoreError>;
+
+    /// Updates an execution (status, record, times).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    async fn update_execution(
+        &self,
+        tenant: &TenantId,
+        row: &ExecutionRow,
+    ) -> Result<(), StoreError>;
+
+    /// One execution of a flow.
+    async fn execution(
+        &self,
+        tenant: &TenantId,
+        flow: &FlowId,
+        id: &ExecutionId,
+    ) -> Result<Option<ExecutionRow>, StoreError>;
+
+    /// A page of a flow's executions, newest first.
+    async fn list_executions(
+        &self,
+        tenant: &TenantId,
+        flow: &FlowId,
+        query: &ExecutionQuery,
+    ) -> Result<ExecutionPage, StoreError>;
+
+    /// Deletes one execution.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    async fn delete_execution(
+        &self,
+        tenant: &TenantId,
+        flow: &FlowId,
+        id: &ExecutionId,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes every execution created before `before` (retention); returns how many.
+    async fn delete_executions_before(&self, before: Timestamp) -> Result<u64, StoreError>;
 }

@@ -57,13 +57,13 @@ pub enum VaultError {
         /// What was given now.
         given: &'static str,
     },
-    /// A connection's sealed credentials do not open: the row was tampered with or moved.
+    /// A sealed value does not open: the row was tampered with or moved.
     #[error(
-        "the stored credentials of {connection} do not decrypt (the row was altered or copied from elsewhere): {source}"
+        "the stored secrets of {object} do not decrypt (the row was altered or copied from elsewhere): {source}"
     )]
     Sealed {
-        /// The connection.
-        connection: ConnectionId,
+        /// The connection (or other object) they belong to.
+        object: String,
         /// What the envelope said.
         source: CryptoError,
     },
@@ -83,6 +83,10 @@ pub enum VaultError {
         /// The setup's app.
         given: AppId,
     },
+    /// A request refers to things the store does not have (say, a flow naming a connection that
+    /// does not exist).
+    #[error(transparent)]
+    Invalid(flowvault_core::ValidationErrors),
     /// A cryptographic operation failed.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -349,7 +353,7 @@ impl Vault {
         row: &ConnectionRow,
     ) -> Result<Option<Setup>, VaultError> {
         let Some(sealed) = &row.setup else { return Ok(None) };
-        let plain = self.open_for(tenant, &row.id, PURPOSE_SETUP, &sealed.sealed)?;
+        let plain = self.open_for(tenant, row.id.as_str(), PURPOSE_SETUP, &sealed.sealed)?;
         let setup = Setup::from_canonical_json(row.app_id, &plain)
             .map_err(|source| VaultError::SetupUnreadable { connection: row.id.clone(), source })?;
         Ok(Some(setup))
@@ -366,7 +370,7 @@ impl Vault {
     ) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
         row.tokens_sealed
             .as_ref()
-            .map(|t| self.open_for(tenant, &row.id, PURPOSE_TOKENS, t))
+            .map(|t| self.open_for(tenant, row.id.as_str(), PURPOSE_TOKENS, t))
             .transpose()
     }
 
@@ -380,7 +384,7 @@ impl Vault {
         id: &ConnectionId,
         plain: &[u8],
     ) -> Result<Vec<u8>, VaultError> {
-        self.seal_for(tenant, id, PURPOSE_TOKENS, plain)
+        self.seal_for(tenant, id.as_str(), PURPOSE_TOKENS, plain)
     }
 
     /// Seals `plain` for one object of a tenant and a purpose (`purpose` other than `setup`
@@ -391,11 +395,11 @@ impl Vault {
     pub fn seal_for(
         &self,
         tenant: &TenantId,
-        id: &ConnectionId,
+        object: &str,
         purpose: &str,
         plain: &[u8],
     ) -> Result<Vec<u8>, VaultError> {
-        let ctx = SealContext::new(tenant.as_str(), id.as_str(), purpose)?;
+        let ctx = SealContext::new(tenant.as_str(), object, purpose)?;
         Ok(self.keyring.seal(&ctx, plain)?)
     }
 
@@ -406,14 +410,14 @@ impl Vault {
     pub fn open_for(
         &self,
         tenant: &TenantId,
-        id: &ConnectionId,
+        object: &str,
         purpose: &str,
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        let ctx = SealContext::new(tenant.as_str(), id.as_str(), purpose)?;
+        let ctx = SealContext::new(tenant.as_str(), object, purpose)?;
         self.keyring
             .open(&ctx, sealed)
-            .map_err(|source| VaultError::Sealed { connection: id.clone(), source })
+            .map_err(|source| VaultError::Sealed { object: object.to_owned(), source })
     }
 
     /// The store under the vault, for the engine's token bookkeeping (leases, schedules).

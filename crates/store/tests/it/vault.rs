@@ -136,7 +136,7 @@ async fn a_sealed_setup_copied_to_another_row_does_not_open() {
 
     let err = f.vault.open_setup(&f.tenant, &b.id).await.err();
     assert!(
-        matches!(&err, Some(VaultError::Sealed { connection, .. }) if *connection == b.id),
+        matches!(&err, Some(VaultError::Sealed { object, .. }) if object == b.id.as_str()),
         "{err:?}"
     );
     let message = err.map(|e| e.to_string()).unwrap_or_default();
