@@ -42,6 +42,13 @@ MAILJET = [
 ]
 
 
+# flowvault's additions to Auth0's params.
+EXTRA = {
+    # chat.postMessage (OAuth connections) needs a channel; Auth0's schema only has webhooks in mind.
+    ("SLACK", "POST_MESSAGE"): [("channel", False, "String")],
+}
+
+
 def camel(s):
     return "".join(p.capitalize() for p in s.lower().split("_"))
 
@@ -89,6 +96,7 @@ def main(path):
             s = schemas[f"FlowAction{camel(t)}{camel(a)}Params"]
             required = set(s.get("required", []))
             params = [(n, n in required, kind(n, v)) for n, v in s.get("properties", {}).items()]
+            params += EXTRA.get((t, a), [])
             open_params = s.get("additionalProperties", False) is True
         print("    ActionSpec {")
         print(f'        kind: "{t}",')

@@ -36,8 +36,8 @@ pub use scope::{Scope, Scopes, UnknownScope};
 pub use setup::{Setup, SetupDecodeError, SetupFields};
 pub use template::{
     EvalError, MAX_EVALUATED_NODES, MAX_RENDERED_OUTPUT, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_SOURCE,
-    Template, TemplateAt, TemplateCheckError, TemplateError, TemplateScope, action_refs_in,
-    check_value, render_value,
+    Rendered, Template, TemplateAt, TemplateCheckError, TemplateError, TemplateScope,
+    action_refs_in, check_value, render_params, render_value,
 };
 pub use time::{Clock, SystemClock, Timestamp, TimestampError};
 pub use validate::{

@@ -28,6 +28,8 @@ pub enum Scope {
     ReadExecutions,
     /// `delete:flows_executions`
     DeleteExecutions,
+    /// `create:flows_executions` (flowvault's: run a flow through the API)
+    CreateExecutions,
 }
 
 impl Scope {
@@ -43,6 +45,7 @@ impl Scope {
         Scope::DeleteFlows,
         Scope::ReadExecutions,
         Scope::DeleteExecutions,
+        Scope::CreateExecutions,
     ];
 
     /// Auth0's name for it.
@@ -59,6 +62,7 @@ impl Scope {
             Scope::DeleteFlows => "delete:flows",
             Scope::ReadExecutions => "read:flows_executions",
             Scope::DeleteExecutions => "delete:flows_executions",
+            Scope::CreateExecutions => "create:flows_executions",
         }
     }
 }

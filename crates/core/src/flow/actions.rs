@@ -400,6 +400,7 @@ pub(crate) static ACTIONS: [ActionSpec; 48] = [
             p("connection_id", true, Connection),
             p("text", false, String),
             p("attachments", false, Array),
+            p("channel", false, String),
         ],
         open_params: false,
         scopes: &["chat:write"],

@@ -13,11 +13,17 @@ use super::{EvalError, MAX_EVALUATED_NODES, MAX_RENDERED_OUTPUT, NULL, TemplateS
 pub(super) struct Budget {
     nodes_left: usize,
     output_left: usize,
+    /// The text of every value passed through `functions.mask`.
+    pub(super) masked: Vec<String>,
 }
 
 impl Budget {
     pub(super) fn new() -> Self {
-        Budget { nodes_left: MAX_EVALUATED_NODES, output_left: MAX_RENDERED_OUTPUT }
+        Budget {
+            nodes_left: MAX_EVALUATED_NODES,
+            output_left: MAX_RENDERED_OUTPUT,
+            masked: Vec::new(),
+        }
     }
 
     fn node(&mut self) -> Result<(), EvalError> {
@@ -89,6 +95,16 @@ fn eval<'a>(
         Expr::Call(func, args) => {
             let args =
                 args.iter().map(|a| eval(a, scope, budget)).collect::<Result<Vec<_>, _>>()?;
+            if *func == functions::Func::Mask {
+                // The value goes on unchanged; its text is remembered so that the record of the
+                // execution can hide it.
+                if let Some(v) = args.first() {
+                    let text = text_of(v, MAX_RENDERED_OUTPUT)?;
+                    if !text.is_empty() {
+                        budget.masked.push(text.into_owned());
+                    }
+                }
+            }
             functions::call(*func, &args, scope.now).map(Cow::Owned)
         }
     }

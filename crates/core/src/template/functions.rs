@@ -2,13 +2,18 @@
 //!
 //! Functions that work on text take `toString` of their argument. Characters are Unicode
 //! scalar values (JavaScript counts UTF-16 units; the two agree outside the astral planes).
-//! Errors name the function and what is wrong, never the argument's value.
+//! A `null` optional argument counts as left out. Errors name the function and what is wrong,
+//! never the argument's value.
 
 use std::borrow::Cow;
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use md5::Md5;
 use serde_json::{Number, Value};
-use sha2::{Digest as _, Sha256};
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha512};
 
+use super::collections;
 use super::eval::{json_len, text_of, too_large};
 use super::{EvalError, MAX_RENDERED_OUTPUT, NULL};
 use crate::time::Timestamp;
@@ -19,9 +24,15 @@ pub(super) enum Func {
     ToString,
     ToNumber,
     ToBoolean,
+    ToArray,
+    ToTimestamp,
     Mask,
+    Md5,
+    Sha1,
     Sha256,
+    Sha512,
     Uuid,
+    Random,
     Now,
     EncodeUriComponent,
     Lowercase,
@@ -29,19 +40,30 @@ pub(super) enum Func {
     Trim,
     Length,
     Substring,
+    Slice,
+    Replace,
     ReplaceAll,
-    ToArray,
-    Random,
+    Split,
+    Includes,
+    IndexOf,
+    Merge,
 }
 
 impl Func {
-    const ALL: [Func; 16] = [
+    /// Every function, in the order error messages list them.
+    const ALL: [Func; 26] = [
         Func::ToString,
         Func::ToNumber,
         Func::ToBoolean,
+        Func::ToArray,
+        Func::ToTimestamp,
         Func::Mask,
+        Func::Md5,
+        Func::Sha1,
         Func::Sha256,
+        Func::Sha512,
         Func::Uuid,
+        Func::Random,
         Func::Now,
         Func::EncodeUriComponent,
         Func::Lowercase,
@@ -49,9 +71,13 @@ impl Func {
         Func::Trim,
         Func::Length,
         Func::Substring,
+        Func::Slice,
+        Func::Replace,
         Func::ReplaceAll,
-        Func::ToArray,
-        Func::Random,
+        Func::Split,
+        Func::Includes,
+        Func::IndexOf,
+        Func::Merge,
     ];
 
     pub(super) fn from_name(name: &str) -> Option<Func> {
@@ -68,9 +94,15 @@ impl Func {
             Func::ToString => "toString",
             Func::ToNumber => "toNumber",
             Func::ToBoolean => "toBoolean",
+            Func::ToArray => "toArray",
+            Func::ToTimestamp => "toTimestamp",
             Func::Mask => "mask",
+            Func::Md5 => "md5",
+            Func::Sha1 => "sha1",
             Func::Sha256 => "sha256",
+            Func::Sha512 => "sha512",
             Func::Uuid => "uuid",
+            Func::Random => "random",
             Func::Now => "now",
             Func::EncodeUriComponent => "encodeURIComponent",
             Func::Lowercase => "lowercase",
@@ -78,9 +110,13 @@ impl Func {
             Func::Trim => "trim",
             Func::Length => "length",
             Func::Substring => "substring",
+            Func::Slice => "slice",
+            Func::Replace => "replace",
             Func::ReplaceAll => "replaceAll",
-            Func::ToArray => "toArray",
-            Func::Random => "random",
+            Func::Split => "split",
+            Func::Includes => "includes",
+            Func::IndexOf => "indexOf",
+            Func::Merge => "merge",
         }
     }
 
@@ -88,9 +124,15 @@ impl Func {
     pub(super) fn arity(self) -> (usize, usize) {
         match self {
             Func::Uuid | Func::Now => (0, 0),
-            Func::Substring => (2, 3),
-            Func::ReplaceAll => (3, 3),
-            Func::Random => (2, 2),
+            Func::ToTimestamp => (0, 1),
+            Func::Merge => (2, 2),
+            Func::Substring
+            | Func::Slice
+            | Func::Split
+            | Func::Includes
+            | Func::IndexOf
+            | Func::Random => (2, 3),
+            Func::Replace | Func::ReplaceAll => (3, 3),
             _ => (1, 1),
         }
     }
@@ -109,9 +151,32 @@ pub(super) fn call(
         Func::ToString => Ok(Value::String(text(0)?.into_owned())),
         Func::ToNumber => to_number(func, arg(0)).map(Value::Number),
         Func::ToBoolean => to_boolean(arg(0)).map(Value::Bool).ok_or(bad(NOT_BOOLEAN)),
-        Func::Mask => Ok(Value::String(mask(&text(0)?))),
-        Func::Sha256 => Ok(Value::String(hex(&Sha256::digest(text(0)?.as_bytes())))),
+        Func::ToArray => match arg(0) {
+            Value::Null => Ok(Value::Array(Vec::new())),
+            v => {
+                // The value may be a large part of the scope: refuse before copying it.
+                json_len(v, MAX_RENDERED_OUTPUT)?;
+                Ok(match v {
+                    Value::Array(_) => v.clone(),
+                    _ => Value::Array(vec![v.clone()]),
+                })
+            }
+        },
+        Func::ToTimestamp => {
+            let seconds = match arg(0) {
+                Value::Null => now.as_datetime().timestamp(),
+                _ => unix_seconds(&text(0)?).ok_or(bad(NOT_DATE))?,
+            };
+            Ok(Value::Number(seconds.into()))
+        }
+        // The value itself: what `mask` changes is the execution record (see `eval`).
+        Func::Mask => Ok(arg(0).clone()),
+        Func::Md5 => Ok(hash::<Md5>(&text(0)?)),
+        Func::Sha1 => Ok(hash::<Sha1>(&text(0)?)),
+        Func::Sha256 => Ok(hash::<Sha256>(&text(0)?)),
+        Func::Sha512 => Ok(hash::<Sha512>(&text(0)?)),
         Func::Uuid => uuid_v4().map(Value::String),
+        Func::Random => random(func, arg(0), arg(1), arg(2)),
         Func::Now => Ok(Value::String(now.to_string())),
         Func::EncodeUriComponent => encode_uri_component(&text(0)?).map(Value::String),
         Func::Lowercase => limited(text(0)?.to_lowercase()),
@@ -129,26 +194,45 @@ pub(super) fn call(
             let (from, to) = (start.min(end), start.max(end));
             Ok(Value::String(s.chars().skip(from).take(to - from).collect()))
         }
-        Func::ReplaceAll => replace_all(&text(0)?, &text(1)?, &text(2)?).map(Value::String),
-        Func::ToArray => match arg(0) {
-            Value::Null => Ok(Value::Array(Vec::new())),
-            v => {
-                // The value may be a large part of the scope: refuse before copying it.
-                json_len(v, MAX_RENDERED_OUTPUT)?;
-                Ok(match v {
-                    Value::Array(_) => v.clone(),
-                    _ => Value::Array(vec![v.clone()]),
-                })
+        Func::Slice => {
+            let (start, end) = (position(func, arg(1))?, position(func, arg(2))?);
+            match arg(0) {
+                Value::Array(items) => {
+                    collections::slice_array(items, start.as_ref(), end.as_ref())
+                }
+                Value::Object(_) => Err(bad(NOT_STRING_OR_ARRAY)),
+                _ => {
+                    let s = collections::slice_str(&text(0)?, start.as_ref(), end.as_ref());
+                    Ok(Value::String(s))
+                }
             }
-        },
-        Func::Random => {
-            let bound = |v| to_number(func, v).and_then(|n| integer(&n).ok_or(bad(NOT_INTEGER)));
-            let (min, max) = (bound(arg(0))?, bound(arg(1))?);
-            if min > max {
-                return Err(bad("the lower bound is greater than the upper bound"));
-            }
-            random_between(min, max).map(|n| Value::Number(n.into()))
         }
+        Func::Replace => limited(text(0)?.replacen(text(1)?.as_ref(), &text(2)?, 1)),
+        Func::ReplaceAll => replace_all(&text(0)?, &text(1)?, &text(2)?).map(Value::String),
+        Func::Split => {
+            let separator = match arg(1) {
+                Value::Null => None,
+                _ => Some(text(1)?),
+            };
+            collections::split(&text(0)?, separator.as_deref(), position(func, arg(2))?.as_ref())
+        }
+        Func::Includes | Func::IndexOf => {
+            let from = position(func, arg(2))?;
+            let found = match (arg(0), arg(1)) {
+                // A missing item is not the empty string, which every string contains.
+                (Value::Null, _) | (Value::String(_), Value::Null) => None,
+                (Value::String(s), _) => collections::str_index_of(s, &text(1)?, from.as_ref()),
+                (Value::Array(items), item) => {
+                    collections::array_index_of(items, item, from.as_ref())
+                }
+                _ => return Err(bad(NOT_STRING_OR_ARRAY)),
+            };
+            Ok(match func {
+                Func::Includes => Value::Bool(found.is_some()),
+                _ => found.map_or(Value::from(-1), Value::from),
+            })
+        }
+        Func::Merge => collections::merge(arg(0), arg(1)).unwrap_or(Err(bad(CANNOT_MERGE))),
     }
 }
 
@@ -156,6 +240,18 @@ const NOT_NUMBER: &str = "the argument is not a number";
 const NOT_BOOLEAN: &str = "the argument is not a boolean (true, false, 1, 0 or empty)";
 const NO_LENGTH: &str = "the argument is not a string, array or object";
 const NOT_INTEGER: &str = "the bounds must be whole numbers";
+const NOT_DATE: &str = "the argument is not an ISO 8601 date";
+const NOT_STRING_OR_ARRAY: &str = "the first argument is not a string or array";
+const CANNOT_MERGE: &str = "the base is not an array, object or string, or the value is not \
+                            of a type that merges into it";
+
+/// An optional position (`slice`, `split`, `includes`, `indexOf`): `null` is left out.
+fn position(func: Func, value: &Value) -> Result<Option<Number>, EvalError> {
+    match value {
+        Value::Null => Ok(None),
+        v => to_number(func, v).map(Some),
+    }
+}
 
 /// `toNumber`: numbers as they are, booleans as 1 or 0, strings holding a decimal number
 /// (surrounding whitespace allowed) as that number. Whole numbers come out as integers.
@@ -216,18 +312,6 @@ fn to_boolean(value: &Value) -> Option<bool> {
     }
 }
 
-/// Keeps the last 4 characters; text of fewer than 5 characters is masked whole.
-fn mask(s: &str) -> String {
-    let len = s.chars().count();
-    if len < 5 {
-        return "*".repeat(len);
-    }
-    let kept = s.char_indices().nth(len - 4).map_or(0, |(i, _)| i);
-    let mut out = "*".repeat(len - 4);
-    out.push_str(&s[kept..]);
-    out
-}
-
 /// `length`: a string's characters, an array's items, an object's keys; `null` is 0.
 fn length(value: &Value) -> Option<usize> {
     match value {
@@ -237,6 +321,24 @@ fn length(value: &Value) -> Option<usize> {
         Value::Null => Some(0),
         Value::Bool(_) | Value::Number(_) => None,
     }
+}
+
+/// `toTimestamp`: an ISO 8601 date in whole seconds since the Unix epoch, rounded down as
+/// `Math.floor(Date.parse(date) / 1000)` rounds. Takes RFC 3339 (`2021-04-30T10:02:50.876Z`,
+/// `…+02:00`), a date alone (`2021-04-30`, midnight UTC, as JavaScript reads it) and a date
+/// and time with no offset (`2021-04-30T10:02`, `…T10:02:50.876`), read as UTC.
+fn unix_seconds(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp());
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(d.and_time(NaiveTime::MIN).and_utc().timestamp());
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(s, format).ok())
+        .map(|t| t.and_utc().timestamp())
 }
 
 /// A `substring` position as JavaScript reads it: truncated, and clamped to `0..=len`.
@@ -287,6 +389,11 @@ fn encode_uri_component(s: &str) -> Result<String, EvalError> {
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
+/// The lowercase hex digest of a text's UTF-8 bytes.
+fn hash<D: Digest>(text: &str) -> Value {
+    Value::String(hex(&D::digest(text.as_bytes())))
+}
+
 fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -308,6 +415,42 @@ fn uuid_v4() -> Result<String, EvalError> {
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex(&b);
     Ok(format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]))
+}
+
+/// `random(min, max, float?)`: an integer in `min..=max` (the bounds must be whole), or with
+/// `float` true, a float in `[min, max]`.
+fn random(func: Func, min: &Value, max: &Value, float: &Value) -> Result<Value, EvalError> {
+    let bad = |reason| EvalError::BadArgument { function: func.name(), reason };
+    let float = to_boolean(float).ok_or(bad(NOT_BOOLEAN))?;
+    let (min, max) = (to_number(func, min)?, to_number(func, max)?);
+    let reversed = bad("the lower bound is greater than the upper bound");
+    if float {
+        let (min, max) =
+            (min.as_f64().ok_or(bad(NOT_NUMBER))?, max.as_f64().ok_or(bad(NOT_NUMBER))?);
+        if min > max {
+            return Err(reversed);
+        }
+        let n = random_float(min, max)?;
+        return normalize(n).map(Value::Number).ok_or(bad(NOT_NUMBER));
+    }
+    let (min, max) =
+        (integer(&min).ok_or(bad(NOT_INTEGER))?, integer(&max).ok_or(bad(NOT_INTEGER))?);
+    if min > max {
+        return Err(reversed);
+    }
+    random_between(min, max).map(|n| Value::Number(n.into()))
+}
+
+/// A uniformly random float in `[min, max]` (`min <= max`, both finite), both ends reachable.
+fn random_float(min: f64, max: f64) -> Result<f64, EvalError> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|_| EvalError::RandomFailed { function: "random" })?;
+    // 53 random bits over 2^53 - 1: a fraction in [0, 1], exact in an f64.
+    #[allow(clippy::cast_precision_loss, reason = "both are below 2^53, so exact")]
+    let u = (u64::from_le_bytes(b) >> 11) as f64 / ((1u64 << 53) - 1) as f64;
+    // Interpolated, not `min + u * (max - min)`, which overflows for bounds near ±f64::MAX;
+    // clamped because rounding may step just outside.
+    Ok((min * (1.0 - u) + max * u).clamp(min, max))
 }
 
 /// A uniformly random integer in `min..=max` (`min <= max`).
@@ -342,7 +485,8 @@ mod tests {
         for f in Func::ALL {
             assert_eq!(Func::from_name(f.name()), Some(f));
         }
-        assert_eq!(Func::from_name("md5"), None);
+        assert_eq!(Func::from_name("sha384"), None);
+        assert_eq!(Func::from_name("Md5"), None);
         assert!(Func::known().starts_with("toString, toNumber, "));
     }
 
@@ -356,15 +500,6 @@ mod tests {
         for bad in ["", "abc", "inf", "NaN", "1e999", "12px", "-", "."] {
             assert_eq!(n(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn mask_keeps_the_last_four_characters() {
-        assert_eq!(mask("4111111111111111"), "************1111");
-        assert_eq!(mask("12345"), "*2345");
-        assert_eq!(mask("1234"), "****");
-        assert_eq!(mask(""), "");
-        assert_eq!(mask("ééééé"), "*éééé");
     }
 
     #[test]
@@ -397,6 +532,42 @@ mod tests {
         assert_eq!(seen, [true; 3]);
         assert_eq!(random_between(7, 7), Ok(7));
         assert!(random_between(i64::MIN, i64::MAX).is_ok());
+    }
+
+    #[test]
+    fn random_floats_stay_in_bounds() {
+        for _ in 0..200 {
+            let f = random_float(-0.5, 0.5).unwrap_or(f64::NAN);
+            assert!((-0.5..=0.5).contains(&f), "{f}");
+        }
+        assert_eq!(random_float(2.5, 2.5), Ok(2.5));
+        let wide = random_float(-f64::MAX, f64::MAX).unwrap_or(f64::NAN);
+        assert!(wide.is_finite(), "{wide}");
+        let high = random_float(f64::MAX, f64::MAX);
+        assert_eq!(high, Ok(f64::MAX));
+    }
+
+    #[test]
+    fn unix_seconds_reads_iso_8601() {
+        let cases = [
+            ("2021-04-30T10:02:50.876Z", Some(1_619_776_970)),
+            ("2021-04-30T12:02:50.876+02:00", Some(1_619_776_970)),
+            (" 2021-04-30T10:02:50Z ", Some(1_619_776_970)),
+            ("2021-04-30T10:02:50.876", Some(1_619_776_970)),
+            ("2021-04-30T10:02", Some(1_619_776_920)),
+            ("2021-04-30", Some(1_619_740_800)),
+            ("1970-01-01T00:00:00Z", Some(0)),
+            // Rounded down, as `Math.floor` rounds: half a second before the epoch is -1.
+            ("1969-12-31T23:59:59.500Z", Some(-1)),
+            ("", None),
+            ("yesterday", None),
+            ("2021-02-30", None),
+            ("1619776970", None),
+            ("2021-04-30T25:00:00Z", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(unix_seconds(text), want, "{text:?}");
+        }
     }
 
     #[test]

@@ -23,7 +23,41 @@
 //! The language has no loops, no assignment and no IO, so rendering time is bounded by the size
 //! of the template and of the data; the limits below bound both. There is no way to write a
 //! literal `{{` in text.
+//!
+//! # Functions
+//!
+//! The helpers Auth0 documents, with JavaScript's semantics unless noted. Functions that work
+//! on text take `toString` of their argument; characters are Unicode scalar values. A `null`
+//! optional argument counts as left out. A function that cannot use an argument fails with an
+//! [`EvalError`] that names the function, never the value; every value a function returns is
+//! held to [`MAX_RENDERED_OUTPUT`], and the arrays and strings it builds are measured before
+//! they are built.
+//!
+//! | Function | Result |
+//! |---|---|
+//! | `toString(v)` | text: `null` is empty, numbers and booleans as JSON, arrays and objects as compact JSON |
+//! | `toNumber(v)` | a number from a number, a boolean (1/0) or decimal text |
+//! | `toBoolean(v)` | from a boolean, `null` (false), a number (non-zero), or `true`/`1`/`false`/`0`/empty text |
+//! | `toArray(v)` | an array as it is, `null` as `[]`, anything else wrapped: `[v]` |
+//! | `toTimestamp(date?)` | UNIX seconds (rounded down) of an ISO 8601 date (RFC 3339, `YYYY-MM-DD`, or a date and time with no offset, read as UTC); of the execution step's clock without one |
+//! | `mask(v)` | `v` unchanged; its text is hidden from the execution record |
+//! | `md5(v)`, `sha1(v)`, `sha256(v)`, `sha512(v)` | lowercase hex digest of the text's UTF-8 |
+//! | `uuid()` | a random version 4 UUID |
+//! | `random(min, max, float?)` | a random integer in `min..=max` (whole bounds), or with `float` true a float in `[min, max]` |
+//! | `now()` | the execution step's clock, as `2021-04-30T10:31:28.576Z` |
+//! | `encodeURIComponent(v)` | the text percent-encoded as JavaScript's function does |
+//! | `lowercase(v)`, `uppercase(v)`, `trim(v)` | the text changed |
+//! | `length(v)` | characters of a string, items of an array, keys of an object; `null` is 0 |
+//! | `substring(v, start, end?)` | characters `start..end` (swapped if reversed, clamped) |
+//! | `slice(v, start, end?)` | part of an array, or of the text, by `start..end`; negative positions count from the end |
+//! | `replace(v, search, replacement)` | the text with the first `search` replaced (literally: `$` patterns are not expanded) |
+//! | `replaceAll(v, search, replacement)` | the text with every `search` replaced (likewise) |
+//! | `split(v, separator, limit?)` | the text's pieces between separators; an empty separator gives characters, `null` the whole text; at most `limit` pieces |
+//! | `includes(c, item, from?)` | whether a string contains the item's text, or an array an item equal to it as JSON (numbers by value); `false` for `null` or a `null` item in a string |
+//! | `indexOf(c, item, from?)` | the character or item index of that first match, or -1; a negative `from` is 0 for strings and counts from the end for arrays |
+//! | `merge(base, v)` | arrays concatenated, objects merged one level deep (`v`'s keys win), a string followed by a string, number or boolean; a `null` `v` leaves `base` as it is; other pairs fail |
 
+mod collections;
 mod eval;
 mod functions;
 mod lexer;
@@ -259,8 +293,27 @@ pub struct TemplateAt {
 /// # Errors
 /// [`EvalError`] from the first string that fails.
 pub fn render_value(value: &Value, scope: &TemplateScope<'_>) -> Result<Value, EvalError> {
+    render_params(value, scope).map(|r| r.value)
+}
+
+/// A rendered params value, and the text of every value that went through `functions.mask`
+/// (which reaches the action unchanged, and must not reach the execution record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// The params, rendered.
+    pub value: Value,
+    /// Texts to hide from the record.
+    pub masked: Vec<String>,
+}
+
+/// [`render_value`], also returning the masked texts.
+///
+/// # Errors
+/// [`EvalError`] from the first string that fails.
+pub fn render_params(value: &Value, scope: &TemplateScope<'_>) -> Result<Rendered, EvalError> {
     let mut budget = Budget::new();
-    render_in(value, scope, &mut budget, &mut String::new())
+    let value = render_in(value, scope, &mut budget, &mut String::new())?;
+    Ok(Rendered { value, masked: budget.masked })
 }
 
 fn render_in(

@@ -30,6 +30,8 @@ impl Data {
                 "mixed": "MiXeD",
                 "url": "a b&c=d/é",
                 "flag": "true",
+                "tags": ["auth0", "identity", "authentication"],
+                "date": "2021-04-30T10:02:50.876Z",
             }),
             vars: json!({"counter": 3}),
             context: json!({"user": {"user_id": "auth0|1", "email": "u@example.com"}}),
@@ -115,9 +117,8 @@ fn renders_the_table() {
         ("{{functions.toBoolean(2)}}", json!(true)),
         ("{{functions.toBoolean(fields.flag)}}", json!(true)),
         ("{{functions.toBoolean(fields.missing)}}", json!(false)),
-        ("{{functions.mask(fields.card)}}", json!("************1111")),
-        ("{{functions.mask('abcd')}}", json!("****")),
-        ("{{functions.mask(123456)}}", json!("**3456")),
+        ("{{functions.mask(fields.card)}}", json!("4111111111111111")),
+        ("{{functions.mask(123456)}}", json!(123456)),
         (
             "{{functions.sha256('abc')}}",
             json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
@@ -153,6 +154,94 @@ fn renders_the_table() {
         ("{{functions.toArray(fields.missing)}}", json!([])),
         ("{{functions.toArray(fields.n)}}", json!([42])),
         ("{{functions.random(5, 5)}}", json!(5)),
+        ("{{functions.random(5, 5, false)}}", json!(5)),
+        ("{{functions.random(5, 5, fields.missing)}}", json!(5)),
+        ("{{functions.random(5, 5, true)}}", json!(5)),
+        ("{{functions.random(1.5, '1.5', 'true')}}", json!(1.5)),
+        // The functions added to match Auth0's list, with its examples first.
+        ("{{ functions.slice( 'example', 3, 5) }}", json!("mp")),
+        ("{{functions.slice('example', 3)}}", json!("mple")),
+        ("{{functions.slice('example', -3)}}", json!("ple")),
+        ("{{functions.slice('example', -3, -1)}}", json!("pl")),
+        ("{{functions.slice('example', 5, 3)}}", json!("")),
+        ("{{functions.slice('example', null, '2')}}", json!("ex")),
+        ("{{functions.slice('héllo', 1, 2)}}", json!("é")),
+        ("{{functions.slice(12345, 1, 3)}}", json!("23")),
+        ("{{functions.slice(fields.missing, 0, 2)}}", json!("")),
+        ("{{functions.slice(fields.tags, 1)}}", json!(["identity", "authentication"])),
+        ("{{functions.slice(fields.tags, -1)}}", json!(["authentication"])),
+        ("{{functions.slice(fields.tags, 0, -1)}}", json!(["auth0", "identity"])),
+        ("{{functions.slice(fields.tags, 9)}}", json!([])),
+        ("{{ functions.toTimestamp() }}", json!(1_795_685_400)),
+        ("{{ functions.toTimestamp('2021-04-30T10:02:50.876Z') }}", json!(1_619_776_970)),
+        ("{{functions.toTimestamp(fields.date)}}", json!(1_619_776_970)),
+        ("{{functions.toTimestamp('2021-04-30')}}", json!(1_619_740_800)),
+        ("{{functions.toTimestamp('2021-04-30T12:02:50+02:00')}}", json!(1_619_776_970)),
+        ("{{functions.toTimestamp(functions.now())}}", json!(1_795_685_400)),
+        ("{{functions.toTimestamp(fields.missing)}}", json!(1_795_685_400)),
+        ("{{ functions.replace('2021-04-30', '-', '/') }}", json!("2021/04-30")),
+        ("{{ functions.replaceAll('2021-04-30', '-', '/') }}", json!("2021/04/30")),
+        ("{{functions.replace('abc', '', '-')}}", json!("-abc")),
+        ("{{functions.replace('abc', 'x', 'y')}}", json!("abc")),
+        ("{{functions.replace(fields.n, 4, fields.missing)}}", json!("2")),
+        ("{{ functions.split('2021-04-30', '-') }}", json!(["2021", "04", "30"])),
+        ("{{functions.split('2021-04-30', '-', 2)}}", json!(["2021", "04"])),
+        ("{{functions.split('2021-04-30', '-', 0)}}", json!([])),
+        ("{{functions.split('héé', '')}}", json!(["h", "é", "é"])),
+        ("{{functions.split('', '')}}", json!([])),
+        ("{{functions.split('', ',')}}", json!([""])),
+        ("{{functions.split('a,b', fields.missing)}}", json!(["a,b"])),
+        ("{{functions.split(fields.n, '')}}", json!(["4", "2"])),
+        ("{{ functions.includes(fields.tags, 'identity') }}", json!(true)),
+        ("{{functions.includes(fields.tags, 'Identity')}}", json!(false)),
+        ("{{functions.includes(fields.tags, 'auth0', 1)}}", json!(false)),
+        ("{{functions.includes(fields.tags, 'authentication', -1)}}", json!(true)),
+        ("{{functions.includes(fields.obj.a, 2.0)}}", json!(true)),
+        ("{{functions.includes(fields.obj.a, '2')}}", json!(false)),
+        ("{{functions.includes(fields.email, '@example.')}}", json!(true)),
+        ("{{functions.includes(fields.email, 'ada', 1)}}", json!(false)),
+        ("{{functions.includes(fields.email, fields.missing)}}", json!(false)),
+        ("{{functions.includes(fields.missing, 'a')}}", json!(false)),
+        ("{{ functions.indexOf(fields.tags, 'identity') }}", json!(1)),
+        ("{{functions.indexOf(fields.tags, 'nope')}}", json!(-1)),
+        ("{{functions.indexOf(fields.list, 'x', -1)}}", json!(-1)),
+        ("{{functions.indexOf('héllo', 'l')}}", json!(2)),
+        ("{{functions.indexOf('héllo', 'l', 3)}}", json!(3)),
+        ("{{functions.indexOf('héllo', 'l', -9)}}", json!(2)),
+        ("{{functions.indexOf('héllo', '')}}", json!(0)),
+        ("{{functions.indexOf(fields.missing, 'a')}}", json!(-1)),
+        (
+            "{{ functions.merge(functions.slice(fields.tags, 0, 2), functions.slice(fields.tags, \
+             2)) }}",
+            json!(["auth0", "identity", "authentication"]),
+        ),
+        ("{{functions.merge(fields.list, fields.obj.a)}}", json!(["x", "y", 1, 2])),
+        ("{{functions.merge(fields.list, fields.missing)}}", json!(["x", "y"])),
+        (
+            "{{functions.merge(fields.obj, context.user)}}",
+            json!({"a": [1, 2], "user_id": "auth0|1", "email": "u@example.com"}),
+        ),
+        (
+            "{{functions.merge(context.user, actions.send_sms)}}",
+            json!({"user_id": "auth0|1", "email": "u@example.com", "sid": "SM1"}),
+        ),
+        ("{{functions.merge(fields.name, fields.n)}}", json!("Ada42")),
+        ("{{functions.merge('a', 'b')}}", json!("ab")),
+        ("{{functions.md5('auth0')}}", json!("7bbb59770ba3cf6e020790ba5b77e75a")),
+        ("{{functions.md5(fields.missing)}}", json!("d41d8cd98f00b204e9800998ecf8427e")),
+        ("{{functions.sha1('auth0')}}", json!("b4ec5339db0cc23405c6fd16e113839114f0a07f")),
+        ("{{functions.sha1(fields.n)}}", json!("92cfceb39d57d914ed8b14d0e37643de0797ae56")),
+        (
+            "{{functions.sha256('auth0')}}",
+            json!("d9082bdcf7eaf584e640203ff313a74a401cab4bc2167979eedc76a0019c0334"),
+        ),
+        (
+            "{{functions.sha512('auth0')}}",
+            json!(
+                "c0d588069d056c337602b6037034bcab7b29f4ea0c325f665c089aba4c15c23a7baad6874668558\
+                 5b17cf68f3832eb1049e6fe777860329f72254a8f3e756192"
+            ),
+        ),
         // Nesting and whitespace.
         (
             "{{functions.uppercase(functions.substring(fields.missing ?? 'abcdef', 0, \
@@ -161,6 +250,9 @@ fn renders_the_table() {
         ),
         ("{{\n  functions.trim (\n\tfields.padded\n  )\n}}", json!("hi")),
         ("{{ functions.toString(functions.toArray(vars.counter ?? 0)) }}", json!("[3]")),
+        ("{{ functions.indexOf(functions.split(fields.email, '@'), 'example.com') }}", json!(1)),
+        ("{{functions.includes(functions.merge(fields.list, fields.tags), 'auth0')}}", json!(true)),
+        ("{{functions.length(functions.split(fields.date, 'T'))}}", json!(2)),
     ];
     for (src, want) in cases {
         assert_eq!(render(src), Ok(want), "{src:?}");
@@ -183,12 +275,25 @@ fn uuid_and_random_draw_fresh_values() {
             other => panic!("{other:?}"),
         }
     }
+    let mut fractions = 0;
+    for _ in 0..50 {
+        match render("{{functions.random(0, 6, true)}}") {
+            Ok(Value::Number(n)) => {
+                let f = n.as_f64().unwrap_or(-1.0);
+                assert!((0.0..=6.0).contains(&f), "{n}");
+                fractions += usize::from(f.fract() != 0.0);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(fractions > 40, "{fractions} of 50 draws had a fraction");
 }
 
 #[test]
 fn rejects_the_error_table_with_positions() {
-    let known = "toString, toNumber, toBoolean, mask, sha256, uuid, now, encodeURIComponent, \
-                 lowercase, uppercase, trim, length, substring, replaceAll, toArray, random";
+    let known = "toString, toNumber, toBoolean, toArray, toTimestamp, mask, md5, sha1, sha256, \
+                 sha512, uuid, random, now, encodeURIComponent, lowercase, uppercase, trim, \
+                 length, substring, slice, replace, replaceAll, split, includes, indexOf, merge";
     let unknown_fn = format!("unknown function `foo` (known: {known})");
     let user = "unknown root `user`: expected fields, vars, context, actions or functions";
     let actions = "expected an action id after `actions`, as in `actions.my_action`";
@@ -209,6 +314,17 @@ fn rejects_the_error_table_with_positions() {
         ("{{ functions.substring('a') }}", 1, 14, "`substring` takes 2 or 3 arguments, got 1"),
         ("{{ functions.uuid(1) }}", 1, 14, "`uuid` takes 0 arguments, got 1"),
         ("{{ functions.replaceAll('a', 'b') }}", 1, 14, "`replaceAll` takes 3 arguments, got 2"),
+        ("{{ functions.replace('a', 'b') }}", 1, 14, "`replace` takes 3 arguments, got 2"),
+        ("{{ functions.toTimestamp(1, 2) }}", 1, 14, "`toTimestamp` takes 0 or 1 arguments, got 2"),
+        ("{{ functions.slice('a') }}", 1, 14, "`slice` takes 2 or 3 arguments, got 1"),
+        ("{{ functions.split('a') }}", 1, 14, "`split` takes 2 or 3 arguments, got 1"),
+        ("{{ functions.includes('a') }}", 1, 14, "`includes` takes 2 or 3 arguments, got 1"),
+        ("{{ functions.indexOf('a', 1, 2, 3) }}", 1, 14, "`indexOf` takes 2 or 3 arguments, got 4"),
+        ("{{ functions.merge('a') }}", 1, 14, "`merge` takes 2 arguments, got 1"),
+        ("{{ functions.md5() }}", 1, 14, "`md5` takes 1 argument, got 0"),
+        ("{{ functions.sha512('a', 'b') }}", 1, 14, "`sha512` takes 1 argument, got 2"),
+        ("{{ functions.random(1, 2, true, 4) }}", 1, 14, "`random` takes 2 or 3 arguments, got 4"),
+        ("{{ functions.MD5('a') }}", 1, 14, &format!("unknown function `MD5` (known: {known})")),
         ("{{ functions.trim(fields.a }}", 1, 28, "expected `,` or `)`"),
         ("{{ functions.trim }}", 1, 19, "expected `(` after `functions.trim`"),
         ("{{ functions }}", 1, 14, "expected `.` and a function name after `functions`"),
@@ -282,7 +398,9 @@ fn source_and_depth_limits() {
 #[test]
 fn output_and_node_limits() {
     let big = "a".repeat(600 * 1024);
-    let data = Data { fields: json!({ "big": big, "list": vec![big.clone(); 2] }), ..Data::new() };
+    let mib = "a".repeat(MAX_RENDERED_OUTPUT);
+    let fields = json!({ "big": big, "list": vec![big.clone(); 2], "mib": mib });
+    let data = Data { fields, ..Data::new() };
     let scope = data.scope();
     // Sizes, not values, so that a failure does not print a megabyte.
     let size = |src: &str| parse(src).render(&scope).map(|v| v.to_string().len());
@@ -299,6 +417,32 @@ fn output_and_node_limits() {
     let encoded = format!("{{{{functions.length(functions.encodeURIComponent({spaces}))}}}}");
     assert_eq!(size(&encoded), too_large);
     assert_eq!(size("{{functions.length(functions.substring(fields.big, 0, 400000))}}"), Ok(6));
+
+    // The functions that build arrays or strings from their arguments refuse to build past the
+    // limit, rather than allocate and then fail.
+    assert_eq!(size("{{fields.mib}}"), Ok(MAX_RENDERED_OUTPUT + 2));
+    assert_eq!(size("{{functions.split(fields.mib, '')}}"), too_large);
+    assert_eq!(size("{{functions.split(fields.mib, 'a')}}"), too_large);
+    assert_eq!(size("{{functions.split(fields.mib, '', 3)}}"), Ok(13));
+    assert_eq!(size("{{functions.length(functions.split(fields.big, 'aaaaaaaa'))}}"), Ok(5));
+    assert_eq!(size("{{functions.slice(fields.list, 0)}}"), too_large);
+    assert_eq!(size("{{functions.slice(fields.list, 1)}}"), Ok(big.len() + 4));
+    assert_eq!(size("{{functions.slice(fields.mib, 1)}}"), Ok(MAX_RENDERED_OUTPUT + 1));
+    assert_eq!(size("{{functions.merge(fields.big, fields.big)}}"), too_large);
+    assert_eq!(size("{{functions.merge(fields.list, fields.list)}}"), too_large);
+    assert_eq!(
+        size("{{functions.merge(functions.slice(fields.list, 1), fields.list)}}"),
+        too_large
+    );
+    assert_eq!(size("{{functions.merge(fields.mib, '')}}"), Ok(MAX_RENDERED_OUTPUT + 2));
+    assert_eq!(size("{{functions.merge(fields.mib, 'a')}}"), too_large);
+    assert_eq!(size("{{functions.replace(fields.big, 'a', fields.big)}}"), too_large);
+    assert_eq!(size("{{functions.replace(fields.mib, 'a', 'b')}}"), Ok(MAX_RENDERED_OUTPUT + 2));
+    assert_eq!(size("{{functions.replace(fields.mib, 'a', 'bb')}}"), too_large);
+    assert_eq!(size("{{functions.md5(fields.mib)}}"), Ok(34));
+    assert_eq!(size("{{functions.sha512(fields.mib)}}"), Ok(130));
+    assert_eq!(size("{{functions.includes(fields.list, fields.big)}}"), Ok(4));
+    assert_eq!(size("{{functions.indexOf(fields.mib, 'b')}}"), Ok(2));
     let twice = json!(["{{fields.big}}", "{{fields.big}}"]);
     assert_eq!(render_value(&twice, &scope).map(|v| v.to_string().len()), too_large);
 
@@ -321,6 +465,10 @@ fn output_and_node_limits() {
 #[test]
 fn evaluation_errors_name_the_function_never_the_value() {
     let bad = |function, reason| Err(EvalError::BadArgument { function, reason });
+    let not_collection = "the first argument is not a string or array";
+    let not_convertible = "the argument is not a string, number or boolean";
+    let cannot_merge = "the base is not an array, object or string, or the value is not of a \
+                        type that merges into it";
     let cases = [
         ("{{functions.toNumber(fields.secret)}}", bad("toNumber", "the argument is not a number")),
         (
@@ -344,6 +492,50 @@ fn evaluation_errors_name_the_function_never_the_value() {
             bad("random", "the lower bound is greater than the upper bound"),
         ),
         ("{{functions.random(1.5, 2)}}", bad("random", "the bounds must be whole numbers")),
+        ("{{functions.random(1.5, 2, false)}}", bad("random", "the bounds must be whole numbers")),
+        (
+            "{{functions.random(2.5, 1, true)}}",
+            bad("random", "the lower bound is greater than the upper bound"),
+        ),
+        (
+            "{{functions.random(1, 2, fields.secret)}}",
+            bad("random", "the argument is not a boolean (true, false, 1, 0 or empty)"),
+        ),
+        (
+            "{{functions.random(1, fields.secret, true)}}",
+            bad("random", "the argument is not a number"),
+        ),
+        (
+            "{{functions.toTimestamp(fields.secret)}}",
+            bad("toTimestamp", "the argument is not an ISO 8601 date"),
+        ),
+        (
+            "{{functions.toTimestamp(1619776970)}}",
+            bad("toTimestamp", "the argument is not an ISO 8601 date"),
+        ),
+        (
+            "{{functions.toTimestamp(fields.obj)}}",
+            bad("toTimestamp", "the argument is not an ISO 8601 date"),
+        ),
+        ("{{functions.slice(fields.obj, 0)}}", bad("slice", not_collection)),
+        ("{{functions.slice('abc', fields.secret)}}", bad("slice", "the argument is not a number")),
+        ("{{functions.slice('abc', 0, fields.obj)}}", bad("slice", not_convertible)),
+        (
+            "{{functions.split('a-b', '-', fields.secret)}}",
+            bad("split", "the argument is not a number"),
+        ),
+        ("{{functions.includes(42, 4)}}", bad("includes", not_collection)),
+        ("{{functions.includes(fields.obj, 'a')}}", bad("includes", not_collection)),
+        (
+            "{{functions.includes(fields.tags, 'a', fields.secret)}}",
+            bad("includes", "the argument is not a number"),
+        ),
+        ("{{functions.indexOf(true, 't')}}", bad("indexOf", not_collection)),
+        ("{{functions.merge(fields.n, fields.list)}}", bad("merge", cannot_merge)),
+        ("{{functions.merge(fields.missing, fields.list)}}", bad("merge", cannot_merge)),
+        ("{{functions.merge(fields.list, fields.secret)}}", bad("merge", cannot_merge)),
+        ("{{functions.merge(fields.obj, fields.list)}}", bad("merge", cannot_merge)),
+        ("{{functions.merge(fields.secret, fields.obj)}}", bad("merge", cannot_merge)),
     ];
     for (src, want) in cases {
         let got = render(src);
@@ -358,6 +550,10 @@ fn evaluation_errors_name_the_function_never_the_value() {
     assert_eq!(
         render("{{functions.toNumber(fields.secret)}}").err().map(|e| e.to_string()).as_deref(),
         Some("functions.toNumber: the argument is not a number")
+    );
+    assert_eq!(
+        render("{{functions.toTimestamp(fields.secret)}}").err().map(|e| e.to_string()).as_deref(),
+        Some("functions.toTimestamp: the argument is not an ISO 8601 date")
     );
 }
 
@@ -465,7 +661,8 @@ fn without_open_braces(mut s: String) -> String {
 
 /// Strings made of the language's own pieces, so that many of them parse.
 const TEMPLATE_LIKE: &str = "(\\{\\{|\\}\\}|[(),.?\\[\\]'\"\\\\ ]|-?[0-9]|fields|actions|functions|\
-                             trim|mask|random|substring|toArray|[a-z_]){0,40}";
+                             trim|mask|random|substring|toArray|slice|split|merge|includes|\
+                             indexOf|replace|toTimestamp|md5|true|[a-z_]){0,40}";
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1024))]
@@ -496,4 +693,22 @@ proptest! {
         let rendered = t.ok().map(|t| t.render(&TemplateScope::empty(now())));
         prop_assert_eq!(rendered, Some(Ok(Value::String(s))));
     }
+}
+
+#[test]
+fn masked_values_reach_the_action_unchanged_and_are_listed_for_the_record() {
+    let d = Data::new();
+    let params = json!({
+        "card": "{{functions.mask(fields.card)}}",
+        "note": "card {{functions.mask(fields.card)}} for {{fields.name}}",
+        "pin": "{{functions.mask(vars.counter)}}",
+        "none": "{{functions.mask(fields.missing)}}",
+    });
+    let r = render_params(&params, &d.scope()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.value["card"], "4111111111111111");
+    assert_eq!(r.value["note"], "card 4111111111111111 for Ada");
+    assert_eq!(r.value["pin"], 3);
+    assert!(r.masked.contains(&"4111111111111111".to_owned()));
+    assert!(r.masked.contains(&"3".to_owned()));
+    assert!(!r.masked.iter().any(String::is_empty), "nothing to hide for a missing value");
 }
