@@ -545,7 +545,7 @@ impl Store for MemoryStore {
         if let Some((_, f, _)) =
             s.flows.iter_mut().find(|(t, f, _)| t == tenant && f.id == row.flow_id)
         {
-            f.executed_at = Some(row.created_at);
+            f.executed_at = f.executed_at.max(Some(row.created_at));
         }
         s.executions.push((tenant.clone(), row.clone()));
         Ok(())

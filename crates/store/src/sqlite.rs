@@ -43,9 +43,14 @@ macro_rules! connection_columns {
 /// WAL journal with `synchronous = NORMAL`: a write is durable once acknowledged, across a crash
 /// of the process (`kill -9`); an operating-system crash or power cut may lose the last
 /// transactions but never corrupts the file.
+///
+/// Reads share a pool of connections; writes go through one connection of their own, so the
+/// writers of this process queue for it instead of contending for SQLite's lock (whose busy
+/// handler sleeps). Other processes on the same file still meet the lock, and wait for it.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
     path: PathBuf,
 }
 
@@ -62,18 +67,29 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(db)?;
+        MIGRATOR.run(&writer).await.map_err(|e| StoreError::Database(Box::new(e)))?;
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4);
         let pool = SqlitePoolOptions::new()
             .max_connections(u32::try_from(readers).unwrap_or(8))
             .connect_with(options)
             .await
             .map_err(db)?;
-        MIGRATOR.run(&pool).await.map_err(|e| StoreError::Database(Box::new(e)))?;
-        Ok(Self { pool, path: path.to_owned() })
+        Ok(Self { pool, writer, path: path.to_owned() })
     }
 
+    /// The readers.
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The one writer.
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     /// The database file.
@@ -85,12 +101,13 @@ impl SqliteStore {
     /// Closes every connection, checkpointing the WAL into the main file.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// A write transaction that takes the write lock up front, so it never fails half-way
     /// because another connection started writing first.
     pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)
     }
 
     async fn current_version(
@@ -205,7 +222,7 @@ impl Store for SqliteStore {
         .bind(TenantId::generate().as_str())
         .bind(name.as_str())
         .bind(now.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         self.tenant_by_name(name).await?.ok_or(StoreError::NotFound)
@@ -246,7 +263,7 @@ impl Store for SqliteStore {
         .bind(i64::from(row.token.attempts))
         .bind(row.token.lease_owner.as_deref())
         .bind(text(row.token.lease_until))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| match e.as_database_error() {
             Some(d) if d.is_unique_violation() => StoreError::AlreadyExists,
@@ -358,7 +375,7 @@ impl Store for SqliteStore {
         .bind(change.updated_at.to_string())
         .bind(reset)
         .bind(text(refresh_at))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db)?;
         match row {
@@ -381,7 +398,7 @@ impl Store for SqliteStore {
         .bind(tenant.as_str())
         .bind(id.as_str())
         .bind(expected_version.map(to_i64).transpose()?)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         if done.rows_affected() == 1 {
@@ -402,7 +419,7 @@ impl Store for SqliteStore {
         .bind(&row.secret_hash)
         .bind(row.scopes.to_string())
         .bind(row.created_at.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| match e.as_database_error() {
             Some(d) if d.is_unique_violation() => StoreError::AlreadyExists,
@@ -441,7 +458,7 @@ impl Store for SqliteStore {
         let done = sqlx::query("DELETE FROM management_clients WHERE tenant_id = ?1 AND id = ?2")
             .bind(tenant.as_str())
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db)?;
         if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::NotFound) }
@@ -473,7 +490,7 @@ impl Store for SqliteStore {
         .bind(&row.alg)
         .bind(&row.private_sealed)
         .bind(row.created_at.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(done.rows_affected() == 1)
@@ -499,7 +516,7 @@ impl Store for SqliteStore {
         .bind(until.to_string())
         .bind(now.to_string())
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await
         .map_err(db)?;
         rows.iter().map(|r| Ok((parse(r, "tenant_id")?, connection_from_row(r)?))).collect()
@@ -525,7 +542,7 @@ impl Store for SqliteStore {
         .bind(owner)
         .bind(now.to_string())
         .bind(until.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db)?;
         match row {
@@ -547,7 +564,7 @@ impl Store for SqliteStore {
         .bind(tenant.as_str())
         .bind(id.as_str())
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)
         .map(drop)
@@ -614,7 +631,7 @@ impl Store for SqliteStore {
             .bind(to_i64(tokens_version)?)
             .bind(last_error.as_str()),
         };
-        match query.fetch_optional(&self.pool).await.map_err(db)? {
+        match query.fetch_optional(&self.writer).await.map_err(db)? {
             Some(r) => connection_from_row(&r),
             None => {
                 let row = self.connection(tenant, id).await?.ok_or(StoreError::NotFound)?;
@@ -649,7 +666,7 @@ impl Store for SqliteStore {
         .bind(tenant.as_str())
         .bind(id.as_str())
         .bind(missing)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)
         .map(drop)
@@ -679,13 +696,13 @@ impl Store for SqliteStore {
         .bind(&row.scopes)
         .bind(row.created_at.to_string())
         .bind(row.expires_at.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         // Abandoned authorizations are swept as new ones start.
         sqlx::query("DELETE FROM oauth_states WHERE expires_at < ?1")
             .bind(row.created_at.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db)
             .map(drop)
@@ -700,7 +717,7 @@ impl Store for SqliteStore {
                connection_id, verifier_sealed, scopes, created_at, expires_at",
         )
         .bind(state_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db)?;
         row.map(|r| {

@@ -169,7 +169,7 @@ impl SqliteStore {
         tenant: &TenantId,
         row: &ExecutionRow,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        // One statement: the `executions_touch_flow` trigger sets the flow's `executed_at`.
         sqlx::query(concat!(
             "INSERT INTO executions (tenant_id, ",
             execution_columns!(),
@@ -185,17 +185,10 @@ impl SqliteStore {
         .bind(row.updated_at.to_string())
         .bind(row.started_at.map(|t| t.to_string()))
         .bind(row.ended_at.map(|t| t.to_string()))
-        .execute(&mut *tx)
+        .execute(self.writer())
         .await
         .map_err(db)?;
-        sqlx::query("UPDATE flows SET executed_at = ?3 WHERE tenant_id = ?1 AND id = ?2")
-            .bind(tenant.as_str())
-            .bind(row.flow_id.as_str())
-            .bind(row.created_at.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)
+        Ok(())
     }
 
     pub(crate) async fn update_execution_(
@@ -215,7 +208,7 @@ impl SqliteStore {
         .bind(row.updated_at.to_string())
         .bind(row.started_at.map(|t| t.to_string()))
         .bind(row.ended_at.map(|t| t.to_string()))
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(db)?;
         if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::NotFound) }
@@ -309,7 +302,7 @@ impl SqliteStore {
                 .bind(tenant.as_str())
                 .bind(flow.as_str())
                 .bind(id.as_str())
-                .execute(self.pool())
+                .execute(self.writer())
                 .await
                 .map_err(db)?;
         if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::NotFound) }
@@ -321,7 +314,7 @@ impl SqliteStore {
     ) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM executions WHERE created_at < ?1")
             .bind(before.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await
             .map_err(db)?;
         Ok(done.rows_affected())
