@@ -115,7 +115,7 @@ impl Engine {
                 tenant_id: tenant.clone(),
                 connection_id: id.clone(),
                 verifier_sealed: vault
-                    .seal_for(tenant, id, PURPOSE_VERIFIER, verifier.as_bytes())
+                    .seal_for(tenant, id.as_str(), PURPOSE_VERIFIER, verifier.as_bytes())
                     .map_err(internal)?,
                 scopes: scopes.iter().cloned().collect::<Vec<_>>().join(" "),
                 created_at: now,
@@ -169,7 +169,7 @@ impl Engine {
         }
         let (tenant, id) = (&pending.tenant_id, &pending.connection_id);
         let verifier = vault
-            .open_for(tenant, id, PURPOSE_VERIFIER, &pending.verifier_sealed)
+            .open_for(tenant, id.as_str(), PURPOSE_VERIFIER, &pending.verifier_sealed)
             .map_err(internal)?;
         let verifier = std::str::from_utf8(&verifier).map_err(internal)?.to_owned();
         let mut row = vault

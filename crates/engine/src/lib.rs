@@ -13,24 +13,33 @@
 //! them when an action starts. It does not serve HTTP (the server crate does) and does not touch
 //! SQL (it asks the store through its trait).
 
+mod actions;
 mod clock;
 mod connect;
 mod engine;
+mod executions;
 mod grants;
 mod metrics;
 mod net;
 mod providers;
+mod redact;
 mod refresher;
+mod run;
 mod tokens;
 mod transport;
 mod verify;
 
+pub use actions::{ActionError, Auth, Body, Call, Http, Request, Response, invoke, provider_error};
 pub use clock::TokioClock;
 pub use connect::ConnectError;
 pub use engine::{Credentials, Engine, EngineConfig, Fresh, RefreshError};
+pub use executions::{ExecutionView, view as execution_view};
 pub use grants::GrantError;
 pub use net::{NetPolicy, Refused, classify};
 pub use providers::{ClientAuthMethod, Provider, Providers};
+pub use run::{
+    ActionRecord, FlowError, RecordedError, RunInput, RunLimits, RunOutcome, RunRecord, RunStatus,
+};
 pub use tokens::{RefreshPolicy, TokenSet, TokensUnreadable};
 pub use transport::{
     HttpLimits, HttpTransport, OutboundRequest, OutboundResponse, Transport, TransportError,

@@ -2,7 +2,8 @@
 //! one (reqwest over rustls, with the SSRF guard, timeouts, a redirect limit and a response size
 //! cap). Tests swap in an in-process transport that calls fakes directly.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,10 +134,23 @@ impl HttpTransport {
     /// # Errors
     /// If the TLS backend can't be set up.
     pub fn new(policy: NetPolicy, limits: HttpLimits) -> Result<Self, TransportError> {
+        Self::with_hosts(policy, limits, HashMap::new())
+    }
+
+    /// A transport that resolves the names in `hosts` to the given addresses instead of asking
+    /// DNS (like curl's `--resolve`). Those addresses are checked by the guard like any other.
+    ///
+    /// # Errors
+    /// If the TLS backend can't be set up.
+    pub fn with_hosts(
+        policy: NetPolicy,
+        limits: HttpLimits,
+        hosts: HashMap<String, Vec<IpAddr>>,
+    ) -> Result<Self, TransportError> {
         let redirect_policy = policy;
         let max_redirects = limits.max_redirects;
         let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver { policy }))
+            .dns_resolver(Arc::new(GuardedResolver { policy, hosts: Arc::new(hosts) }))
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= max_redirects {
                     return attempt.error(format!("more than {max_redirects} redirects"));
@@ -227,6 +241,7 @@ fn without_url(e: &reqwest::Error) -> String {
 #[derive(Debug)]
 struct GuardedResolver {
     policy: NetPolicy,
+    hosts: Arc<HashMap<String, Vec<IpAddr>>>,
 }
 
 #[derive(Debug)]
@@ -242,11 +257,13 @@ impl std::error::Error for RefusedError {}
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.policy;
+        let (policy, hosts) = (self.policy, self.hosts.clone());
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> = match hosts.get(&host.to_ascii_lowercase()) {
+                Some(fixed) => fixed.iter().map(|ip| SocketAddr::new(*ip, 0)).collect(),
+                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
+            };
             let mut first_refusal = None;
             let allowed: Vec<SocketAddr> = addrs
                 .into_iter()

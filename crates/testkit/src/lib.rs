@@ -8,11 +8,13 @@
 //!
 //! - [`FakeOAuth`]: an OAuth 2.0 authorization server (authorization code with PKCE, client
 //!   credentials, refresh with rotation, JWT bearer assertions).
+//! - [`providers`]: fakes of the APIs flowvault's actions call (Twilio, Slack, SendGrid, …).
 //! - [`InProcess`]: a transport for the engine that hands requests to these fakes directly, so
 //!   tests can run with tokio's clock paused.
 
 mod in_process;
 mod oauth;
+pub mod providers;
 
 pub use in_process::{InProcess, Sent};
 pub use oauth::{FakeOAuth, Fault, Stats};

@@ -1,0 +1,59 @@
+//! Auth0 Management API actions, with the connection's client-credentials token:
+//! `CREATE_USER`, `GET_USER`, `UPDATE_USER`, and `SEND_REQUEST` to any path of the API.
+
+use flowvault_core::AppId;
+use http::Method;
+use serde_json::Value;
+
+use super::{ActionError, Auth, Body, Call, Http, Request};
+
+const ERRORS: &[&str] = &["/message", "/error_description", "/error"];
+
+pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+    let domain = call.setup("domain")?;
+    let base = call.http.base(AppId::Auth0, &format!("https://{domain}"));
+    let token = call.access_token()?.to_owned();
+    let user =
+        |call: &Call<'_>| -> Result<String, ActionError> { Ok(urlencode(&call.str("user_id")?)) };
+    let request = match call.spec.action {
+        "CREATE_USER" => {
+            Request::new(Method::POST, format!("{base}/api/v2/users")).json(call.value("payload"))
+        }
+        "GET_USER" => Request::new(Method::GET, format!("{base}/api/v2/users/{}", user(call)?)),
+        "UPDATE_USER" => {
+            Request::new(Method::PATCH, format!("{base}/api/v2/users/{}", user(call)?))
+                .json(call.value("changes"))
+        }
+        "SEND_REQUEST" => {
+            let path = call.str("pathname")?;
+            let path = if path.starts_with('/') { path } else { format!("/{path}") };
+            let method = call.opt_str("method").unwrap_or_else(|| "GET".to_owned());
+            let method = Method::from_bytes(method.as_bytes())
+                .map_err(|_| ActionError::new("param `method` is not an HTTP method"))?;
+            let mut r = Request::new(method, format!("{base}{path}"));
+            for (k, v) in call.object("headers")?.into_iter().flatten() {
+                r = r.header(k, v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            }
+            for (k, v) in call.object("params")?.into_iter().flatten() {
+                r = r.query(k, v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            }
+            match call.params.get("payload") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(s)) => {
+                    r.body = Body::Raw("application/json", s.clone().into_bytes())
+                }
+                Some(v) => r = r.json(v.clone()),
+            }
+            r
+        }
+        other => {
+            return Err(ActionError::new(format!("AUTH0 {other} is not an action flowvault runs")));
+        }
+    };
+    let response = call.http.send(request.auth(Auth::Bearer(token)), true).await?;
+    Ok(Http::expect_success("AUTH0", response, ERRORS)?.body)
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}

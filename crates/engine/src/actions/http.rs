@@ -1,0 +1,338 @@
+//! What action modules use to call providers: a request builder over the engine's transport,
+//! provider base URLs (overridable for fakes), and readable errors.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use flowvault_core::AppId;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName};
+use http::{HeaderValue, Method};
+use serde_json::Value;
+use url::Url;
+
+use crate::providers::Providers;
+use crate::transport::{OutboundRequest, Transport, TransportError};
+
+/// Why an action failed: a message for the execution record (secrets are scrubbed by the
+/// runner), and the provider's status when it answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ActionError {
+    /// What happened, readable.
+    pub message: String,
+    /// The provider's HTTP status, if it answered.
+    pub status: Option<u16>,
+}
+
+impl ActionError {
+    /// An error without a provider status.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), status: None }
+    }
+}
+
+/// How a request authenticates.
+#[derive(Debug, Clone, Default)]
+pub enum Auth {
+    /// No credentials.
+    #[default]
+    None,
+    /// `Authorization: Bearer …`.
+    Bearer(String),
+    /// HTTP Basic.
+    Basic(String, String),
+    /// A header of the provider's choosing (`api-token: …`).
+    Header(&'static str, String),
+}
+
+/// A request body.
+#[derive(Debug, Clone, Default)]
+pub enum Body {
+    /// None.
+    #[default]
+    None,
+    /// `application/json`.
+    Json(Value),
+    /// `application/x-www-form-urlencoded`.
+    Form(Vec<(String, String)>),
+    /// Anything else, with its content type.
+    Raw(&'static str, Vec<u8>),
+}
+
+/// One provider request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Method.
+    pub method: Method,
+    /// Full URL.
+    pub url: String,
+    /// Query parameters to append.
+    pub query: Vec<(String, String)>,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Body,
+    /// Authentication.
+    pub auth: Auth,
+}
+
+impl Request {
+    /// A request with no body or auth.
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        Self {
+            method,
+            url: url.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Body::None,
+            auth: Auth::None,
+        }
+    }
+
+    /// With a JSON body.
+    #[must_use]
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Body::Json(body);
+        self
+    }
+
+    /// With a form body.
+    #[must_use]
+    pub fn form(mut self, fields: Vec<(String, String)>) -> Self {
+        self.body = Body::Form(fields);
+        self
+    }
+
+    /// With authentication.
+    #[must_use]
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// With a query parameter.
+    #[must_use]
+    pub fn query(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.query.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// With a header.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+}
+
+/// A provider's answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status.
+    pub status: u16,
+    /// Body: parsed JSON when it is JSON, else a string (or null when empty).
+    pub body: Value,
+    /// Headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The HTTP side of an action: the transport, base URLs, limits.
+pub struct Http<'a> {
+    pub(crate) transport: &'a dyn Transport,
+    pub(crate) providers: &'a Providers,
+    pub(crate) timeout: Duration,
+}
+
+impl std::fmt::Debug for Http<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http").field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+impl<'a> Http<'a> {
+    /// An HTTP helper over `transport`.
+    pub fn new(transport: &'a dyn Transport, providers: &'a Providers, timeout: Duration) -> Self {
+        Self { transport, providers, timeout }
+    }
+
+    /// The base URL of `app`'s API: configured (a fake, a self-hosted provider) or `default`.
+    #[must_use]
+    pub fn base(&self, app: AppId, default: &str) -> String {
+        self.providers.get(app).base_url.map_or_else(
+            || default.trim_end_matches('/').to_owned(),
+            |u| u.as_str().trim_end_matches('/').to_owned(),
+        )
+    }
+
+    /// Sends `request`. A transport failure is an [`ActionError`]; any HTTP status is an `Ok`
+    /// (see [`Http::expect_success`]).
+    ///
+    /// # Errors
+    /// [`ActionError`] if the request could not be made or had no answer.
+    pub async fn send(&self, request: Request, https_only: bool) -> Result<Response, ActionError> {
+        let mut url =
+            Url::parse(&request.url).map_err(|_| ActionError::new("the URL is not valid"))?;
+        if !request.query.is_empty() {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in &request.query {
+                q.append_pair(k, v);
+            }
+        }
+        let mut out = OutboundRequest::new(request.method, url);
+        out.https_only = https_only;
+        out.timeout = Some(self.timeout);
+        out.headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        for (k, v) in &request.headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| ActionError::new(format!("header name `{k}` is not valid")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| ActionError::new(format!("the value of header `{k}` is not valid")))?;
+            out.headers.insert(name, value);
+        }
+        let auth = match &request.auth {
+            Auth::None => None,
+            Auth::Bearer(t) => Some((AUTHORIZATION, format!("Bearer {t}"))),
+            Auth::Basic(u, p) => {
+                Some((AUTHORIZATION, format!("Basic {}", STANDARD.encode(format!("{u}:{p}")))))
+            }
+            Auth::Header(name, value) => Some((HeaderName::from_static(name), value.clone())),
+        };
+        if let Some((name, value)) = auth {
+            let value = HeaderValue::from_str(&value)
+                .map_err(|_| ActionError::new("the credentials can't be sent in a header"))?;
+            out.headers.insert(name, value);
+        }
+        match request.body {
+            Body::None => {}
+            Body::Json(v) => {
+                out.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                out.body = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
+            }
+            Body::Form(fields) => {
+                out.headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
+                out.body = Bytes::from(serde_urlencoded::to_string(&fields).unwrap_or_default());
+            }
+            Body::Raw(content_type, bytes) => {
+                out.headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+                out.body = Bytes::from(bytes);
+            }
+        }
+        let response = self.transport.send(out).await.map_err(|e| match e {
+            TransportError::Refused(r) => ActionError::new(format!("refused: {r}")),
+            other => ActionError::new(other.to_string()),
+        })?;
+        let text = String::from_utf8_lossy(&response.body);
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.into_owned()))
+        };
+        let headers = response
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        Ok(Response { status: response.status.as_u16(), body, headers })
+    }
+
+    /// The response if its status is 2xx; otherwise an [`ActionError`] with the provider's own
+    /// message (found at the first of `message_pointers` that holds a string).
+    ///
+    /// # Errors
+    /// [`ActionError`] for a non-2xx answer.
+    pub fn expect_success(
+        app: &str,
+        response: Response,
+        message_pointers: &[&str],
+    ) -> Result<Response, ActionError> {
+        if (200..300).contains(&response.status) {
+            return Ok(response);
+        }
+        Err(provider_error(app, &response, message_pointers))
+    }
+}
+
+/// "TWILIO answered 400: The 'To' number is not a valid phone number."
+#[must_use]
+pub fn provider_error(app: &str, response: &Response, message_pointers: &[&str]) -> ActionError {
+    let found = message_pointers
+        .iter()
+        .find_map(|p| {
+            response.body.pointer(p).and_then(|v| match v {
+                Value::String(s) if !s.is_empty() => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+        })
+        .or_else(|| response.body.as_str().map(text_of_page));
+    let message = match found.filter(|m| !m.is_empty()) {
+        Some(m) => format!("{app} answered {}: {}", response.status, truncate(&m, 500)),
+        None => format!("{app} answered {}", response.status),
+    };
+    ActionError { message, status: Some(response.status) }
+}
+
+/// A text body as a message: an HTML error page becomes its `<title>` (or nothing), other text
+/// has its runs of whitespace collapsed.
+fn text_of_page(body: &str) -> String {
+    let head = body.get(..body.len().min(512)).unwrap_or(body).to_ascii_lowercase();
+    if head.trim_start().starts_with('<') && (head.contains("<html") || head.contains("<!doctype"))
+    {
+        let lower = body.to_ascii_lowercase();
+        return match (lower.find("<title>"), lower.find("</title>")) {
+            (Some(a), Some(b)) if a + 7 <= b => collapse(&body[a + 7..b]),
+            _ => String::new(),
+        };
+    }
+    collapse(body)
+}
+
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().filter(|c| !c.is_control() || *c == '\n').take(max).collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn answer(status: u16, body: Value) -> Response {
+        Response { status, body, headers: Vec::new() }
+    }
+
+    #[test]
+    fn provider_errors_read_the_providers_message_or_a_pages_title() {
+        let json = answer(400, json!({"message": "The 'To' number is not valid", "code": 21211}));
+        assert_eq!(
+            provider_error("TWILIO", &json, &["/message"]).message,
+            "TWILIO answered 400: The 'To' number is not valid"
+        );
+        let page = "<!DOCTYPE HTML>\n<html><head><title>404  Not\nFound</title></head><body><h1>x</h1></body></html>";
+        let e = provider_error("HTTP", &answer(404, json!(page)), &[]);
+        assert_eq!(e.message, "HTTP answered 404: 404 Not Found");
+        assert_eq!(e.status, Some(404));
+        let bare =
+            provider_error("HTTP", &answer(502, json!("<html><body>bad</body></html>")), &[]);
+        assert_eq!(bare.message, "HTTP answered 502");
+        let text = provider_error("HTTP", &answer(500, json!("  upstream\n\n  timed out ")), &[]);
+        assert_eq!(text.message, "HTTP answered 500: upstream timed out");
+        assert_eq!(
+            provider_error("HTTP", &answer(503, Value::Null), &[]).message,
+            "HTTP answered 503"
+        );
+    }
+}

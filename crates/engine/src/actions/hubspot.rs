@@ -1,0 +1,136 @@
+//! HubSpot contacts (CRM v3), with a private app token (`API_KEY`) or an OAuth access token, both
+//! as a bearer token.
+//!
+//! - `UPSERT_CONTACT`: `POST /crm/v3/objects/contacts/batch/upsert` with one input identified by
+//!   `idProperty: "email"`: HubSpot creates the contact or updates the one with that address in a
+//!   single call (no search-then-write race). Properties come from `properties` (Auth0's list of
+//!   `{property, value}`, or an object) and from any extra params (the action's params are open).
+//! - `GET_CONTACT`: `GET /crm/v3/objects/contacts/{email}?idProperty=email`.
+
+use flowvault_core::{AppId, SetupType};
+use http::Method;
+use serde_json::{Map, Value, json};
+
+use super::{ActionError, Auth, Call, Http, Request};
+
+const API: &str = "https://api.hubapi.com";
+const ERRORS: &[&str] = &["/message", "/errors/0/message"];
+/// Params that are not contact properties.
+const NOT_PROPERTIES: &[&str] = &["connection_id", "email", "properties"];
+
+pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+    let auth = match call.setup_type() {
+        Some(SetupType::ApiKey) => Auth::Bearer(call.setup("api_key")?.to_owned()),
+        Some(SetupType::OauthCode) => Auth::Bearer(call.access_token()?.to_owned()),
+        _ => {
+            return Err(ActionError::new(
+                "HubSpot actions need an API_KEY or OAUTH_CODE connection",
+            ));
+        }
+    };
+    let base = call.http.base(AppId::Hubspot, API);
+    let email = call.str("email")?;
+    match call.spec.action {
+        "UPSERT_CONTACT" => {
+            let mut properties = properties(call)?;
+            properties.insert("email".to_owned(), Value::String(email.clone()));
+            let body = json!({"inputs": [{
+                "idProperty": "email",
+                "id": email,
+                "properties": properties,
+            }]});
+            let url = format!("{base}/crm/v3/objects/contacts/batch/upsert");
+            let request = Request::new(Method::POST, url).json(body).auth(auth);
+            let response =
+                Http::expect_success("HUBSPOT", call.http.send(request, true).await?, ERRORS)?;
+            // A batch answers 207 with `errors` when an input failed.
+            if let Some(message) =
+                response.body.pointer("/errors/0/message").and_then(Value::as_str)
+            {
+                return Err(ActionError {
+                    message: format!("HUBSPOT answered {}: {message}", response.status),
+                    status: Some(response.status),
+                });
+            }
+            response
+                .body
+                .pointer("/results/0")
+                .cloned()
+                .ok_or_else(|| ActionError::new("HubSpot's answer has no contact"))
+        }
+        "GET_CONTACT" => {
+            let url = format!("{base}/crm/v3/objects/contacts/{}", segment(&email));
+            let request = Request::new(Method::GET, url).query("idProperty", "email").auth(auth);
+            Ok(Http::expect_success("HUBSPOT", call.http.send(request, true).await?, ERRORS)?.body)
+        }
+        other => Err(ActionError::new(format!("HUBSPOT {other} is not an action flowvault runs"))),
+    }
+}
+
+/// The contact properties: `properties` and the extra params, as HubSpot's string values.
+fn properties(call: &Call<'_>) -> Result<Map<String, Value>, ActionError> {
+    let mut out = Map::new();
+    match call.params.get("properties") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for item in items {
+                let name = item
+                    .get("property")
+                    .or_else(|| item.get("name"))
+                    .and_then(Value::as_str)
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| {
+                        ActionError::new("each of `properties` needs a `property` and a `value`")
+                    })?;
+                let value = item.get("value").unwrap_or(&Value::Null);
+                out.insert(name.to_owned(), Value::String(text(value)));
+            }
+        }
+        Some(Value::Object(map)) => {
+            for (name, value) in map {
+                out.insert(name.clone(), Value::String(text(value)));
+            }
+        }
+        Some(_) => return Err(ActionError::new("param `properties` must be a list")),
+    }
+    if let Some(params) = call.params.as_object() {
+        for (name, value) in params.iter().filter(|(k, _)| !NOT_PROPERTIES.contains(&k.as_str())) {
+            out.insert(name.clone(), Value::String(text(value)));
+        }
+    }
+    Ok(out)
+}
+
+/// A property value as HubSpot stores it: text, with the options of a multiple checkbox joined
+/// by `;` and null clearing the property.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(";"),
+        other => other.to_string(),
+    }
+}
+
+/// `s` as one URL path segment.
+fn segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_become_hubspot_text() {
+        assert_eq!(text(&json!(["a", "b"])), "a;b");
+        assert_eq!(text(&json!(42)), "42");
+        assert_eq!(text(&json!(true)), "true");
+        assert_eq!(text(&Value::Null), "");
+    }
+
+    #[test]
+    fn an_address_with_a_plus_stays_one_segment() {
+        assert_eq!(segment("jane+tag@example.com"), "jane%2Btag%40example.com");
+    }
+}

@@ -1,0 +1,113 @@
+//! Mailchimp `UPSERT_MEMBER`: `PUT /3.0/lists/{list_id}/members/{subscriber_hash}`, where the
+//! hash is the MD5 of the lower-cased e-mail address, on the account's data center: the suffix
+//! of an API key (`…-us6`), or what the OAuth metadata endpoint says for an OAuth token.
+
+use flowvault_core::{AppId, SetupType};
+use http::Method;
+use md5::{Digest as _, Md5};
+use serde_json::Value;
+
+use super::{ActionError, Auth, Call, Http, Request, provider_error};
+
+const METADATA: &str = "https://login.mailchimp.com/oauth2/metadata";
+const ERRORS: &[&str] = &["/detail", "/title"];
+
+pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+    let list = call.str("list_id")?;
+    let member = call
+        .object("member")?
+        .cloned()
+        .ok_or_else(|| ActionError::new("param `member` is empty"))?;
+    let email = member
+        .get("email_address")
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| ActionError::new("param `member.email_address` is empty"))?;
+    let hash = hex(&Md5::digest(email.to_lowercase().as_bytes()));
+    let (api, auth) = match call.setup_type() {
+        Some(SetupType::ApiKey) => {
+            let key = call.setup("secret_key")?.to_owned();
+            let dc = key
+                .rsplit_once('-')
+                .map(|(_, dc)| dc.to_owned())
+                .ok_or_else(|| ActionError::new("the API key has no data center suffix"))?;
+            let api = call.http.base(AppId::Mailchimp, &format!("https://{dc}.api.mailchimp.com"));
+            (api, Auth::Basic("flowvault".to_owned(), key))
+        }
+        Some(SetupType::OauthCode) => {
+            let token = call.access_token()?.to_owned();
+            (endpoint_of(call, &token).await?, Auth::Bearer(token))
+        }
+        _ => {
+            return Err(ActionError::new(
+                "Mailchimp actions need an API_KEY or OAUTH_CODE connection",
+            ));
+        }
+    };
+    let url = format!("{api}/3.0/lists/{}/members/{hash}", urlencode(&list));
+    let response = call
+        .http
+        .send(Request::new(Method::PUT, url).json(Value::Object(member)).auth(auth), true)
+        .await?;
+    if (200..300).contains(&response.status) {
+        return Ok(response.body);
+    }
+    let mut error = provider_error("MAILCHIMP", &response, ERRORS);
+    // A validation error's detail only points at `errors`, which names the fields.
+    let fields: Vec<String> = response
+        .body
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            Some(format!("{}: {}", e.get("field")?.as_str()?, e.get("message")?.as_str()?))
+        })
+        .take(5)
+        .collect();
+    if !fields.is_empty() {
+        error.message = format!("{} ({})", error.message, fields.join("; "));
+    }
+    Err(error)
+}
+
+/// The API endpoint of an OAuth token's account.
+async fn endpoint_of(call: &Call<'_>, token: &str) -> Result<String, ActionError> {
+    let metadata = call.http.base(AppId::Mailchimp, METADATA);
+    let url = if metadata.ends_with("/oauth2/metadata") {
+        metadata
+    } else {
+        format!("{metadata}/oauth2/metadata")
+    };
+    let request = Request::new(Method::GET, url).header("authorization", format!("OAuth {token}"));
+    let response =
+        Http::expect_success("MAILCHIMP", call.http.send(request, true).await?, &["/error"])?;
+    response
+        .body
+        .get("api_endpoint")
+        .and_then(Value::as_str)
+        .map(|s| s.trim_end_matches('/').to_owned())
+        .ok_or_else(|| ActionError::new("Mailchimp's metadata has no api_endpoint"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriber_hash_is_md5_of_the_lower_cased_address() {
+        // Mailchimp's documented example: md5("urist.mcvankab@freddiesjokes.com").
+        assert_eq!(
+            hex(&Md5::digest("Urist.McVankab@FreddiesJokes.com".to_lowercase().as_bytes())),
+            "62eeb292278cc15f5817cb78f7790b08"
+        );
+    }
+}

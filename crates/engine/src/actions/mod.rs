@@ -1,0 +1,149 @@
+//! One module per app: each builds its provider's documented request from the rendered params
+//! and the connection's credentials, and turns the answer into the action's output (or a
+//! readable error). Logic actions (`FLOW`, which need the run's state) live in the runner.
+
+mod activecampaign;
+mod airtable;
+mod auth0;
+mod clearbit;
+mod google_sheets;
+mod http;
+mod http_request;
+mod hubspot;
+mod json;
+mod jwt;
+mod mailchimp;
+mod mailjet;
+mod pipedrive;
+mod salesforce;
+mod sendgrid;
+mod slack;
+mod stripe;
+mod telegram;
+mod twilio;
+mod whatsapp;
+mod zapier;
+
+use flowvault_core::{ActionSpec, Timestamp};
+use serde_json::{Map, Value};
+
+pub use self::http::{ActionError, Auth, Body, Http, Request, Response, provider_error};
+use crate::engine::Credentials;
+
+/// One action about to run: its params (templates already rendered), the connection's
+/// credentials if it uses one, and the HTTP helper.
+#[derive(Debug)]
+pub struct Call<'a> {
+    /// What it is.
+    pub spec: &'static ActionSpec,
+    /// Its params, rendered.
+    pub params: &'a Value,
+    /// The connection's credentials, resolved just now.
+    pub credentials: Option<&'a Credentials>,
+    /// Outbound HTTP.
+    pub http: &'a Http<'a>,
+    /// The time of the run.
+    pub now: Timestamp,
+}
+
+/// Runs one app or JSON action (not `FLOW` actions, which need the run's state).
+///
+/// # Errors
+/// [`ActionError`] with the provider's message.
+pub async fn invoke(call: &Call<'_>) -> Result<Value, ActionError> {
+    match call.spec.kind {
+        "ACTIVECAMPAIGN" => activecampaign::run(call).await,
+        "AIRTABLE" => airtable::run(call).await,
+        "AUTH0" => auth0::run(call).await,
+        "CLEARBIT" => clearbit::run(call).await,
+        "GOOGLE_SHEETS" => google_sheets::run(call).await,
+        "HTTP" => http_request::run(call).await,
+        "HUBSPOT" => hubspot::run(call).await,
+        "JSON" => json::run(call),
+        "JWT" => jwt::run(call),
+        "MAILCHIMP" => mailchimp::run(call).await,
+        "MAILJET" => mailjet::run(call).await,
+        "PIPEDRIVE" => pipedrive::run(call).await,
+        "SALESFORCE" => salesforce::run(call).await,
+        "SENDGRID" => sendgrid::run(call).await,
+        "SLACK" => slack::run(call).await,
+        "STRIPE" => stripe::run(call).await,
+        "TELEGRAM" => telegram::run(call).await,
+        "TWILIO" => twilio::run(call).await,
+        "WHATSAPP" => whatsapp::run(call).await,
+        "ZAPIER" => zapier::run(call).await,
+        other => Err(ActionError::new(format!(
+            "{other} {} is not an action flowvault runs here",
+            call.spec.action
+        ))),
+    }
+}
+
+impl Call<'_> {
+    /// A string param (numbers and booleans are turned into text); `None` if absent or null.
+    #[must_use]
+    pub fn opt_str(&self, name: &str) -> Option<String> {
+        match self.params.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// A string param that must be there and not empty.
+    ///
+    /// # Errors
+    /// [`ActionError`] naming the param.
+    pub fn str(&self, name: &str) -> Result<String, ActionError> {
+        self.opt_str(name)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ActionError::new(format!("param `{name}` is empty")))
+    }
+
+    /// An object param (absent or null: `None`).
+    ///
+    /// # Errors
+    /// [`ActionError`] if it is there but not an object.
+    pub fn object(&self, name: &str) -> Result<Option<&Map<String, Value>>, ActionError> {
+        match self.params.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m)),
+            Some(_) => Err(ActionError::new(format!("param `{name}` must be an object"))),
+        }
+    }
+
+    /// A param as given (null if absent).
+    #[must_use]
+    pub fn value(&self, name: &str) -> Value {
+        self.params.get(name).cloned().unwrap_or(Value::Null)
+    }
+
+    /// The connection's setup field `name` (secrets included: for the request only).
+    ///
+    /// # Errors
+    /// [`ActionError`] if the action has no connection or the field is missing.
+    pub fn setup(&self, name: &str) -> Result<&str, ActionError> {
+        self.credentials
+            .and_then(|c| c.setup.expose(name))
+            .ok_or_else(|| ActionError::new(format!("the connection has no `{name}`")))
+    }
+
+    /// The connection's setup type.
+    #[must_use]
+    pub fn setup_type(&self) -> Option<flowvault_core::SetupType> {
+        self.credentials.map(|c| c.setup.setup_type())
+    }
+
+    /// The connection's access token (OAuth connections).
+    ///
+    /// # Errors
+    /// [`ActionError`] if the connection has none.
+    pub fn access_token(&self) -> Result<&str, ActionError> {
+        self.credentials
+            .and_then(|c| c.token.as_deref())
+            .map(crate::engine::Fresh::expose)
+            .ok_or_else(|| ActionError::new("the connection has no access token"))
+    }
+}

@@ -1,0 +1,166 @@
+//! Executions: running a flow on request (waiting for it or not) and keeping its record —
+//! sealed, secrets scrubbed — for the executions API.
+
+use flowvault_core::{ExecutionId, FlowId, TenantId, Timestamp};
+use flowvault_store::{ExecutionRow, VaultError};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::engine::Engine;
+use crate::run::{FlowError, RunInput, RunLimits, RunStatus};
+
+/// An execution as the API shows it (Auth0's fields, plus `flow_id`, `result` and `error`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionView {
+    /// `exc_…`.
+    pub id: ExecutionId,
+    /// The flow.
+    pub flow_id: FlowId,
+    /// For correlating logs.
+    pub trace_id: String,
+    /// `running`, `completed` or `failed`.
+    pub status: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// When it started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+    /// What `RETURN_JSON` returned (finished executions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<FlowError>,
+    /// Each action's input, output, error and timing (`?hydrate=debug`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debug: Option<Value>,
+}
+
+impl Engine {
+    /// Runs a flow: with `wait`, to its end, returning the finished execution; without, in the
+    /// background, returning it `running`. The execution and its record are stored either way.
+    ///
+    /// # Errors
+    /// [`VaultError::NotFound`] for an unknown flow, or the store's error.
+    pub async fn execute(
+        &self,
+        tenant: &TenantId,
+        flow_id: &FlowId,
+        input: RunInput,
+        wait: bool,
+        limits: RunLimits,
+    ) -> Result<ExecutionView, VaultError> {
+        let vault = self.vault();
+        let flow = vault.flow(tenant, flow_id).await?;
+        let now = vault.now();
+        let mut trace = [0u8; 12];
+        let _ = getrandom::fill(&mut trace);
+        let mut row = ExecutionRow {
+            id: ExecutionId::generate(),
+            flow_id: flow_id.clone(),
+            trace_id: trace.iter().map(|b| format!("{b:02x}")).collect(),
+            status: RunStatus::Running.as_str().to_owned(),
+            record_sealed: None,
+            created_at: now,
+            updated_at: now,
+            started_at: Some(now),
+            ended_at: None,
+        };
+        if !wait {
+            vault.insert_execution(tenant, &row).await?;
+            let (engine, tenant, view_row) = (self.clone(), tenant.clone(), row.clone());
+            tokio::spawn(async move {
+                let outcome = engine.run_flow(&tenant, &flow, input, limits).await;
+                let mut row = view_row;
+                if let Err(e) = engine.finish(&tenant, &mut row, &outcome) {
+                    tracing::error!(error = %e, "cannot seal an execution record");
+                }
+                if let Err(e) = engine.vault().update_execution(&tenant, &row).await {
+                    tracing::error!(error = %e, execution = %row.id, "cannot store an execution");
+                }
+            });
+            return Ok(view(&row, None, false));
+        }
+        // The run is a task of its own: if the caller goes away (a client that disconnects, a
+        // request timeout), the run still ends and its execution is still stored.
+        let (engine, tenant, flow_id) = (self.clone(), tenant.clone(), flow_id.clone());
+        let task = tokio::spawn(async move {
+            let outcome = engine.run_flow(&tenant, &flow, input, limits).await;
+            engine.finish(&tenant, &mut row, &outcome)?;
+            engine.vault().insert_execution(&tenant, &row).await?;
+            tracing::info!(execution = %row.id, flow = %flow_id, status = %row.status, "flow ran");
+            let record = serde_json::to_value(&outcome.record).ok();
+            Ok(view(&row, record.as_ref(), false))
+        });
+        match task.await {
+            Ok(result) => result,
+            // Nothing aborts the task; a panic in it is the caller's panic too.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// Puts a finished run into its row: status, times, sealed record.
+    fn finish(
+        &self,
+        tenant: &TenantId,
+        row: &mut ExecutionRow,
+        outcome: &crate::run::RunOutcome,
+    ) -> Result<(), VaultError> {
+        let record = serde_json::to_vec(&outcome.record).unwrap_or_default();
+        row.record_sealed = Some(self.vault().seal_execution(tenant, &row.id, &record)?);
+        row.status = outcome.status.as_str().to_owned();
+        row.started_at = Some(outcome.started_at);
+        row.ended_at = Some(outcome.ended_at);
+        row.updated_at = outcome.ended_at;
+        Ok(())
+    }
+
+    /// A stored execution, with its record's debug details when `debug`.
+    ///
+    /// # Errors
+    /// [`VaultError::NotFound`], or [`VaultError::Sealed`] for a tampered record.
+    pub async fn execution(
+        &self,
+        tenant: &TenantId,
+        flow: &FlowId,
+        id: &ExecutionId,
+        debug: bool,
+    ) -> Result<ExecutionView, VaultError> {
+        let row = self.vault().execution(tenant, flow, id).await?;
+        let record = self
+            .vault()
+            .open_execution(tenant, &row)?
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+        Ok(view(&row, record.as_ref(), debug))
+    }
+}
+
+/// The API's view of a row and (for finished runs) its record.
+pub fn view(row: &ExecutionRow, record: Option<&Value>, debug: bool) -> ExecutionView {
+    let result = record.and_then(|r| r.get("result")).filter(|v| !v.is_null()).cloned();
+    let error = record
+        .and_then(|r| r.get("error"))
+        .and_then(|e| serde_json::from_value::<FlowError>(e.clone()).ok());
+    ExecutionView {
+        id: row.id.clone(),
+        flow_id: row.flow_id.clone(),
+        trace_id: row.trace_id.clone(),
+        status: row.status.clone(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        started_at: row.started_at,
+        ended_at: row.ended_at,
+        result,
+        error,
+        debug: if debug {
+            record.and_then(|r| r.get("actions")).map(|a| serde_json::json!({ "actions": a }))
+        } else {
+            None
+        },
+    }
+}

@@ -1,0 +1,518 @@
+//! Running a flow: actions in order, `BOOLEAN_CONDITION` branches, the logic actions, each app
+//! action with its connection resolved as it starts; and the record of it all, with secrets
+//! scrubbed, `vars` and masked outputs left out.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use flowvault_core::{ConnectionId, Flow, FlowAction, SetupType, TenantId, Timestamp};
+use flowvault_core::{TemplateScope, render_params};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::actions::{self, ActionError, Call, Http};
+use crate::engine::{Credentials, Engine};
+use crate::redact::Redactor;
+
+/// What a run starts with.
+#[derive(Debug, Clone, Default)]
+pub struct RunInput {
+    /// `fields.*` in templates.
+    pub fields: Value,
+    /// `context.*` in templates.
+    pub context: Value,
+}
+
+/// Limits of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunLimits {
+    /// The whole run, at most.
+    pub max_duration: Duration,
+    /// One `DELAY_FLOW`, at most.
+    pub max_delay: Duration,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        Self { max_duration: Duration::from_secs(60), max_delay: Duration::from_secs(30) }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Still going.
+    Running,
+    /// Every action ran (or failed with `allow_failure`), or `RETURN_JSON` ended it.
+    Completed,
+    /// An action failed, or `ERROR_MESSAGE` ended it.
+    Failed,
+}
+
+impl RunStatus {
+    /// The stored word.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One action in the record.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionRecord {
+    /// The action's id.
+    pub id: String,
+    /// Its alias.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// `type`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `action`.
+    pub action: &'static str,
+    /// `succeeded` or `failed`.
+    pub status: &'static str,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// Its params as rendered (secrets scrubbed; `[masked]` for `STORE_VARS`).
+    pub input: Value,
+    /// What it gave (secrets scrubbed; absent when `mask_output`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// Whether its output was kept out of the record.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub masked: bool,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RecordedError>,
+}
+
+/// An error in the record.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RecordedError {
+    /// What happened (secrets scrubbed).
+    pub message: String,
+    /// The provider's status, if it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct FlowError {
+    /// The action that failed.
+    pub action_id: String,
+    /// What happened (secrets scrubbed).
+    pub message: String,
+}
+
+/// The record of one run.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct RunRecord {
+    /// Each action run, in order.
+    pub actions: Vec<ActionRecord>,
+    /// What `RETURN_JSON` returned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Why the run failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<FlowError>,
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// How it ended.
+    pub status: RunStatus,
+    /// What happened.
+    pub record: RunRecord,
+    /// When it started and ended.
+    pub started_at: Timestamp,
+    /// When it ended.
+    pub ended_at: Timestamp,
+}
+
+/// The state of a run.
+struct Run<'a> {
+    engine: &'a Engine,
+    tenant: &'a TenantId,
+    limits: RunLimits,
+    fields: Value,
+    context: Value,
+    vars: Map<String, Value>,
+    outputs: Map<String, Value>,
+    record: RunRecord,
+    redactor: Redactor,
+    deadline: Instant,
+}
+
+/// Whether a run goes on after an action.
+enum Next {
+    Continue,
+    Stop(RunStatus),
+}
+
+impl Engine {
+    /// Runs `flow` for `input`. Credentials are resolved as each action starts (never cached
+    /// across runs); everything recorded has the secrets of the connections used scrubbed out.
+    pub async fn run_flow(
+        &self,
+        tenant: &TenantId,
+        flow: &Flow,
+        input: RunInput,
+        limits: RunLimits,
+    ) -> RunOutcome {
+        let started_at = self.vault().now();
+        let mut run = Run {
+            engine: self,
+            tenant,
+            limits,
+            fields: input.fields,
+            context: input.context,
+            vars: Map::new(),
+            outputs: Map::new(),
+            record: RunRecord::default(),
+            redactor: Redactor::default(),
+            deadline: Instant::now() + limits.max_duration,
+        };
+        let status = match run.actions(&flow.actions).await {
+            Next::Continue => RunStatus::Completed,
+            Next::Stop(status) => status,
+        };
+        // A last pass: secrets learnt late (a later action's connection) go from earlier entries too.
+        let mut record = run.record;
+        for a in &mut record.actions {
+            run.redactor.scrub(&mut a.input);
+            if let Some(o) = a.output.as_mut() {
+                run.redactor.scrub(o);
+            }
+            if let Some(e) = a.error.as_mut() {
+                e.message = run.redactor.scrub_str(&e.message);
+            }
+        }
+        if let Some(r) = record.result.as_mut() {
+            run.redactor.scrub(r);
+        }
+        if let Some(e) = record.error.as_mut() {
+            e.message = run.redactor.scrub_str(&e.message);
+        }
+        RunOutcome { status, record, started_at, ended_at: self.vault().now() }
+    }
+}
+
+impl Run<'_> {
+    fn actions<'b>(
+        &'b mut self,
+        actions: &'b [FlowAction],
+    ) -> Pin<Box<dyn Future<Output = Next> + Send + 'b>> {
+        Box::pin(async move {
+            for action in actions {
+                if let Next::Stop(status) = self.action(action).await {
+                    return Next::Stop(status);
+                }
+            }
+            Next::Continue
+        })
+    }
+
+    async fn action(&mut self, action: &FlowAction) -> Next {
+        let started = Instant::now();
+        let started_at = self.engine.vault().now();
+        if Instant::now() > self.deadline {
+            return self.fail(
+                action,
+                started_at,
+                started,
+                Value::Null,
+                ActionError::new("the flow ran longer than it may"),
+                true,
+            );
+        }
+        let scope_actions = Value::Object(self.outputs.clone());
+        let vars = Value::Object(self.vars.clone());
+        let scope = TemplateScope {
+            fields: &self.fields,
+            vars: &vars,
+            context: &self.context,
+            actions: &scope_actions,
+            now: started_at,
+        };
+        let params = match render_params(&Value::Object(action.params.clone()), &scope) {
+            Ok(rendered) => {
+                // `functions.mask(…)`: the action gets the value, the record never does.
+                for text in &rendered.masked {
+                    self.redactor.add_masked(text);
+                }
+                rendered.value
+            }
+            Err(e) => {
+                let e = ActionError::new(format!("a template of the params failed: {e}"));
+                return self.fail(action, started_at, started, Value::Null, e, false);
+            }
+        };
+        let is_vars = action.spec.kind == "FLOW" && action.spec.action == "STORE_VARS";
+        let recorded_input =
+            if is_vars { Value::String("[masked]".to_owned()) } else { params.clone() };
+
+        let result: Result<(Value, Option<Next>), ActionError> =
+            match (action.spec.kind, action.spec.action) {
+                ("FLOW", "BOOLEAN_CONDITION") => {
+                    let taken = truthy(params.get("if").unwrap_or(&Value::Null));
+                    self.succeed(
+                        action,
+                        started_at,
+                        started,
+                        recorded_input,
+                        json!({ "result": taken }),
+                    );
+                    let branch = if taken { &action.then } else { &action.otherwise };
+                    return self.actions(branch).await;
+                }
+                ("FLOW", "STORE_VARS") => match params.get("vars") {
+                    Some(Value::Object(new)) => {
+                        self.redactor.add_strings(&Value::Object(new.clone()));
+                        for (k, v) in new {
+                            self.vars.insert(k.clone(), v.clone());
+                        }
+                        Ok((Value::Null, None))
+                    }
+                    _ => Err(ActionError::new("param `vars` must be an object")),
+                },
+                ("FLOW", "RETURN_JSON") => {
+                    let payload = params.get("payload").cloned().unwrap_or(Value::Null);
+                    self.record.result = Some(payload.clone());
+                    Ok((payload, Some(Next::Stop(RunStatus::Completed))))
+                }
+                ("FLOW", "ERROR_MESSAGE") => {
+                    let message = params.get("message").map(text).unwrap_or_default();
+                    Err(ActionError::new(if message.is_empty() {
+                        "the flow ended with an error".to_owned()
+                    } else {
+                        message
+                    }))
+                }
+                ("FLOW", "DO_NOTHING") => Ok((Value::Null, None)),
+                ("FLOW", "MAP_VALUE") => {
+                    let input = params.get("input").map(text).unwrap_or_default();
+                    let mapped = params.get("cases").and_then(|c| c.get(&input)).cloned();
+                    let value = mapped
+                        .unwrap_or_else(|| params.get("fallback").cloned().unwrap_or(Value::Null));
+                    Ok((json!({ "result": value }), None))
+                }
+                ("FLOW", "DELAY_FLOW") => match delay(&params) {
+                    Ok(d) if d <= self.limits.max_delay => {
+                        tokio::time::sleep(d).await;
+                        Ok((json!({ "delayed_ms": d.as_millis() as u64 }), None))
+                    }
+                    Ok(d) => Err(ActionError::new(format!(
+                        "DELAY_FLOW of {} s is longer than a run may wait ({} s)",
+                        d.as_secs(),
+                        self.limits.max_delay.as_secs()
+                    ))),
+                    Err(e) => Err(e),
+                },
+                _ => self.call(action, &params, started_at).await.map(|v| (v, None)),
+            };
+        match result {
+            Ok((output, stop)) => {
+                self.outputs.insert(action.id.clone(), output.clone());
+                self.succeed(action, started_at, started, recorded_input, output);
+                stop.unwrap_or(Next::Continue)
+            }
+            Err(e) => self.fail(action, started_at, started, recorded_input, e, false),
+        }
+    }
+
+    /// An app or JSON action: the connection resolved now, scopes checked, then the call.
+    async fn call(
+        &mut self,
+        action: &FlowAction,
+        params: &Value,
+        now: Timestamp,
+    ) -> Result<Value, ActionError> {
+        let credentials = match action.params.get("connection_id").and_then(Value::as_str) {
+            Some(id) => Some(self.resolve(id, action).await?),
+            None => None,
+        };
+        let inner = &self.engine.inner;
+        let http = Http::new(
+            inner.transport.as_ref(),
+            &inner.providers,
+            inner.policy.request_timeout.max(Duration::from_secs(30)),
+        );
+        let call =
+            Call { spec: action.spec, params, credentials: credentials.as_ref(), http: &http, now };
+        actions::invoke(&call).await
+    }
+
+    async fn resolve(&mut self, id: &str, action: &FlowAction) -> Result<Credentials, ActionError> {
+        let id: ConnectionId = id
+            .parse()
+            .map_err(|_| ActionError::new("param `connection_id` is not a connection id"))?;
+        let credentials = self.engine.credentials(self.tenant, &id).await.map_err(|e| match e {
+            crate::RefreshError::NotFound => ActionError::new(format!(
+                "vault connection {id} does not exist (it was deleted): update the flow"
+            )),
+            other => ActionError::new(other.to_string()),
+        })?;
+        for secret in credentials.setup.secret_values() {
+            self.redactor.add(secret);
+        }
+        if let Some(t) = &credentials.token {
+            self.redactor.add(t.expose());
+        }
+        if let (Some(user), Some(pass)) =
+            (credentials.setup.expose("account_id"), credentials.setup.expose("api_key"))
+        {
+            self.redactor.add_basic(user, pass);
+        }
+        if let (Some(user), Some(pass)) =
+            (credentials.setup.expose("username"), credentials.setup.expose("password"))
+        {
+            self.redactor.add_basic(user, pass);
+        }
+        // Scopes the action needs, checked before anything is sent.
+        if credentials.setup.setup_type() == SetupType::OauthCode && !action.spec.scopes.is_empty()
+        {
+            let granted: Vec<&str> = credentials
+                .granted_scopes
+                .as_deref()
+                .unwrap_or_default()
+                .split([' ', ','])
+                .collect();
+            let missing: Vec<&str> =
+                action.spec.scopes.iter().copied().filter(|s| !granted.contains(s)).collect();
+            if !missing.is_empty() {
+                return Err(ActionError::new(format!(
+                    "vault connection {id} was not granted {} that {} {} needs: connect it again",
+                    missing.join(" "),
+                    action.spec.kind,
+                    action.spec.action
+                )));
+            }
+        }
+        Ok(credentials)
+    }
+
+    fn succeed(
+        &mut self,
+        action: &FlowAction,
+        started_at: Timestamp,
+        started: Instant,
+        input: Value,
+        output: Value,
+    ) {
+        let is_vars = action.spec.kind == "FLOW" && action.spec.action == "STORE_VARS";
+        let mut input = input;
+        self.redactor.scrub(&mut input);
+        let output = if action.mask_output || is_vars {
+            None
+        } else {
+            let mut o = output;
+            self.redactor.scrub(&mut o);
+            Some(o)
+        };
+        self.record.actions.push(ActionRecord {
+            id: action.id.clone(),
+            alias: action.alias.clone(),
+            kind: action.spec.kind,
+            action: action.spec.action,
+            status: "succeeded",
+            started_at,
+            duration_ms: elapsed_ms(started),
+            input,
+            masked: output.is_none() && (action.mask_output || is_vars),
+            output,
+            error: None,
+        });
+    }
+
+    fn fail(
+        &mut self,
+        action: &FlowAction,
+        started_at: Timestamp,
+        started: Instant,
+        input: Value,
+        e: ActionError,
+        fatal: bool,
+    ) -> Next {
+        let mut input = input;
+        self.redactor.scrub(&mut input);
+        let message = self.redactor.scrub_str(&e.message);
+        self.record.actions.push(ActionRecord {
+            id: action.id.clone(),
+            alias: action.alias.clone(),
+            kind: action.spec.kind,
+            action: action.spec.action,
+            status: "failed",
+            started_at,
+            duration_ms: elapsed_ms(started),
+            input,
+            output: None,
+            masked: action.mask_output,
+            error: Some(RecordedError { message: message.clone(), status_code: e.status }),
+        });
+        // A failed action's output is its error, for actions that look at it.
+        self.outputs.insert(
+            action.id.clone(),
+            json!({ "error": { "message": message.clone(), "status_code": e.status } }),
+        );
+        if action.allow_failure && !fatal {
+            return Next::Continue;
+        }
+        self.record.error = Some(FlowError { action_id: action.id.clone(), message });
+        Next::Stop(RunStatus::Failed)
+    }
+}
+
+/// `true`, `"true"`, a non-zero number, a non-empty array/object/other string → true.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Null => false,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !(s.is_empty() || s.eq_ignore_ascii_case("false") || s == "0"),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(m) => !m.is_empty(),
+    }
+}
+
+fn delay(params: &Value) -> Result<Duration, ActionError> {
+    let number = match params.get("number") {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|n| n.is_finite() && *n >= 0.0)
+    .ok_or_else(|| ActionError::new("param `number` must be a non-negative number"))?;
+    let unit = match params.get("units").and_then(Value::as_str).unwrap_or("SECONDS") {
+        "SECONDS" => 1.0,
+        "MINUTES" => 60.0,
+        "HOURS" => 3600.0,
+        "DAYS" => 86_400.0,
+        _ => return Err(ActionError::new("param `units` must be SECONDS, MINUTES, HOURS or DAYS")),
+    };
+    Ok(Duration::from_secs_f64((number * unit).min(1e9)))
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,70 @@
+//! Running one action against fakes, without a flow.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flowvault_core::{ActionSpec, AppId, Setup, Timestamp, validate_setup};
+use flowvault_engine::{ActionError, Call, Credentials, Fresh, Http, Providers, invoke};
+use flowvault_testkit::InProcess;
+use secrecy::SecretString;
+use serde_json::Value;
+
+/// Fakes by host, and the providers' base URLs pointing at them.
+pub(crate) struct Harness {
+    pub(crate) transport: InProcess,
+    pub(crate) providers: Providers,
+}
+
+impl Harness {
+    pub(crate) fn new() -> Self {
+        Self { transport: InProcess::new(), providers: Providers::default() }
+    }
+
+    /// Serves `app`'s API from `router` at `https://{host}` (its base URL points there).
+    pub(crate) fn serve(&mut self, app: AppId, host: &str, router: axum::Router) -> &mut Self {
+        self.transport.route(host, router);
+        self.providers
+            .configure(app, |p| p.base_url = url::Url::parse(&format!("https://{host}")).ok());
+        self
+    }
+
+    /// Serves a host without changing any base URL (webhook URLs, token endpoints).
+    pub(crate) fn host(&mut self, host: &str, router: axum::Router) -> &mut Self {
+        self.transport.route(host, router);
+        self
+    }
+
+    /// Runs `kind`/`action` with `params` and, if given, a connection of `app` with `setup`
+    /// (and an access token for OAuth setups).
+    pub(crate) async fn run(
+        &self,
+        kind: &str,
+        action: &str,
+        params: Value,
+        connection: Option<(AppId, Value)>,
+        token: Option<&str>,
+    ) -> Result<Value, ActionError> {
+        let spec =
+            ActionSpec::find(kind, action).unwrap_or_else(|| panic!("no action {kind} {action}"));
+        let credentials = connection.map(|(app, setup)| Credentials {
+            setup: setup_of(app, &setup),
+            token: token.map(|t| {
+                Arc::new(Fresh {
+                    access_token: SecretString::from(t.to_owned()),
+                    token_type: "Bearer".to_owned(),
+                    expires_at: None,
+                })
+            }),
+            granted_scopes: None,
+        });
+        let http = Http::new(&self.transport, &self.providers, Duration::from_secs(10));
+        let now: Timestamp = "2026-11-26T12:00:00.000Z".parse().unwrap_or_else(|_| unreachable!());
+        let call =
+            Call { spec, params: &params, credentials: credentials.as_ref(), http: &http, now };
+        invoke(&call).await
+    }
+}
+
+pub(crate) fn setup_of(app: AppId, setup: &Value) -> Setup {
+    validate_setup(app, setup).unwrap_or_else(|e| panic!("{e}"))
+}

@@ -1,0 +1,160 @@
+//! HubSpot contacts against the fake: batch upsert by e-mail, read by e-mail, bearer tokens.
+
+use flowvault_core::AppId;
+use flowvault_testkit::providers::hubspot::{FakeHubspot, TOKEN};
+use serde_json::{Value, json};
+
+use super::harness::Harness;
+
+const HOST: &str = "api.hubapi.test";
+
+fn serve(fake: &FakeHubspot) -> Harness {
+    let mut h = Harness::new();
+    h.serve(AppId::Hubspot, HOST, fake.router());
+    h
+}
+
+fn api_key(token: &str) -> Option<(AppId, Value)> {
+    Some((AppId::Hubspot, json!({"type": "API_KEY", "api_key": token})))
+}
+
+#[tokio::test]
+async fn upsert_contact_creates_by_email_with_the_properties() {
+    let fake = FakeHubspot::new();
+    fake.define_property("favorite_colors");
+    let h = serve(&fake);
+    let params = json!({
+        "connection_id": "ac_1",
+        "email": "jane@example.com",
+        "properties": [
+            {"property": "firstname", "value": "Jane"},
+            {"property": "favorite_colors", "value": ["red", "blue"]},
+        ],
+        "lastname": "Rivera",
+    });
+    let out = h
+        .run("HUBSPOT", "UPSERT_CONTACT", params, api_key(TOKEN), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
+    assert_eq!(sent.method, "POST");
+    assert_eq!(sent.path, "/crm/v3/objects/contacts/batch/upsert");
+    assert_eq!(sent.content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        sent.body,
+        json!({"inputs": [{
+            "idProperty": "email",
+            "id": "jane@example.com",
+            "properties": {
+                "email": "jane@example.com",
+                "firstname": "Jane",
+                "lastname": "Rivera",
+                "favorite_colors": "red;blue",
+            },
+        }]})
+    );
+    assert_eq!(out["new"], true);
+    assert!(out["id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert_eq!(out["properties"]["firstname"], "Jane");
+}
+
+#[tokio::test]
+async fn upsert_contact_updates_an_existing_one_with_an_oauth_token() {
+    let fake = FakeHubspot::new();
+    fake.accept_token("oauth-access-token");
+    let id = fake.add_contact(json!({"email": "jane@example.com", "firstname": "J"}));
+    let h = serve(&fake);
+    let params = json!({
+        "connection_id": "ac_1",
+        "email": "jane@example.com",
+        "properties": [{"property": "firstname", "value": "Jane"}],
+    });
+    let out = h
+        .run(
+            "HUBSPOT",
+            "UPSERT_CONTACT",
+            params,
+            Some((AppId::Hubspot, json!({"type": "OAUTH_CODE"}))),
+            Some("oauth-access-token"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out["id"], json!(id));
+    assert_eq!(out["new"], false);
+    assert_eq!(
+        fake.contact("jane@example.com").and_then(|c| c.get("firstname").cloned()),
+        Some(json!("Jane"))
+    );
+}
+
+#[tokio::test]
+async fn get_contact_reads_by_email() {
+    let fake = FakeHubspot::new();
+    let id = fake.add_contact(json!({"email": "jane+crm@example.com", "firstname": "Jane"}));
+    let h = serve(&fake);
+    let out = h
+        .run(
+            "HUBSPOT",
+            "GET_CONTACT",
+            json!({"connection_id": "ac_1", "email": "jane+crm@example.com"}),
+            api_key(TOKEN),
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
+    assert_eq!(sent.method, "GET");
+    assert_eq!(sent.path, "/crm/v3/objects/contacts/jane%2Bcrm%40example.com?idProperty=email");
+    assert_eq!(out["id"], json!(id));
+    assert_eq!(out["properties"]["firstname"], "Jane");
+}
+
+#[tokio::test]
+async fn hubspot_errors_carry_its_message_and_never_the_token() {
+    let fake = FakeHubspot::new();
+    let h = serve(&fake);
+    let wrong = "pat-na1-wrong-token-0000";
+    let err = h
+        .run(
+            "HUBSPOT",
+            "GET_CONTACT",
+            json!({"connection_id": "ac_1", "email": "a@example.com"}),
+            api_key(wrong),
+            None,
+        )
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a wrong token must fail"));
+    assert_eq!(err.status, Some(401));
+    assert!(err.message.starts_with("HUBSPOT answered 401: Authentication credentials not found"));
+    assert!(!err.message.contains(wrong));
+
+    let err = h
+        .run(
+            "HUBSPOT",
+            "UPSERT_CONTACT",
+            json!({"connection_id": "ac_1", "email": "a@example.com", "shoe_size": 42}),
+            api_key(TOKEN),
+            None,
+        )
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("an unknown property must fail"));
+    assert_eq!(err.status, Some(400));
+    assert!(err.message.contains("Property \\\"shoe_size\\\" does not exist"), "{}", err.message);
+
+    let err = h
+        .run(
+            "HUBSPOT",
+            "GET_CONTACT",
+            json!({"connection_id": "ac_1", "email": "nobody@example.com"}),
+            api_key(TOKEN),
+            None,
+        )
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a missing contact must fail"));
+    assert_eq!(err.status, Some(404));
+    assert!(err.message.contains("Object not found"));
+}

@@ -1,0 +1,204 @@
+//! Stripe customers against the fake: form-encoded bodies in bracket notation, the secret key or a
+//! Connect token as a bearer token, Stripe's error messages.
+
+use flowvault_core::AppId;
+use flowvault_testkit::providers::stripe::{FakeStripe, SECRET_KEY};
+use serde_json::{Value, json};
+
+use super::harness::Harness;
+
+const HOST: &str = "api.stripe.test";
+
+fn serve(fake: &FakeStripe) -> Harness {
+    let mut h = Harness::new();
+    h.serve(AppId::Stripe, HOST, fake.router());
+    h
+}
+
+fn key_pair(key: &str) -> Option<(AppId, Value)> {
+    Some((
+        AppId::Stripe,
+        json!({"type": "KEY_PAIR", "private_key": key, "public_key": "pk_test_1"}),
+    ))
+}
+
+#[tokio::test]
+async fn create_customer_sends_a_form_with_nested_fields() {
+    let fake = FakeStripe::new();
+    let h = serve(&fake);
+    let params = json!({
+        "connection_id": "ac_1",
+        "name": "Jane Rivera",
+        "email": "jane@example.com",
+        "tax_exempt": "exempt",
+        "address": {"line1": "1 Main St", "city": "Paris", "country": "FR"},
+        "metadata": {"user_id": "auth0|42"},
+        "tax_id": {"type": "eu_vat", "value": "FR12345678901"},
+    });
+    let out = h
+        .run("STRIPE", "CREATE_CUSTOMER", params, key_pair(SECRET_KEY), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
+    assert_eq!(sent.method, "POST");
+    assert_eq!(sent.path, "/v1/customers");
+    assert_eq!(sent.content_type.as_deref(), Some("application/x-www-form-urlencoded"));
+    assert_eq!(sent.body["name"], "Jane Rivera");
+    assert_eq!(sent.body["email"], "jane@example.com");
+    assert_eq!(sent.body["tax_exempt"], "exempt");
+    assert_eq!(sent.body["address[city]"], "Paris");
+    assert_eq!(sent.body["address[line1]"], "1 Main St");
+    assert_eq!(sent.body["metadata[user_id]"], "auth0|42");
+    assert_eq!(sent.body["tax_id_data[0][type]"], "eu_vat");
+    assert_eq!(sent.body["tax_id_data[0][value]"], "FR12345678901");
+
+    let id = out["id"].as_str().unwrap_or_else(|| panic!("no id in {out}"));
+    assert!(id.starts_with("cus_"));
+    assert_eq!(out["object"], "customer");
+    assert_eq!(out["address"]["city"], "Paris");
+    assert_eq!(out["metadata"]["user_id"], "auth0|42");
+    assert_eq!(fake.customer(id).map(|c| c["email"].clone()), Some(json!("jane@example.com")));
+}
+
+#[tokio::test]
+async fn get_customer_reads_it_by_id() {
+    let fake = FakeStripe::new();
+    let id = fake.add_customer(json!({"email": "ann@example.com", "name": "Ann"}));
+    let h = serve(&fake);
+    let out = h
+        .run(
+            "STRIPE",
+            "GET_CUSTOMER",
+            json!({"connection_id": "ac_1", "id": id}),
+            key_pair(SECRET_KEY),
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        ("GET", format!("/v1/customers/{id}").as_str())
+    );
+    assert_eq!(sent.body, Value::Null);
+    assert_eq!(out["id"], json!(id));
+    assert_eq!(out["name"], "Ann");
+}
+
+#[tokio::test]
+async fn update_customer_posts_only_the_given_fields() {
+    let fake = FakeStripe::new();
+    let id = fake
+        .add_customer(json!({"email": "old@example.com", "name": "Ann", "metadata": {"a": "1"}}));
+    let h = serve(&fake);
+    let params = json!({
+        "connection_id": "ac_1",
+        "id": id,
+        "email": "new@example.com",
+        "metadata": {"plan": "pro"},
+    });
+    let out = h
+        .run("STRIPE", "UPDATE_CUSTOMER", params, key_pair(SECRET_KEY), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
+    assert_eq!(sent.method, "POST");
+    assert_eq!(sent.path, format!("/v1/customers/{id}"));
+    assert_eq!(
+        sent.body,
+        json!({"email": "new@example.com", "metadata[plan]": "pro"}),
+        "only the given fields are sent"
+    );
+    assert_eq!(out["email"], "new@example.com");
+    assert_eq!(out["name"], "Ann");
+    assert_eq!(out["metadata"], json!({"a": "1", "plan": "pro"}));
+}
+
+#[tokio::test]
+async fn find_customers_lists_by_exact_email() {
+    let fake = FakeStripe::new();
+    let a = fake.add_customer(json!({"email": "jane@example.com"}));
+    fake.add_customer(json!({"email": "other@example.com"}));
+    let b = fake.add_customer(json!({"email": "jane@example.com"}));
+    let h = serve(&fake);
+    let params = json!({"connection_id": "ac_1", "email": "jane@example.com"});
+    let out = h
+        .run("STRIPE", "FIND_CUSTOMERS", params, key_pair(SECRET_KEY), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
+    assert_eq!(sent.method, "GET");
+    assert_eq!(sent.path, "/v1/customers?email=jane%40example.com&limit=100");
+    assert_eq!(out["object"], "list");
+    let ids: Vec<&str> =
+        out["data"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(ids, [b.as_str(), a.as_str()], "most recent first, only exact matches");
+}
+
+#[tokio::test]
+async fn an_oauth_connection_uses_its_access_token() {
+    let fake = FakeStripe::new();
+    fake.accept_key("sk_live_connected_account_token");
+    let h = serve(&fake);
+    let out = h
+        .run(
+            "STRIPE",
+            "FIND_CUSTOMERS",
+            json!({"connection_id": "ac_1", "email": "x@example.com"}),
+            Some((AppId::Stripe, json!({"type": "OAUTH_CODE"}))),
+            Some("sk_live_connected_account_token"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out["data"], json!([]));
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_stripes_message_without_the_key() {
+    let fake = FakeStripe::new();
+    let h = serve(&fake);
+    let wrong = "sk_test_wrongWrongWrongKey9876";
+    let err = h
+        .run(
+            "STRIPE",
+            "GET_CUSTOMER",
+            json!({"connection_id": "ac_1", "id": "cus_1"}),
+            key_pair(wrong),
+            None,
+        )
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a wrong key must fail"));
+    assert_eq!(err.status, Some(401));
+    assert_eq!(err.message, "STRIPE answered 401: Invalid API Key provided: sk_test_****9876");
+    assert!(!err.message.contains(wrong));
+}
+
+#[tokio::test]
+async fn stripe_refusals_carry_its_message() {
+    let fake = FakeStripe::new();
+    let h = serve(&fake);
+    let err = h
+        .run(
+            "STRIPE",
+            "GET_CUSTOMER",
+            json!({"connection_id": "ac_1", "id": "cus_missing"}),
+            key_pair(SECRET_KEY),
+            None,
+        )
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a missing customer must fail"));
+    assert_eq!(err.status, Some(404));
+    assert_eq!(err.message, "STRIPE answered 404: No such customer: 'cus_missing'");
+
+    let params = json!({"connection_id": "ac_1", "email": "a@example.com", "tax_exempt": "maybe"});
+    let err = h
+        .run("STRIPE", "CREATE_CUSTOMER", params, key_pair(SECRET_KEY), None)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a bad tax_exempt must fail"));
+    assert_eq!(err.status, Some(400));
+    assert!(err.message.contains("Invalid tax_exempt"), "{}", err.message);
+}

@@ -1,0 +1,186 @@
+//! The runner with tokio's clock paused: branches and logic actions, limits, and credentials
+//! resolved as each action starts — including a token that is being refreshed at that moment.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use axum::routing::any;
+use flowvault_core::{Flow, validate_flow_create};
+use flowvault_engine::{Engine, RunInput, RunLimits, RunOutcome, RunStatus};
+use flowvault_testkit::Fault;
+use serde_json::{Value, json};
+
+use crate::support::{World, secs};
+
+/// `https://api.test/echo` answers with the `Authorization` it got, and keeps every one.
+fn echo(seen: Arc<Mutex<Vec<String>>>) -> axum::Router {
+    axum::Router::new().route(
+        "/echo",
+        any(move |headers: HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                seen.lock().unwrap_or_else(PoisonError::into_inner).push(auth.clone());
+                axum::Json(json!({"authorization": auth}))
+            }
+        }),
+    )
+}
+
+async fn save(w: &World, actions: Value) -> Flow {
+    let new = validate_flow_create(&json!({"name": "Test", "actions": actions}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.vault.create_flow(&w.tenant, new).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn run(engine: &Engine, w: &World, flow: &Flow, fields: Value) -> RunOutcome {
+    let input = RunInput { fields, context: json!({"ip": "192.0.2.1"}) };
+    engine.run_flow(&w.tenant, flow, input, RunLimits::default()).await
+}
+
+fn record(outcome: &RunOutcome) -> Value {
+    serde_json::to_value(&outcome.record).unwrap_or_default()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_being_refreshed_when_the_action_starts_is_awaited_and_the_new_one_used() {
+    let w = World::new().await;
+    w.fake.set_token_lifetime(secs(600));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    w.transport.route("api.test", echo(seen.clone()));
+    let engine = w.engine("a");
+    let id = w.client_credentials("service-secret").await;
+    let old = engine.credentials(&w.tenant, &id).await.unwrap_or_else(|e| panic!("{e}"));
+    let old = old.token.map(|t| t.expose().to_owned()).unwrap_or_default();
+    let flow = save(
+        &w,
+        json!([{"id": "call", "type": "HTTP", "action": "SEND_REQUEST",
+                "params": {"connection_id": id.to_string(), "url": "https://api.test/echo"}}]),
+    )
+    .await;
+
+    tokio::time::sleep(secs(601)).await; // the stored token has expired
+    w.fake.inject(Fault::Slow(secs(10)), 1);
+    let refreshing = {
+        let (engine, tenant, id) = (engine.clone(), w.tenant.clone(), id.clone());
+        tokio::spawn(async move { engine.refresh(&tenant, &id).await })
+    };
+    tokio::time::sleep(secs(1)).await; // the refresh is waiting on the provider now
+    let outcome = run(&engine, &w, &flow, json!({})).await;
+    assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+    assert!(refreshing.await.is_ok_and(|r| r.is_ok()));
+
+    let used = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    assert_eq!(used.len(), 1);
+    let token = used[0].strip_prefix("Bearer ").unwrap_or_default().to_owned();
+    assert_ne!(token, old, "the expired token was used");
+    assert!(w.fake.access_token_valid(&token), "the token sent is not one the provider issued");
+    assert_eq!(
+        w.fake.stats().by_grant.get("client_credentials"),
+        Some(&2),
+        "the run joined the refresh in flight instead of starting its own"
+    );
+    assert!(!record(&outcome).to_string().contains(&token), "the token is in the record");
+}
+
+#[tokio::test(start_paused = true)]
+async fn branches_logic_and_json_actions_compute_what_auth0_documents() {
+    let w = World::new().await;
+    let engine = w.engine("a");
+    let flow = save(
+        &w,
+        json!([
+            {"id": "tier", "type": "FLOW", "action": "MAP_VALUE",
+             "params": {"input": "{{fields.plan}}", "cases": {"gold": "priority", "free": "normal"},
+                        "fallback": "unknown"}},
+            {"id": "parsed", "type": "JSON", "action": "PARSE_JSON", "params": {"json": "{{fields.raw}}"}},
+            {"id": "check", "type": "FLOW", "action": "BOOLEAN_CONDITION",
+             "params": {
+                 "if": "{{fields.vip}}",
+                 "then": [
+                     {"id": "vip", "type": "FLOW", "action": "RETURN_JSON",
+                      "params": {"payload": {"tier": "{{actions.tier.result}}", "n": "{{actions.parsed.object.n}}"}}}
+                 ],
+                 "else": [
+                     {"id": "no", "type": "FLOW", "action": "ERROR_MESSAGE",
+                      "params": {"message": "not a VIP: {{fields.name ?? 'someone'}}"}}
+                 ]
+             }},
+            {"id": "never", "type": "FLOW", "action": "DO_NOTHING", "params": {}}
+        ]),
+    )
+    .await;
+    let vip =
+        run(&engine, &w, &flow, json!({"plan": "gold", "raw": "{\"n\": 3}", "vip": true})).await;
+    assert_eq!(vip.status, RunStatus::Completed, "{}", record(&vip));
+    assert_eq!(vip.record.result, Some(json!({"tier": "priority", "n": 3})));
+    let ran: Vec<&str> = vip.record.actions.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ran, ["tier", "parsed", "check", "vip"], "RETURN_JSON ends the flow");
+
+    let other = run(&engine, &w, &flow, json!({"plan": "bronze", "raw": "{}", "vip": false})).await;
+    assert_eq!(other.status, RunStatus::Failed);
+    let error = other.record.error.clone().unwrap_or_else(|| panic!("no error"));
+    assert_eq!(error.action_id, "no");
+    assert_eq!(error.message, "not a VIP: someone");
+    assert_eq!(
+        other.record.actions[0].output,
+        Some(json!({"result": "unknown"})),
+        "MAP_VALUE fallback"
+    );
+
+    let broken =
+        run(&engine, &w, &flow, json!({"plan": "free", "raw": "{not json", "vip": true})).await;
+    assert_eq!(broken.status, RunStatus::Failed);
+    assert_eq!(broken.record.error.map(|e| e.action_id), Some("parsed".to_owned()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn delays_wait_on_the_clock_and_longer_ones_than_the_run_may_are_refused() {
+    let w = World::new().await;
+    let engine = w.engine("a");
+    let flow = save(
+        &w,
+        json!([
+            {"id": "wait", "type": "FLOW", "action": "DELAY_FLOW",
+             "params": {"number": "{{fields.n}}", "units": "SECONDS"}},
+            {"id": "r", "type": "FLOW", "action": "RETURN_JSON", "params": {"payload": {"ok": true}}}
+        ]),
+    )
+    .await;
+    let started = tokio::time::Instant::now();
+    let short = run(&engine, &w, &flow, json!({"n": 20})).await;
+    assert_eq!(short.status, RunStatus::Completed, "{}", record(&short));
+    assert!(started.elapsed() >= Duration::from_secs(20));
+
+    let long = run(&engine, &w, &flow, json!({"n": 3600})).await;
+    assert_eq!(long.status, RunStatus::Failed);
+    let message = long.record.error.map(|e| e.message).unwrap_or_default();
+    assert!(message.contains("3600") && message.contains("30"), "{message}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_past_its_deadline_stops_before_the_next_action() {
+    let w = World::new().await;
+    let engine = w.engine("a");
+    let flow = save(
+        &w,
+        json!([
+            {"id": "a", "type": "FLOW", "action": "DELAY_FLOW", "params": {"number": 25}},
+            {"id": "b", "type": "FLOW", "action": "DELAY_FLOW", "params": {"number": 25}},
+            {"id": "c", "type": "FLOW", "action": "DO_NOTHING", "params": {}}
+        ]),
+    )
+    .await;
+    let limits = RunLimits { max_duration: secs(40), max_delay: secs(30) };
+    let input = RunInput { fields: json!({}), context: json!({}) };
+    let outcome = engine.run_flow(&w.tenant, &flow, input, limits).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let error = outcome.record.error.unwrap_or_else(|| panic!("no error"));
+    assert_eq!(error.action_id, "c");
+    assert!(error.message.contains("longer than it may"), "{}", error.message);
+}

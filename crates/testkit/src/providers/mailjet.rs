@@ -1,0 +1,198 @@
+//! A fake of Mailjet's Send API v3.1: `POST /v3.1/send`, HTTP Basic with the API key and secret
+//! key. Authentication errors are `{"ErrorIdentifier", "ErrorCode", "StatusCode",
+//! "ErrorMessage"}`; a message Mailjet would refuse (no sender, no recipient, a malformed address,
+//! no content nor template) makes the whole call 400 with per-message `Errors`, as Mailjet does.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use super::{Log, Received};
+
+/// The API key the fake accepts.
+pub const API_KEY: &str = "0123456789abcdef0123456789abcdef";
+/// Its secret key.
+pub const SECRET_KEY: &str = "fedcba9876543210fedcba9876543210";
+
+const ERROR_ID: &str = "9f6f4c4e-2b2a-4f49-9d5c-6e6b8d7a1c00";
+
+/// An in-process Mailjet. Clones share state.
+#[derive(Debug, Clone)]
+pub struct FakeMailjet {
+    log: Log,
+    sent: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Default for FakeMailjet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FakeMailjet {
+    /// Nothing sent yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self { log: Log::default(), sent: Arc::new(Mutex::new(Vec::new())) }
+    }
+
+    /// The messages accepted so far.
+    #[must_use]
+    pub fn sent(&self) -> Vec<Value> {
+        self.lock().clone()
+    }
+
+    /// The API, to serve at the provider's base URL.
+    pub fn router(&self) -> Router {
+        Router::new().fallback(handle).with_state(self.clone())
+    }
+
+    /// What the fake received.
+    #[must_use]
+    pub fn log(&self) -> Log {
+        self.log.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Value>> {
+        self.sent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+async fn handle(
+    State(fake): State<FakeMailjet>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received = received(&method, &uri, &headers, &body);
+    fake.log.push(received.clone());
+    let expected = format!("Basic {}", STANDARD.encode(format!("{API_KEY}:{SECRET_KEY}")));
+    if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        let body = json!({
+            "ErrorIdentifier": ERROR_ID,
+            "ErrorCode": "mj-0002",
+            "StatusCode": 401,
+            "ErrorMessage": "API key authentication/authorization failure. You may be \
+                 unauthorized to access the API or your API key may be expired. Visit API keys \
+                 management section to check your keys.",
+        });
+        return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    }
+    if method != Method::POST || uri.path() != "/v3.1/send" {
+        let body = json!({"ErrorInfo": "", "ErrorMessage": "Object not found", "StatusCode": 404});
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    }
+    let messages = match received.body.get("Messages").and_then(Value::as_array) {
+        Some(m)
+            if received
+                .content_type
+                .as_deref()
+                .is_some_and(|c| c.starts_with("application/json")) =>
+        {
+            m.clone()
+        }
+        _ => {
+            let body = json!({
+                "ErrorIdentifier": ERROR_ID, "ErrorCode": "mj-0004", "StatusCode": 400,
+                "ErrorMessage": "Type mismatch. Expected type \"array of messages\".",
+            });
+            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        }
+    };
+    let results: Vec<Value> = messages.iter().map(check).collect();
+    if results.iter().any(|r| r["Status"] == "error") {
+        return (StatusCode::BAD_REQUEST, axum::Json(json!({"Messages": results}))).into_response();
+    }
+    let mut sent = fake.lock();
+    let results: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            sent.push(m.clone());
+            let to: Vec<Value> = m["To"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    let id = 288_230_376_151_711_744_u64 + sent.len() as u64;
+                    json!({
+                        "Email": r["Email"],
+                        "MessageUUID": format!("1ab23cd4-e567-8901-2345-6789f0ab{:04}", sent.len()),
+                        "MessageID": id,
+                        "MessageHref": format!("https://api.mailjet.com/v3/REST/message/{id}"),
+                    })
+                })
+                .collect();
+            json!({"Status": "success", "CustomID": "", "To": to, "Cc": [], "Bcc": []})
+        })
+        .collect();
+    (StatusCode::OK, axum::Json(json!({"Messages": results}))).into_response()
+}
+
+/// What Mailjet says about one message: `{"Status": "error", "Errors": […]}` if it refuses it.
+fn check(message: &Value) -> Value {
+    let mut errors = Vec::new();
+    let mut refuse = |code: &str, text: &str, related: &str| {
+        errors.push(json!({
+            "ErrorIdentifier": ERROR_ID, "ErrorCode": code, "StatusCode": 400,
+            "ErrorMessage": text, "ErrorRelatedTo": [related],
+        }));
+    };
+    let address = |v: &Value| {
+        v.as_str().is_some_and(|e| {
+            e.split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.'))
+        })
+    };
+    if !address(&message["From"]["Email"]) {
+        refuse("send-0006", "\"From\" must be a valid e-mail address.", "From.Email");
+    }
+    match message["To"].as_array() {
+        Some(to) if !to.is_empty() => {
+            for (i, r) in to.iter().enumerate() {
+                if !address(&r["Email"]) {
+                    let text = format!(
+                        "\"{}\" is an invalid email address.",
+                        r["Email"].as_str().unwrap_or_default()
+                    );
+                    refuse("send-0010", &text, &format!("To[{i}].Email"));
+                }
+            }
+        }
+        _ => refuse("send-0008", "At least one recipient is required.", "To"),
+    }
+    if ["HTMLPart", "TextPart", "TemplateID"].iter().all(|k| message.get(*k).is_none()) {
+        refuse(
+            "send-0003",
+            "At least \"HTMLPart\", \"TextPart\" or \"TemplateID\" must be provided.",
+            "HTMLPart",
+        );
+    }
+    if message.get("TemplateID").is_some_and(|t| !t.is_u64()) {
+        refuse("send-0011", "Type mismatch. Expected type \"integer\".", "TemplateID");
+    }
+    if errors.is_empty() {
+        json!({"Status": "success"})
+    } else {
+        json!({"Status": "error", "Errors": errors})
+    }
+}
+
+fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    };
+    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
+    Received { method: method.to_string(), path, content_type, body }
+}

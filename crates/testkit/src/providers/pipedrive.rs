@@ -1,0 +1,184 @@
+//! A fake of Pipedrive's API v1: `POST /v1/persons`, `POST /v1/deals` and
+//! `POST /v1/organizations`. It takes the API token as the `api_token` query parameter or an OAuth
+//! token as a bearer token, answers `201 {"success": true, "data": {…}}`, and refuses as Pipedrive
+//! does: `{"success": false, "error", "error_info", …}` (401 `unauthorized access`, 400 for a
+//! missing name or title). The log keeps the path with the token's value replaced by `[redacted]`.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::{Log, Received};
+
+/// The API token the fake accepts unless told otherwise.
+pub const API_TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
+
+const ERROR_INFO: &str =
+    "Please check developers.pipedrive.com for more information about Pipedrive API.";
+const ADDED: &str = "2026-11-26 12:00:00";
+
+/// An in-process Pipedrive. Clones share state.
+#[derive(Debug, Clone)]
+pub struct FakePipedrive {
+    log: Log,
+    state: Arc<Mutex<PipedriveState>>,
+}
+
+#[derive(Debug, Default)]
+struct PipedriveState {
+    tokens: Vec<String>,
+    /// (resource, item)
+    items: Vec<(String, Value)>,
+}
+
+impl Default for FakePipedrive {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FakePipedrive {
+    /// Nothing stored; accepts [`API_TOKEN`].
+    #[must_use]
+    pub fn new() -> Self {
+        let state = PipedriveState { tokens: vec![API_TOKEN.to_owned()], items: Vec::new() };
+        Self { log: Log::default(), state: Arc::new(Mutex::new(state)) }
+    }
+
+    /// Also accepts `token` (an OAuth access token, as a bearer token).
+    pub fn accept_token(&self, token: &str) -> &Self {
+        self.lock().tokens.push(token.to_owned());
+        self
+    }
+
+    /// What was created in `resource` (`persons`, `deals`, `organizations`).
+    #[must_use]
+    pub fn items(&self, resource: &str) -> Vec<Value> {
+        self.lock().items.iter().filter(|(r, _)| r == resource).map(|(_, v)| v.clone()).collect()
+    }
+
+    /// The API, to serve at the provider's base URL.
+    pub fn router(&self) -> Router {
+        Router::new().fallback(handle).with_state(self.clone())
+    }
+
+    /// What the fake received.
+    #[must_use]
+    pub fn log(&self) -> Log {
+        self.log.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PipedriveState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+async fn handle(
+    State(fake): State<FakePipedrive>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
+    let received = received(&method, &uri, &query, &headers, &body);
+    fake.log.push(received.clone());
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let token = query.iter().find(|(k, _)| k == "api_token").map(|(_, v)| v.as_str()).or(bearer);
+    if !token.is_some_and(|t| fake.lock().tokens.iter().any(|k| k == t)) {
+        return failure(StatusCode::UNAUTHORIZED, "unauthorized access");
+    }
+    let (resource, required, message) = match (method, uri.path().trim_end_matches('/')) {
+        (Method::POST, "/v1/persons") => ("persons", "name", "Name must be given."),
+        (Method::POST, "/v1/deals") => ("deals", "title", "Title must be given."),
+        (Method::POST, "/v1/organizations") => ("organizations", "name", "Name must be given."),
+        _ => return failure(StatusCode::NOT_FOUND, "Unknown method ."),
+    };
+    let Value::Object(fields) = received.body else {
+        return failure(StatusCode::BAD_REQUEST, message);
+    };
+    if fields.get(required).and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
+        return failure(StatusCode::BAD_REQUEST, message);
+    }
+    for id in ["owner_id", "org_id", "person_id", "user_id", "stage_id"] {
+        if fields.get(id).is_some_and(|v| !v.is_u64() && !v.is_null()) {
+            return failure(StatusCode::BAD_REQUEST, &format!("Invalid {id}: must be an integer"));
+        }
+    }
+    let mut state = fake.lock();
+    let id = state.items.len() + 1;
+    let item = item(resource, id, fields);
+    state.items.push((resource.to_owned(), item.clone()));
+    let body = json!({"success": true, "data": item, "related_objects": {}});
+    (StatusCode::CREATED, axum::Json(body)).into_response()
+}
+
+/// The stored item as Pipedrive answers it (e-mail addresses and phones as lists).
+fn item(resource: &str, id: usize, fields: Map<String, Value>) -> Value {
+    let mut item = json!({"id": id, "add_time": ADDED, "update_time": ADDED, "active_flag": true});
+    for (k, v) in fields {
+        let v = match (resource, k.as_str(), v) {
+            ("persons", "email" | "phone", Value::String(s)) => {
+                json!([{"label": "work", "value": s, "primary": true}])
+            }
+            ("deals", "value", Value::String(s)) => s.parse::<f64>().map_or(json!(s), Value::from),
+            (_, _, v) => v,
+        };
+        item[k.as_str()] = v;
+    }
+    if resource == "deals" {
+        item["currency"] = json!("USD");
+        item["status"] = json!("open");
+    }
+    item
+}
+
+fn failure(status: StatusCode, error: &str) -> Response {
+    let body = json!({
+        "success": false,
+        "error": error,
+        "errorCode": status.as_u16(),
+        "error_info": ERROR_INFO,
+        "data": null,
+        "additional_data": null,
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+fn received(
+    method: &Method,
+    uri: &Uri,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Received {
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body = if body.is_empty() {
+        Value::Null
+    } else if content_type.as_deref().is_some_and(|c| c.starts_with("application/x-www-form")) {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    } else {
+        serde_json::from_slice(body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    };
+    let mut path = uri.path().to_owned();
+    if !query.is_empty() {
+        let redacted: Vec<(&str, &str)> = query
+            .iter()
+            .map(|(k, v)| (k.as_str(), if k == "api_token" { "[redacted]" } else { v.as_str() }))
+            .collect();
+        path = format!("{path}?{}", serde_urlencoded::to_string(redacted).unwrap_or_default());
+    }
+    Received { method: method.to_string(), path, content_type, body }
+}

@@ -1,0 +1,330 @@
+//! A fake of Stripe's customers API: `POST /v1/customers`, `GET /v1/customers/{id}`,
+//! `POST /v1/customers/{id}` and `GET /v1/customers?email=`. It takes a secret key as a bearer
+//! token or as the HTTP Basic user (as Stripe does), form-encoded bodies in bracket notation, and
+//! answers errors as `{"error": {"type", "message", "param"?, "code"?}}`; an invalid key is echoed
+//! masked (`sk_test_****1234`), like Stripe's message.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value, json};
+
+use super::{Log, Received};
+
+/// The secret key the fake accepts unless told otherwise.
+pub const SECRET_KEY: &str = "sk_test_flowvaultFakeStripeKey4242";
+
+/// When the fake says customers were created (2026-11-26T12:00:00Z).
+const CREATED: u64 = 1_795_694_400;
+const ADDRESS_FIELDS: &[&str] = &["city", "country", "line1", "line2", "postal_code", "state"];
+const CUSTOMER_FIELDS: &[&str] =
+    &["name", "email", "description", "phone", "tax_exempt", "address", "metadata"];
+
+/// An in-process Stripe. Clones share state.
+#[derive(Debug, Clone)]
+pub struct FakeStripe {
+    log: Log,
+    state: Arc<Mutex<StripeState>>,
+}
+
+#[derive(Debug, Default)]
+struct StripeState {
+    keys: Vec<String>,
+    customers: BTreeMap<String, Value>,
+    next_id: u64,
+}
+
+impl Default for FakeStripe {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FakeStripe {
+    /// No customers; accepts [`SECRET_KEY`].
+    #[must_use]
+    pub fn new() -> Self {
+        let state = StripeState { keys: vec![SECRET_KEY.to_owned()], ..StripeState::default() };
+        Self { log: Log::default(), state: Arc::new(Mutex::new(state)) }
+    }
+
+    /// Also accepts `key` (a Connect access token is a secret key of the connected account).
+    pub fn accept_key(&self, key: &str) -> &Self {
+        self.lock().keys.push(key.to_owned());
+        self
+    }
+
+    /// Adds a customer with these fields (as Stripe returns them) and returns its id.
+    pub fn add_customer(&self, fields: Value) -> String {
+        let mut state = self.lock();
+        let id = next_id(&mut state);
+        let mut customer = blank_customer(&id);
+        if let (Some(c), Value::Object(f)) = (customer.as_object_mut(), fields) {
+            c.extend(f);
+        }
+        state.customers.insert(id.clone(), customer);
+        id
+    }
+
+    /// The customer `id` as the fake holds it.
+    #[must_use]
+    pub fn customer(&self, id: &str) -> Option<Value> {
+        self.lock().customers.get(id).cloned()
+    }
+
+    /// The API, to serve at the provider's base URL.
+    pub fn router(&self) -> Router {
+        Router::new().fallback(handle).with_state(self.clone())
+    }
+
+    /// What the fake received.
+    #[must_use]
+    pub fn log(&self) -> Log {
+        self.log.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StripeState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+async fn handle(
+    State(fake): State<FakeStripe>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    fake.log.push(received(&method, &uri, &headers, &body));
+    authenticate(&fake, &headers)?;
+    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+    let form = || -> Result<Map<String, Value>, Refusal> {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if !body.is_empty()
+            && !content_type.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+        {
+            return Err(invalid("Invalid request: Stripe expects a form-encoded body", None));
+        }
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+            .map_err(|_| invalid("Invalid request: the body could not be parsed", None))?;
+        Ok(unflatten(pairs))
+    };
+    let answer = match (method, segments.as_slice()) {
+        (Method::POST, ["v1", "customers"]) => create(&fake, form()?)?,
+        (Method::GET, ["v1", "customers"]) => list(&fake, uri.query().unwrap_or_default()),
+        (Method::GET, ["v1", "customers", id]) => {
+            fake.customer(id).ok_or_else(|| no_such_customer(id))?
+        }
+        (Method::POST, ["v1", "customers", id]) => update(&fake, id, form()?)?,
+        (method, _) => {
+            let message = format!("Unrecognized request URL ({method}: {}).", uri.path());
+            return Err(error(StatusCode::NOT_FOUND, &message, None, None));
+        }
+    };
+    Ok((StatusCode::OK, axum::Json(answer)).into_response())
+}
+
+fn authenticate(fake: &FakeStripe, headers: &HeaderMap) -> Result<(), Refusal> {
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let key = match (value.strip_prefix("Bearer "), value.strip_prefix("Basic ")) {
+        (Some(token), _) => token.to_owned(),
+        (_, Some(basic)) => STANDARD
+            .decode(basic)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|d| d.split(':').next().map(str::to_owned))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let message = if key.is_empty() {
+        "You did not provide an API key. You need to provide your API key in the Authorization \
+         header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
+            .to_owned()
+    } else if fake.lock().keys.contains(&key) {
+        return Ok(());
+    } else {
+        format!("Invalid API Key provided: {}", mask(&key))
+    };
+    Err(error(StatusCode::UNAUTHORIZED, &message, None, None))
+}
+
+fn create(fake: &FakeStripe, fields: Map<String, Value>) -> Result<Value, Refusal> {
+    let mut allowed = CUSTOMER_FIELDS.to_vec();
+    allowed.push("tax_id_data");
+    check(&fields, &allowed)?;
+    let mut state = fake.lock();
+    let id = next_id(&mut state);
+    let mut customer = blank_customer(&id);
+    apply(&mut customer, fields);
+    state.customers.insert(id, customer.clone());
+    Ok(customer)
+}
+
+fn update(fake: &FakeStripe, id: &str, fields: Map<String, Value>) -> Result<Value, Refusal> {
+    check(&fields, CUSTOMER_FIELDS)?;
+    let mut state = fake.lock();
+    let customer = state.customers.get_mut(id).ok_or_else(|| no_such_customer(id))?;
+    apply(customer, fields);
+    Ok(customer.clone())
+}
+
+fn list(fake: &FakeStripe, query: &str) -> Value {
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let limit = get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(10).clamp(1, 100);
+    let state = fake.lock();
+    // Stripe lists the most recent first.
+    let data: Vec<Value> = state
+        .customers
+        .values()
+        .rev()
+        .filter(|c| get("email").is_none_or(|e| c.get("email").and_then(Value::as_str) == Some(e)))
+        .take(limit)
+        .cloned()
+        .collect();
+    json!({"object": "list", "url": "/v1/customers", "has_more": false, "data": data})
+}
+
+/// Refuses what Stripe refuses: unknown parameters, a bad `tax_exempt`, incomplete tax ids.
+fn check(fields: &Map<String, Value>, allowed: &[&str]) -> Result<(), Refusal> {
+    let address = fields.get("address").and_then(Value::as_object).into_iter().flat_map(Map::keys);
+    let unknown = (fields.keys().filter(|k| !allowed.contains(&k.as_str())).cloned())
+        .chain(
+            address
+                .filter(|k| !ADDRESS_FIELDS.contains(&k.as_str()))
+                .map(|k| format!("address[{k}]")),
+        )
+        .next();
+    if let Some(param) = unknown {
+        return Err(invalid(&format!("Received unknown parameter: {param}"), Some(&param)));
+    }
+    if let Some(t) = fields.get("tax_exempt").and_then(Value::as_str)
+        && !["none", "exempt", "reverse"].contains(&t)
+    {
+        return Err(invalid(
+            "Invalid tax_exempt: must be one of none, exempt, or reverse",
+            Some("tax_exempt"),
+        ));
+    }
+    for (i, tax_id) in fields.get("tax_id_data").and_then(Value::as_object).into_iter().flatten() {
+        for part in ["type", "value"] {
+            if tax_id.get(part).and_then(Value::as_str).is_none_or(str::is_empty) {
+                let param = format!("tax_id_data[{i}][{part}]");
+                return Err(invalid(&format!("Missing required param: {param}."), Some(&param)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `fields` into `customer`: metadata is merged key by key (an empty value removes one).
+fn apply(customer: &mut Value, fields: Map<String, Value>) {
+    for (name, value) in fields {
+        match name.as_str() {
+            "metadata" => {
+                if let (Some(m), Value::Object(new)) = (customer["metadata"].as_object_mut(), value)
+                {
+                    for (k, v) in new {
+                        if v == "" {
+                            m.remove(&k);
+                        } else {
+                            m.insert(k, v);
+                        }
+                    }
+                }
+            }
+            "tax_id_data" => {
+                let ids: Vec<Value> =
+                    value.as_object().into_iter().flat_map(Map::values).cloned().collect();
+                customer["tax_ids"] = json!({"object": "list", "data": ids});
+            }
+            _ => customer[name.as_str()] = value,
+        }
+    }
+}
+
+fn next_id(state: &mut StripeState) -> String {
+    state.next_id += 1;
+    format!("cus_Fake{:010}", state.next_id)
+}
+
+fn blank_customer(id: &str) -> Value {
+    json!({
+        "id": id, "object": "customer", "address": null, "balance": 0, "created": CREATED,
+        "currency": null, "description": null, "email": null, "livemode": false,
+        "metadata": {}, "name": null, "phone": null, "tax_exempt": "none",
+    })
+}
+
+/// `a[b][0]=x` pairs as nested JSON objects (`{"a": {"b": {"0": "x"}}}`).
+fn unflatten(pairs: Vec<(String, String)>) -> Map<String, Value> {
+    let mut root = Map::new();
+    'pairs: for (key, value) in pairs {
+        let mut parts = key.split('[').map(|p| p.trim_end_matches(']').to_owned());
+        let mut name = parts.next().unwrap_or_default();
+        let mut node = &mut root;
+        for part in parts {
+            let child = node.entry(name).or_insert_with(|| Value::Object(Map::new()));
+            if !child.is_object() {
+                *child = Value::Object(Map::new());
+            }
+            let Value::Object(map) = child else { continue 'pairs };
+            node = map;
+            name = part;
+        }
+        node.insert(name, Value::String(value));
+    }
+    root
+}
+
+/// `sk_test_abcdef1234` as Stripe echoes it: `sk_test_****1234`.
+fn mask(key: &str) -> String {
+    let prefix = key.rfind('_').map_or("", |i| &key[..=i]);
+    let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("{prefix}****{tail}")
+}
+
+fn no_such_customer(id: &str) -> Refusal {
+    let message = format!("No such customer: '{id}'");
+    error(StatusCode::NOT_FOUND, &message, Some("id"), Some("resource_missing"))
+}
+
+/// An error answer, small until it becomes a response.
+type Refusal = (StatusCode, axum::Json<Value>);
+
+fn invalid(message: &str, param: Option<&str>) -> Refusal {
+    error(StatusCode::BAD_REQUEST, message, param, None)
+}
+
+fn error(status: StatusCode, message: &str, param: Option<&str>, code: Option<&str>) -> Refusal {
+    let mut error = json!({"type": "invalid_request_error", "message": message});
+    if let Some(param) = param {
+        error["param"] = json!(param);
+    }
+    if let Some(code) = code {
+        error["code"] = json!(code);
+    }
+    (status, axum::Json(json!({"error": error})))
+}
+
+fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // Stripe takes forms: anything else is kept as text.
+    let body = match serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) {
+        _ if body.is_empty() => Value::Null,
+        Ok(pairs) if content_type.as_deref().is_some_and(|c| c.contains("form-urlencoded")) => {
+            Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+        }
+        _ => Value::String(String::from_utf8_lossy(body).into_owned()),
+    };
+    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
+    Received { method: method.to_string(), path, content_type, body }
+}

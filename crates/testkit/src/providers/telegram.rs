@@ -1,0 +1,156 @@
+//! A fake of the Telegram Bot API's `POST /bot{token}/sendMessage`. The token is in the path (a
+//! wrong one is 401 `Unauthorized`); `chat_id` (a number, or `@channel`) must be a chat the bot
+//! knows and `text` must not be empty. Answers are `{"ok": true, "result": Message}` or
+//! `{"ok": false, "error_code", "description"}`. The log keeps the path with the token replaced by
+//! `[token]`.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{Log, Received};
+
+/// The bot token the fake accepts.
+pub const BOT_TOKEN: &str = "7012345678:AAFlowvaultFakeTelegramBotToken_-0123";
+
+/// When the fake says messages were sent (2026-11-26T12:00:00Z).
+const DATE: u64 = 1_795_694_400;
+
+/// An in-process Telegram Bot API. Clones share state.
+#[derive(Debug, Clone)]
+pub struct FakeTelegram {
+    log: Log,
+    state: Arc<Mutex<TelegramState>>,
+}
+
+#[derive(Debug, Default)]
+struct TelegramState {
+    chats: Vec<String>,
+    /// (chat, text)
+    messages: Vec<(String, String)>,
+}
+
+impl Default for FakeTelegram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FakeTelegram {
+    /// A bot in no chat.
+    #[must_use]
+    pub fn new() -> Self {
+        Self { log: Log::default(), state: Arc::new(Mutex::new(TelegramState::default())) }
+    }
+
+    /// Puts the bot in the chat `id` (`"123456789"` or `"@channel"`).
+    pub fn add_chat(&self, id: &str) -> &Self {
+        self.lock().chats.push(id.to_owned());
+        self
+    }
+
+    /// The messages sent, as (chat, text).
+    #[must_use]
+    pub fn messages(&self) -> Vec<(String, String)> {
+        self.lock().messages.clone()
+    }
+
+    /// The API, to serve at the provider's base URL.
+    pub fn router(&self) -> Router {
+        Router::new().fallback(handle).with_state(self.clone())
+    }
+
+    /// What the fake received.
+    #[must_use]
+    pub fn log(&self) -> Log {
+        self.log.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, TelegramState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+async fn handle(
+    State(fake): State<FakeTelegram>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path();
+    let (token, api_method) =
+        path.strip_prefix("/bot").and_then(|rest| rest.split_once('/')).unwrap_or(("", ""));
+    let received = received(&method, &format!("/bot[token]/{api_method}"), &headers, &body);
+    fake.log.push(received.clone());
+    if token.is_empty() {
+        return failure(StatusCode::NOT_FOUND, "Not Found");
+    }
+    if token != BOT_TOKEN {
+        return failure(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    if api_method != "sendMessage" {
+        return failure(StatusCode::NOT_FOUND, "Not Found: method not found");
+    }
+    let chat = match &received.body["chat_id"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    if chat.is_empty() {
+        return failure(StatusCode::BAD_REQUEST, "Bad Request: chat_id is empty");
+    }
+    let text = received.body["text"].as_str().unwrap_or_default().to_owned();
+    if text.trim().is_empty() {
+        return failure(StatusCode::BAD_REQUEST, "Bad Request: message text is empty");
+    }
+    let mut state = fake.lock();
+    if !state.chats.contains(&chat) {
+        return failure(StatusCode::BAD_REQUEST, "Bad Request: chat not found");
+    }
+    state.messages.push((chat.clone(), text.clone()));
+    let chat_json = match chat.parse::<i64>() {
+        Ok(id) => json!({"id": id, "type": "private"}),
+        Err(_) => {
+            let username = chat.trim_start_matches('@');
+            json!({"id": -1_001_234_567_890_i64, "type": "channel", "username": username})
+        }
+    };
+    let body = json!({"ok": true, "result": {
+        "message_id": state.messages.len(),
+        "from": {
+            "id": 7_012_345_678_u64, "is_bot": true, "first_name": "Flowvault",
+            "username": "flowvault_bot",
+        },
+        "chat": chat_json,
+        "date": DATE,
+        "text": text,
+    }});
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+fn failure(status: StatusCode, description: &str) -> Response {
+    let body = json!({"ok": false, "error_code": status.as_u16(), "description": description});
+    (status, axum::Json(body)).into_response()
+}
+
+/// The request, for the log: JSON and form bodies alike become an object.
+fn received(method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Received {
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body = if body.is_empty() {
+        Value::Null
+    } else if content_type.as_deref().is_some_and(|c| c.starts_with("application/x-www-form")) {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    } else {
+        serde_json::from_slice(body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    };
+    Received { method: method.to_string(), path: path.to_owned(), content_type, body }
+}

@@ -1,0 +1,134 @@
+//! A fake of Zapier's Catch Hook webhooks (`/hooks/catch/{account}/{hook}/`). A hook takes `GET`
+//! (data in the query), `POST` and `PUT` (JSON or form bodies) and answers as Zapier does,
+//! `{"attempt", "id", "request_id", "status": "success"}`, or an empty body in silent mode. The
+//! URL is the only credential: an unknown hook is a 404.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::{Log, Received};
+
+/// A hook path the fake serves from the start.
+pub const HOOK_PATH: &str = "/hooks/catch/1234567/abc1d2e/";
+
+/// An in-process Zapier hooks host. Clones share state.
+#[derive(Debug, Clone)]
+pub struct FakeZapier {
+    log: Log,
+    state: Arc<Mutex<ZapierState>>,
+}
+
+#[derive(Debug, Default)]
+struct ZapierState {
+    /// (path, silent)
+    hooks: Vec<(String, bool)>,
+    /// The data each accepted call carried: the body's fields, or the query's.
+    caught: Vec<Value>,
+}
+
+impl Default for FakeZapier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FakeZapier {
+    /// Serves [`HOOK_PATH`].
+    #[must_use]
+    pub fn new() -> Self {
+        let state = ZapierState { hooks: vec![(HOOK_PATH.to_owned(), false)], caught: Vec::new() };
+        Self { log: Log::default(), state: Arc::new(Mutex::new(state)) }
+    }
+
+    /// Also serves `path`, answering with an empty body if `silent` (Zapier's silent mode).
+    pub fn add_hook(&self, path: &str, silent: bool) -> &Self {
+        self.lock().hooks.push((path.to_owned(), silent));
+        self
+    }
+
+    /// The data of every call a hook accepted.
+    #[must_use]
+    pub fn caught(&self) -> Vec<Value> {
+        self.lock().caught.clone()
+    }
+
+    /// The hooks, to serve at the webhook URL's host.
+    pub fn router(&self) -> Router {
+        Router::new().fallback(handle).with_state(self.clone())
+    }
+
+    /// What the fake received.
+    #[must_use]
+    pub fn log(&self) -> Log {
+        self.log.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ZapierState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+async fn handle(
+    State(fake): State<FakeZapier>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received = received(&method, &uri, &headers, &body);
+    fake.log.push(received.clone());
+    let mut state = fake.lock();
+    let path = format!("{}/", uri.path().trim_end_matches('/'));
+    let Some(&(_, silent)) = state.hooks.iter().find(|(p, _)| *p == path) else {
+        let body = json!({"status": "error", "message": "Unable to find the hook."});
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    };
+    let data = match method {
+        Method::GET => {
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
+            Value::Object(
+                pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect::<Map<_, _>>(),
+            )
+        }
+        Method::POST | Method::PUT => received.body.clone(),
+        _ => {
+            let body = json!({"status": "error", "message": "Method not allowed."});
+            return (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
+        }
+    };
+    state.caught.push(data);
+    if silent {
+        return StatusCode::OK.into_response();
+    }
+    let n = state.caught.len();
+    let body = json!({
+        "attempt": format!("0193d2c4-7f2a-7b1e-9c3d-{n:012}"),
+        "id": format!("0193d2c4-7f2a-7b1e-9c3e-{n:012}"),
+        "request_id": format!("0193d2c4-7f2a-7b1e-9c3f-{n:012}"),
+        "status": "success",
+    });
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body = if body.is_empty() {
+        Value::Null
+    } else if content_type.as_deref().is_some_and(|c| c.starts_with("application/x-www-form")) {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    } else {
+        serde_json::from_slice(body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    };
+    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
+    Received { method: method.to_string(), path, content_type, body }
+}
