@@ -22,7 +22,7 @@ use tracing::Instrument as _;
 use crate::auth::{Auth, KeyError, TokenKeys};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::routes::{connect, connections, health, oauth, openapi};
+use crate::routes::{connect, connections, flows, health, oauth, openapi};
 use crate::state::AppState;
 use crate::tls;
 
@@ -81,6 +81,7 @@ impl App {
         Router::new()
             .merge(connections::router())
             .merge(connect::router())
+            .merge(flows::router())
             .merge(oauth::router())
             .merge(health::router())
             .merge(openapi::router())
@@ -127,6 +128,11 @@ pub async fn run(
                 .await;
         })
     });
+    let sweeper = app
+        .state
+        .config
+        .execution_retention
+        .map(|keep| tokio::spawn(sweep_executions(app.state.clone(), keep)));
     let router = app.router();
     match &app.state.config.tls {
         None => {
@@ -141,6 +147,9 @@ pub async fn run(
     }
     if let Some(r) = refresher {
         let _ = r.await;
+    }
+    if let Some(s) = sweeper {
+        s.abort();
     }
     tracing::info!("stopped");
     Ok(())
@@ -233,4 +242,20 @@ async fn access_log(req: Request, next: Next, timeout: Duration) -> Response {
 
 fn hex_id(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Deletes executions older than `keep`, hourly.
+async fn sweep_executions(state: AppState, keep: Duration) {
+    loop {
+        let now = state.vault.now();
+        let cutoff = flowvault_core::Timestamp::from_datetime(
+            now.as_datetime() - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX),
+        );
+        match state.vault.store().delete_executions_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "old executions deleted"),
+            Err(e) => tracing::warn!(error = %e, "cannot delete old executions"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
 }

@@ -25,6 +25,12 @@ pub struct Config {
     /// The operator allows private networks: setups may name plain-http endpoints on private
     /// addresses (the engine's transport enforces the same at call time).
     pub allow_private_network: bool,
+    /// Limits of runs the caller waits for (`?wait=true`).
+    pub sync_run_limits: flowvault_engine::RunLimits,
+    /// Limits of runs in the background.
+    pub async_run_limits: flowvault_engine::RunLimits,
+    /// Executions older than this are deleted (`None`: kept).
+    pub execution_retention: Option<Duration>,
 }
 
 /// PEM files for TLS.
@@ -48,6 +54,16 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             run_refresher: true,
             allow_private_network: false,
+            // Under the request timeout, so that a waiting caller gets the finished execution.
+            sync_run_limits: flowvault_engine::RunLimits {
+                max_duration: Duration::from_secs(25),
+                max_delay: Duration::from_secs(20),
+            },
+            async_run_limits: flowvault_engine::RunLimits {
+                max_duration: Duration::from_secs(3600),
+                max_delay: Duration::from_secs(3600),
+            },
+            execution_retention: Some(Duration::from_secs(30 * 86_400)),
         }
     }
 
@@ -146,6 +162,8 @@ pub struct ConfigFile {
     pub allow_private_network: Option<bool>,
     /// Token refresh settings.
     pub refresh: Option<RefreshFile>,
+    /// Flow runs and the executions kept of them.
+    pub executions: Option<ExecutionsFile>,
     /// Per-app provider settings: `[providers.SLACK]`.
     #[serde(default)]
     pub providers: std::collections::BTreeMap<String, ProviderFile>,
@@ -163,6 +181,51 @@ pub struct RefreshFile {
     pub margin_secs: Option<u64>,
     /// Refreshes in flight at once (default 64).
     pub concurrency: Option<usize>,
+}
+
+/// `[executions]` of the configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutionsFile {
+    /// Executions older than this many days are deleted; 0 keeps them (default 30).
+    pub retention_days: Option<u64>,
+    /// A run the caller waits for (`?wait=true`) stops after this many seconds (default 25;
+    /// less than the 30-second request timeout).
+    pub wait_max_secs: Option<u64>,
+    /// A background run stops after this many seconds (default 3600).
+    pub background_max_secs: Option<u64>,
+}
+
+impl ExecutionsFile {
+    /// Applies these settings to `config`.
+    ///
+    /// # Errors
+    /// A message naming the setting at fault.
+    pub fn apply(&self, config: &mut Config) -> Result<(), String> {
+        if let Some(days) = self.retention_days {
+            config.execution_retention =
+                (days > 0).then(|| Duration::from_secs(days.saturating_mul(86_400)));
+        }
+        if let Some(secs) = self.wait_max_secs {
+            if secs == 0 || secs >= config.request_timeout.as_secs() {
+                return Err(format!(
+                    "[executions] wait_max_secs must be from 1 to {} (under the request timeout)",
+                    config.request_timeout.as_secs() - 1
+                ));
+            }
+            config.sync_run_limits.max_duration = Duration::from_secs(secs);
+            config.sync_run_limits.max_delay =
+                config.sync_run_limits.max_delay.min(Duration::from_secs(secs));
+        }
+        if let Some(secs) = self.background_max_secs {
+            if secs == 0 {
+                return Err("[executions] background_max_secs must be at least 1".to_owned());
+            }
+            config.async_run_limits.max_duration = Duration::from_secs(secs);
+            config.async_run_limits.max_delay = Duration::from_secs(secs);
+        }
+        Ok(())
+    }
 }
 
 /// `[providers.<APP>]` of the configuration file: a provider's endpoints and the operator's
@@ -264,5 +327,21 @@ mod tests {
         let err = ConfigFile::load(&bad).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("lisen"), "{err}");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn execution_settings_apply_and_bad_ones_are_named() {
+        let url = Url::parse("http://127.0.0.1:8080").unwrap_or_else(|e| panic!("{e}"));
+        let mut c = Config::new(url);
+        let file: ConfigFile =
+            toml::from_str("[executions]\nretention_days = 0\nwait_max_secs = 10\n")
+                .unwrap_or_else(|e| panic!("{e}"));
+        file.executions.unwrap_or_default().apply(&mut c).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.execution_retention, None);
+        assert_eq!(c.sync_run_limits.max_duration, Duration::from_secs(10));
+        assert_eq!(c.sync_run_limits.max_delay, Duration::from_secs(10));
+        let too_long = ExecutionsFile { wait_max_secs: Some(60), ..ExecutionsFile::default() };
+        let err = too_long.apply(&mut c).err().unwrap_or_default();
+        assert!(err.contains("wait_max_secs"), "{err}");
     }
 }

@@ -79,6 +79,43 @@ impl FromRequestParts<AppState> for ConnectionIdPath {
     }
 }
 
+/// The `{id}` (or `{flow_id}`) of a flow path, and the `{execution_id}` when there is one.
+#[derive(Debug)]
+pub(crate) struct FlowPath {
+    pub(crate) flow: flowvault_core::FlowId,
+    pub(crate) execution: Option<flowvault_core::ExecutionId>,
+}
+
+impl FromRequestParts<AppState> for FlowPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(params) =
+            Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::invalid_uri("The path is not valid"))?;
+        let flow = params
+            .get("flow_id")
+            .or_else(|| params.get("id"))
+            .ok_or_else(|| ApiError::invalid_uri("The path has no flow id"))?
+            .parse()
+            .map_err(|e| {
+                ApiError::invalid_uri(format!("Path parameter id is not a flow id: it {e}"))
+            })?;
+        let execution = params
+            .get("execution_id")
+            .map(|e| {
+                e.parse().map_err(|err| {
+                    ApiError::invalid_uri(format!(
+                        "Path parameter execution_id is not an execution id: it {err}"
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(FlowPath { flow, execution })
+    }
+}
+
 /// The strong ETag of a resource at `version`.
 pub(crate) fn etag(version: u64) -> String {
     format!("\"{version}\"")

@@ -17,10 +17,11 @@ mod tls;
 
 pub use app::{App, ServerError, run};
 pub use auth::{
-    Caller, CreateConnections, DeleteConnections, KeyError, ReadConnections, RequiredScope, Scoped,
-    UpdateConnections,
+    Caller, CreateConnections, CreateExecutions, CreateFlows, DeleteConnections, DeleteExecutions,
+    DeleteFlows, KeyError, ReadConnections, ReadExecutions, ReadFlows, RequiredScope, Scoped,
+    UpdateConnections, UpdateFlows,
 };
-pub use config::{Config, ConfigError, ConfigFile, LogFormat, TlsFiles};
+pub use config::{Config, ConfigError, ConfigFile, ExecutionsFile, LogFormat, TlsFiles};
 pub use error::ApiError;
 pub use routes::openapi::document as openapi_document;
 pub use state::AppState;

@@ -157,4 +157,18 @@ scopes! {
     UpdateConnections => UpdateConnections,
     /// `delete:flows_vault_connections`
     DeleteConnections => DeleteConnections,
+    /// `read:flows`
+    ReadFlows => ReadFlows,
+    /// `create:flows`
+    CreateFlows => CreateFlows,
+    /// `update:flows`
+    UpdateFlows => UpdateFlows,
+    /// `delete:flows`
+    DeleteFlows => DeleteFlows,
+    /// `read:flows_executions`
+    ReadExecutions => ReadExecutions,
+    /// `delete:flows_executions`
+    DeleteExecutions => DeleteExecutions,
+    /// `create:flows_executions`
+    CreateExecutions => CreateExecutions,
 }

@@ -1,7 +1,7 @@
 //! `/api/v2/flows/vault/connections`: Auth0's vault connections API.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -193,9 +193,11 @@ pub(crate) async fn update(
     params(
         ("id" = String, Path, description = "Vault connection id", max_length = 30),
         ("If-Match" = Option<String>, Header, description = "flowvault extension: delete only if the connection is still at this ETag (412 otherwise)"),
+        ("force" = Option<bool>, Query, description = "flowvault extension: delete even if flows use the connection"),
     ),
     responses(
         (status = 204, description = "Connection successfully deleted."),
+        (status = 409, description = "flowvault extension: flows use the connection (their names are in the message)."),
         (status = 400, description = "Malformed id."),
         (status = 401, description = "Invalid token."),
         (status = 403, description = "Insufficient scope; expected any of: delete:flows_vault_connections."),
@@ -209,8 +211,15 @@ pub(crate) async fn remove(
     State(state): State<AppState>,
     ConnectionIdPath(id): ConnectionIdPath,
     IfMatch(precondition): IfMatch,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant();
+    let force = match query.as_deref() {
+        None | Some("") => false,
+        Some("force=true") => true,
+        Some("force=false") => false,
+        Some(_) => return Err(ApiError::invalid_query("The only query parameter is force=true")),
+    };
     let expected = match &precondition {
         p if p.given() => {
             let current = state.vault.connection(tenant, &id).await.map_err(not_found)?;
@@ -221,6 +230,24 @@ pub(crate) async fn remove(
         }
         _ => None,
     };
+    if !force {
+        // Deleting credentials that flows use would break them at their next run: say which.
+        state.vault.connection(tenant, &id).await.map_err(not_found)?;
+        let users = state.vault.flows_using(tenant, &id).await?;
+        if !users.is_empty() {
+            let names: Vec<String> =
+                users.iter().map(|(fid, name)| format!("{name} ({fid})")).collect();
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "connection_in_use",
+                format!(
+                    "The connection is used by {} flow(s): {}. Update them first, or delete with ?force=true",
+                    users.len(),
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
     match state.vault.delete_connection(tenant, &id, expected).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(VaultError::VersionConflict { current }) => {

@@ -10,11 +10,11 @@ use std::sync::{Arc, OnceLock};
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use flowvault_core::{CATALOG, Connection, FieldKind};
+use flowvault_core::{ActionSpec, CATALOG, Connection, FieldKind, ParamKind};
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
-use crate::routes::{connections, oauth};
+use crate::routes::{connections, flows, oauth};
 use crate::state::AppState;
 
 pub(crate) const PATH: &str = "/api/v2/openapi.json";
@@ -23,11 +23,13 @@ pub(crate) const PATH: &str = "/api/v2/openapi.json";
 #[openapi(
     info(
         title = "flowvault Management API",
-        description = "A subset of the Auth0 Management API v2 (vault connections), with flowvault's extensions marked `x-flowvault-extension`.",
+        description = "A subset of the Auth0 Management API v2 (flows, their executions and vault connections), with flowvault's extensions marked `x-flowvault-extension`.",
     ),
     paths(
         connections::list, connections::create, connections::read, connections::update, connections::remove,
         connections::refresh, connections::test,
+        flows::list, flows::create, flows::read, flows::update, flows::remove,
+        flows::run, flows::list_executions, flows::read_execution, flows::remove_execution,
         oauth::token, oauth::jwks,
     ),
     components(schemas(Connection, connections::ConnectionPage, oauth::TokenResponse)),
@@ -54,6 +56,7 @@ pub fn document() -> Value {
     mark_extensions(&mut doc);
     add_security_scheme(&mut doc);
     add_setup_schemas(&mut doc);
+    add_flow_schemas(&mut doc);
     doc
 }
 
@@ -61,6 +64,13 @@ fn mark_extensions(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for item in paths.values_mut().filter_map(Value::as_object_mut) {
         for op in item.values_mut().filter_map(Value::as_object_mut) {
+            if op
+                .get("summary")
+                .and_then(Value::as_str)
+                .is_some_and(|d| d.starts_with("flowvault extension"))
+            {
+                op.insert("x-flowvault-extension".into(), Value::Bool(true));
+            }
             for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
                 if p.get("name")
                     .and_then(Value::as_str)
@@ -139,6 +149,163 @@ fn add_setup_schemas(doc: &mut Value) {
     }
 }
 
+/// `FlowAction<Type><Action>` for every action of the catalog, and the flow and execution
+/// shapes built on them.
+fn add_flow_schemas(doc: &mut Value) {
+    let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let action_ref = json!({"$ref": "#/components/schemas/FlowAction"});
+    let mut variants = Vec::new();
+    for spec in ActionSpec::all() {
+        let name = format!("FlowAction{}{}", pascal(spec.kind), pascal(spec.action));
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        for p in spec.params {
+            let schema = match p.kind {
+                ParamKind::String => json!({"type": "string"}),
+                ParamKind::Number => {
+                    json!({"oneOf": [{"type": "number"}, {"type": "string", "description": "a template"}]})
+                }
+                ParamKind::Boolean => {
+                    json!({"oneOf": [{"type": "boolean"}, {"type": "string", "description": "a template"}]})
+                }
+                ParamKind::Object => {
+                    json!({"oneOf": [{"type": "object"}, {"type": "string", "description": "a template"}]})
+                }
+                ParamKind::Array => {
+                    json!({"oneOf": [{"type": "array"}, {"type": "string", "description": "a template"}]})
+                }
+                ParamKind::OneOf(values) => json!({"type": "string", "enum": values}),
+                ParamKind::Connection => json!({"type": "string", "maxLength": 30,
+                    "description": "The id of a vault connection of this app, written literally (no template)."}),
+                _ => json!({}),
+            };
+            properties.insert(p.name.into(), schema);
+            if p.required {
+                required.push(Value::String(p.name.into()));
+            }
+        }
+        if spec.kind == "FLOW" && spec.action == "BOOLEAN_CONDITION" {
+            for branch in ["then", "else"] {
+                properties.insert(branch.into(), json!({"type": "array", "items": action_ref}));
+            }
+        }
+        let mut description =
+            "Strings in `params` are templates: `{{fields.x}}`, `{{vars.x}}`, `{{context.x}}`, `{{actions.<id>.<path>}}`, `a ?? b`, `{{functions.name(…)}}`.".to_owned();
+        if !spec.scopes.is_empty() {
+            description.push_str(&format!(
+                " An OAUTH_CODE connection must have been granted: {}.",
+                spec.scopes.join(" ")
+            ));
+        }
+        schemas.insert(
+            name.clone(),
+            json!({
+                "type": "object", "additionalProperties": false, "description": description,
+                "required": ["id", "type", "action", "params"],
+                "properties": {
+                    "id": {"type": "string", "description": "Unique in the flow; `{{actions.<id>…}}` reads its output."},
+                    "alias": {"type": "string", "maxLength": 100},
+                    "type": {"type": "string", "enum": [spec.kind]},
+                    "action": {"type": "string", "enum": [spec.action]},
+                    "allow_failure": {"type": "boolean", "default": false},
+                    "mask_output": {"type": "boolean", "default": false, "description": "Keep the output out of the execution record."},
+                    "params": {"type": "object", "additionalProperties": spec.open_params,
+                               "properties": properties, "required": required},
+                },
+            }),
+        );
+        variants.push(json!({"$ref": format!("#/components/schemas/{name}")}));
+    }
+    let time = json!({"type": "string", "format": "date-time"});
+    let id = |prefix: &str| json!({"type": "string", "maxLength": 30, "description": format!("`{prefix}…`")});
+    let summary = json!({
+        "id": id("af_"), "name": {"type": "string", "minLength": 1, "maxLength": 150},
+        "created_at": time, "updated_at": time, "executed_at": time,
+    });
+    let mut flow = summary.clone();
+    flow["actions"] = json!({"type": "array", "items": action_ref});
+    let execution = json!({
+        "type": "object",
+        "required": ["id", "flow_id", "trace_id", "status", "created_at", "updated_at"],
+        "properties": {
+            "id": id("exc_"), "flow_id": id("af_"), "trace_id": {"type": "string"},
+            "status": {"type": "string", "enum": ["running", "completed", "failed"]},
+            "created_at": time, "updated_at": time, "started_at": time, "ended_at": time,
+            "result": {"description": "flowvault extension: what RETURN_JSON returned."},
+            "error": {"type": "object", "description": "flowvault extension: why the run failed.",
+                      "properties": {"action_id": {"type": "string"}, "message": {"type": "string"}}},
+            "debug": {"type": "object", "description": "With `hydrate=debug`: each action's `input`, `output` (absent when masked), `error`, `status`, `started_at` and `duration_ms`.",
+                      "properties": {"actions": {"type": "array", "items": {"type": "object"}}}},
+        },
+    });
+    let execution_ref = json!({"$ref": "#/components/schemas/FlowExecution"});
+    let summary_ref = json!({"$ref": "#/components/schemas/FlowSummary"});
+    let page = |key: &str, item: &Value| {
+        json!({"type": "object", "properties": {
+            "start": {"type": "integer"}, "limit": {"type": "integer"}, "total": {"type": "integer"},
+            key: {"type": "array", "items": item}}})
+    };
+    for (name, schema) in [
+        ("FlowAction", json!({"oneOf": variants})),
+        (
+            "FlowSummary",
+            json!({"type": "object", "required": ["id", "name", "created_at", "updated_at"], "properties": summary}),
+        ),
+        (
+            "Flow",
+            json!({"type": "object", "required": ["id", "name", "actions", "created_at", "updated_at"], "properties": flow}),
+        ),
+        (
+            "FlowSummaryList",
+            json!({"oneOf": [{"type": "array", "items": summary_ref}, page("flows", &summary_ref)]}),
+        ),
+        (
+            "FlowCreate",
+            json!({"type": "object", "additionalProperties": false, "required": ["name"], "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 150},
+            "actions": {"type": "array", "items": action_ref}}}),
+        ),
+        (
+            "FlowUpdate",
+            json!({"type": "object", "additionalProperties": false, "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 150},
+            "actions": {"type": "array", "items": action_ref}}}),
+        ),
+        (
+            "FlowRunRequest",
+            json!({"type": "object", "additionalProperties": false, "properties": {
+            "fields": {"type": "object", "description": "`{{fields.…}}`"},
+            "context": {"type": "object", "description": "`{{context.…}}`"}}}),
+        ),
+        ("FlowExecution", execution),
+        (
+            "FlowExecutionList",
+            json!({"oneOf": [
+                {"type": "array", "items": execution_ref},
+                page("executions", &execution_ref),
+                {"type": "object", "properties": {"executions": {"type": "array", "items": execution_ref},
+                                                 "next": {"type": "string", "description": "`from` of the next page"}}},
+            ]}),
+        ),
+    ] {
+        schemas.insert(name.into(), schema);
+    }
+}
+
+/// `GOOGLE_SHEETS` → `GoogleSheets`.
+fn pascal(s: &str) -> String {
+    s.split('_')
+        .map(|w| {
+            let lower = w.to_ascii_lowercase();
+            let mut c = lower.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +331,35 @@ mod tests {
             .and_then(|ps| ps.iter().find(|p| p["name"] == "If-Match"));
         assert_eq!(if_match.map(|p| p["x-flowvault-extension"].clone()), Some(Value::Bool(true)));
         assert_eq!(patch["responses"]["412"]["x-flowvault-extension"], Value::Bool(true));
+    }
+
+    #[test]
+    fn flows_and_every_action_have_schemas_that_resolve() {
+        let doc = document();
+        for path in [
+            "/api/v2/flows",
+            "/api/v2/flows/{id}",
+            "/api/v2/flows/{flow_id}/executions",
+            "/api/v2/flows/{flow_id}/executions/{execution_id}",
+        ] {
+            assert!(doc["paths"][path].is_object(), "{path} missing");
+        }
+        let sms = &doc["components"]["schemas"]["FlowActionTwilioSendSms"];
+        assert_eq!(
+            sms["properties"]["params"]["required"],
+            json!(["connection_id", "from", "to", "message"])
+        );
+        let variants =
+            doc["components"]["schemas"]["FlowAction"]["oneOf"].as_array().map_or(0, Vec::len);
+        assert_eq!(variants, ActionSpec::all().len());
+        // Every $ref points at a schema of the document.
+        let text = doc.to_string();
+        for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = piece.split('"').next().unwrap_or_default();
+            assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref {name}");
+        }
+        let run = &doc["paths"]["/api/v2/flows/{flow_id}/executions"]["post"];
+        assert_eq!(run["responses"]["202"]["x-flowvault-extension"], Value::Bool(true));
+        assert_eq!(run["x-flowvault-extension"], Value::Bool(true));
     }
 }

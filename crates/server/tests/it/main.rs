@@ -3,6 +3,7 @@
 mod auth;
 mod bad_inputs;
 mod connections;
+mod flows;
 mod isolation;
 mod support;
 mod tokens;

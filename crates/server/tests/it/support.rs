@@ -71,6 +71,20 @@ impl Server {
         tune: impl FnOnce(&mut Config),
         providers: flowvault_engine::Providers,
     ) -> Self {
+        let transport = flowvault_engine::HttpTransport::new(
+            flowvault_engine::NetPolicy { allow_private_network: true },
+            flowvault_engine::HttpLimits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Self::start_with_transport(tune, providers, transport).await
+    }
+
+    /// A server whose engine sends its requests through `transport`.
+    pub(crate) async fn start_with_transport(
+        tune: impl FnOnce(&mut Config),
+        providers: flowvault_engine::Providers,
+        transport: flowvault_engine::HttpTransport,
+    ) -> Self {
         let dir = TempDir::new().unwrap_or_else(|e| panic!("{e}"));
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&dir.path().join("vault.db")).await.unwrap_or_else(|e| panic!("{e}")),
@@ -86,11 +100,6 @@ impl Server {
         let base = format!("http://{addr}");
         let mut config = Config::new(url::Url::parse(&base).unwrap_or_else(|e| panic!("{e}")));
         tune(&mut config);
-        let transport = flowvault_engine::HttpTransport::new(
-            flowvault_engine::NetPolicy { allow_private_network: true },
-            flowvault_engine::HttpLimits::default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
         let engine = flowvault_engine::Engine::new(
             vault.clone(),
             Arc::new(transport),

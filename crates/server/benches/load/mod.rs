@@ -1,0 +1,186 @@
+//! What the load benches share: a real server in-process (plain HTTP, SQLite vault in a temporary
+//! directory), a token for it, and a driver that keeps HTTP/1.1 keep-alive connections busy and
+//! records each request's latency.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flowvault_core::{ClientName, Scopes, SystemClock, TenantId, TenantName};
+use flowvault_crypto::MasterKey;
+use flowvault_server::{App, Config};
+use flowvault_store::{MasterKeySource, SqliteStore, Store, Vault};
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use secrecy::ExposeSecret as _;
+
+/// A running server and what a load needs to call it.
+pub(crate) struct Running {
+    pub(crate) addr: std::net::SocketAddr,
+    pub(crate) vault: Arc<Vault>,
+    pub(crate) tenant: TenantId,
+    pub(crate) token: String,
+    _dir: tempfile::TempDir,
+}
+
+/// `FLOWVAULT_BENCH_SECS` (default 10) and `FLOWVAULT_BENCH_CONCURRENCY` (default 32).
+pub(crate) fn settings() -> (Duration, usize) {
+    let get = |name: &str, default: u64| {
+        std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    };
+    (
+        Duration::from_secs(get("FLOWVAULT_BENCH_SECS", 10)),
+        get("FLOWVAULT_BENCH_CONCURRENCY", 32) as usize,
+    )
+}
+
+/// Starts the server; `allow_private_network` lets its flows call an upstream on 127.0.0.1.
+pub(crate) async fn start(allow_private_network: bool) -> Running {
+    let dir = tempfile::TempDir::new().unwrap_or_else(|e| panic!("{e}"));
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("vault.db")).await.unwrap_or_else(|e| panic!("{e}")),
+    );
+    let key = MasterKey::generate().unwrap_or_else(|e| panic!("{e}"));
+    let (vault, _) = Vault::open(store, MasterKeySource::Key(key), Arc::new(SystemClock))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let vault = Arc::new(vault);
+    let tenant = vault
+        .ensure_tenant(&TenantName::default_tenant())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .id;
+    let name = ClientName::parse("bench").unwrap_or_else(|e| panic!("{e:?}"));
+    let (client, secret) =
+        vault.create_client(&tenant, name, Scopes::all()).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let listener =
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let config =
+        Config::new(url::Url::parse(&format!("http://{addr}")).unwrap_or_else(|e| panic!("{e}")));
+    let transport = flowvault_engine::HttpTransport::new(
+        flowvault_engine::NetPolicy { allow_private_network },
+        flowvault_engine::HttpLimits::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let engine = flowvault_engine::Engine::new(
+        vault.clone(),
+        Arc::new(transport),
+        flowvault_engine::EngineConfig::default(),
+    );
+    let app = App::new(engine, config).await.unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(flowvault_server::run(listener, app, std::future::pending()));
+    let token = token(addr, &client.id.to_string(), secret.expose_secret()).await;
+    Running { addr, vault, tenant, token, _dir: dir }
+}
+
+async fn token(addr: std::net::SocketAddr, id: &str, secret: &str) -> String {
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("http://{addr}/oauth/token"))
+        .form(&[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body: serde_json::Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
+    body["access_token"].as_str().unwrap_or_else(|| panic!("no token: {body}")).to_owned()
+}
+
+/// One kind of request the driver sends, again and again.
+#[derive(Clone)]
+pub(crate) struct Load {
+    pub(crate) method: hyper::Method,
+    pub(crate) path: String,
+    pub(crate) token: String,
+    pub(crate) body: Option<Bytes>,
+    /// Every answer must have this status.
+    pub(crate) expect: u16,
+    /// And, if given, contain this text.
+    pub(crate) expect_text: Option<&'static str>,
+}
+
+/// Warms up for 2 s, then drives `load` over `concurrency` connections for `duration` and
+/// prints throughput and latency percentiles under `title`.
+pub(crate) async fn measure(
+    title: &str,
+    addr: std::net::SocketAddr,
+    load: &Load,
+    concurrency: usize,
+    duration: Duration,
+) {
+    drive(addr, load, concurrency, Duration::from_secs(2)).await;
+    let started = Instant::now();
+    let histogram = drive(addr, load, concurrency, duration).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let n = histogram.len();
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    println!("{title}");
+    println!("  concurrency {concurrency}, {elapsed:.1} s, {n} requests");
+    println!("  throughput  {:.0} req/s", n as f64 / elapsed);
+    println!(
+        "  latency     p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(0.50),
+        ms(0.90),
+        ms(0.99),
+        histogram.max() as f64 / 1000.0
+    );
+}
+
+/// Runs `concurrency` keep-alive connections for `duration`; latencies in microseconds.
+async fn drive(
+    addr: std::net::SocketAddr,
+    load: &Load,
+    concurrency: usize,
+    duration: Duration,
+) -> Histogram<u64> {
+    let deadline = Instant::now() + duration;
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let load = load.clone();
+            tokio::spawn(async move {
+                let auth = format!("Bearer {}", load.token);
+                let mut h = Histogram::<u64>::new(3).unwrap_or_else(|e| panic!("{e}"));
+                let stream =
+                    tokio::net::TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("{e}"));
+                stream.set_nodelay(true).unwrap_or_else(|e| panic!("{e}"));
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                tokio::spawn(conn);
+                while Instant::now() < deadline {
+                    let mut req = hyper::Request::builder()
+                        .method(load.method.clone())
+                        .uri(load.path.as_str())
+                        .header("host", "127.0.0.1")
+                        .header("authorization", auth.as_str());
+                    if load.body.is_some() {
+                        req = req.header("content-type", "application/json");
+                    }
+                    let req = req
+                        .body(Full::new(load.body.clone().unwrap_or_default()))
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    let t0 = Instant::now();
+                    let res = sender.send_request(req).await.unwrap_or_else(|e| panic!("{e}"));
+                    let status = res.status().as_u16();
+                    let body = res.into_body().collect().await.map(|b| b.to_bytes());
+                    let _ = h.record(u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX));
+                    let body = body.unwrap_or_default();
+                    let text = String::from_utf8_lossy(&body);
+                    assert_eq!(status, load.expect, "{text}");
+                    if let Some(needle) = load.expect_text {
+                        assert!(text.contains(needle), "{text}");
+                    }
+                }
+                h
+            })
+        })
+        .collect();
+    let mut all = Histogram::<u64>::new(3).unwrap_or_else(|e| panic!("{e}"));
+    for t in tasks {
+        let h = t.await.unwrap_or_else(|e| panic!("{e}"));
+        all.add(h).unwrap_or_else(|e| panic!("{e}"));
+    }
+    all
+}

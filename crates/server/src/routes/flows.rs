@@ -1,0 +1,466 @@
+//! `/api/v2/flows`: Auth0's flows API, and running a flow (a flowvault extension).
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::header::{ETAG, LOCATION};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use flowvault_core::{Flow, validate_flow_create, validate_flow_patch};
+use flowvault_engine::RunInput;
+use flowvault_store::{ExecutionQuery, ListQuery, VaultError};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::auth::{
+    CreateExecutions, CreateFlows, DeleteExecutions, DeleteFlows, ReadExecutions, ReadFlows,
+    Scoped, UpdateFlows,
+};
+use crate::error::ApiError;
+use crate::extract::{FlowPath, IfMatch, JsonBody, ListParams, etag};
+use crate::state::AppState;
+
+pub(crate) const PATH: &str = "/api/v2/flows";
+
+pub(crate) fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route(PATH, get(list).post(create))
+        .route(&format!("{PATH}/{{id}}"), get(read).patch(update).delete(remove))
+        .route(&format!("{PATH}/{{flow_id}}/executions"), get(list_executions).post(run))
+        .route(
+            &format!("{PATH}/{{flow_id}}/executions/{{execution_id}}"),
+            get(read_execution).delete(remove_execution),
+        )
+}
+
+#[derive(Serialize)]
+struct FlowPage {
+    start: u64,
+    limit: u64,
+    total: u64,
+    flows: Vec<flowvault_core::FlowSummary>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v2/flows", tag = "flows", operation_id = "get_flows",
+    summary = "Get flows",
+    params(
+        ("page" = Option<u64>, Query, description = "Page index of the results to return. First page is 0."),
+        ("per_page" = Option<u64>, Query, description = "Number of results per page. Defaults to 50."),
+        ("include_totals" = Option<bool>, Query, description = "Return results inside an object that contains the total result count (true) or as a direct array of results (false, default)."),
+    ),
+    responses(
+        (status = 200, description = "Flows successfully retrieved (without their actions).", body = ref("#/components/schemas/FlowSummaryList")),
+        (status = 400, description = "Invalid request query string."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: read:flows."),
+    ),
+    security(("bearerAuth" = ["read:flows"]))
+)]
+pub(crate) async fn list(
+    caller: Scoped<ReadFlows>,
+    params: ListParams,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    let query =
+        ListQuery { app: None, offset: params.page * params.per_page, limit: params.per_page };
+    let page = state.vault.list_flows(caller.tenant(), &query).await?;
+    let flows: Vec<_> = page.items.iter().map(Flow::summary).collect();
+    Ok(if params.include_totals {
+        Json(FlowPage { start: query.offset, limit: query.limit, total: page.total, flows })
+            .into_response()
+    } else {
+        Json(flows).into_response()
+    })
+}
+
+#[utoipa::path(
+    post, path = "/api/v2/flows", tag = "flows", operation_id = "post_flows",
+    summary = "Create a flow",
+    request_body(content = ref("#/components/schemas/FlowCreate"), description = "`{name, actions?}`; each action's params are checked (templates parsed, connections looked up).", content_type = "application/json"),
+    responses(
+        (status = 201, description = "Flow successfully created.", body = ref("#/components/schemas/Flow"), headers(("ETag" = String), ("Location" = String))),
+        (status = 400, description = "Invalid request body; the message names each field at fault (a template error gives its line and column)."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: create:flows."),
+    ),
+    security(("bearerAuth" = ["create:flows"]))
+)]
+pub(crate) async fn create(
+    caller: Scoped<CreateFlows>,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let new = validate_flow_create(&body).map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    let flow = state.vault.create_flow(caller.tenant(), new).await.map_err(flow_error)?;
+    let mut response = with_etag(StatusCode::CREATED, &flow);
+    if let Ok(v) = HeaderValue::from_str(&format!("{PATH}/{}", flow.id)) {
+        response.headers_mut().insert(LOCATION, v);
+    }
+    Ok(response)
+}
+
+#[utoipa::path(
+    get, path = "/api/v2/flows/{id}", tag = "flows", operation_id = "get_flows_by_id",
+    summary = "Get a flow",
+    params(("id" = String, Path, description = "Flow identifier", max_length = 30)),
+    responses(
+        (status = 200, description = "Flow successfully retrieved.", body = ref("#/components/schemas/Flow"), headers(("ETag" = String))),
+        (status = 400, description = "Malformed id."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: read:flows."),
+        (status = 404, description = "The flow does not exist."),
+    ),
+    security(("bearerAuth" = ["read:flows"]))
+)]
+pub(crate) async fn read(
+    caller: Scoped<ReadFlows>,
+    State(state): State<AppState>,
+    path: FlowPath,
+) -> Result<Response, ApiError> {
+    let flow = state.vault.flow(caller.tenant(), &path.flow).await.map_err(flow_error)?;
+    Ok(with_etag(StatusCode::OK, &flow))
+}
+
+#[utoipa::path(
+    patch, path = "/api/v2/flows/{id}", tag = "flows", operation_id = "patch_flows_by_id",
+    summary = "Update a flow",
+    params(
+        ("id" = String, Path, description = "Flow identifier", max_length = 30),
+        ("If-Match" = Option<String>, Header, description = "flowvault extension: update only if the flow is still at this ETag (412 otherwise)"),
+    ),
+    request_body(content = ref("#/components/schemas/FlowUpdate"), description = "`{name?, actions?}`; `actions` replaces the list as a whole.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Flow successfully updated.", body = ref("#/components/schemas/Flow"), headers(("ETag" = String))),
+        (status = 400, description = "Invalid request body; the message names each field at fault."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: update:flows."),
+        (status = 404, description = "The flow does not exist."),
+        (status = 409, description = "flowvault extension: changed concurrently; read it again."),
+        (status = 412, description = "flowvault extension: If-Match does not match the current ETag."),
+    ),
+    security(("bearerAuth" = ["update:flows"]))
+)]
+pub(crate) async fn update(
+    caller: Scoped<UpdateFlows>,
+    State(state): State<AppState>,
+    path: FlowPath,
+    IfMatch(precondition): IfMatch,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let tenant = caller.tenant();
+    let current = state.vault.flow(tenant, &path.flow).await.map_err(flow_error)?;
+    if !precondition.allows(current.version) {
+        return Err(ApiError::precondition_failed(&etag(current.version)));
+    }
+    let patch = validate_flow_patch(&body).map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    match state.vault.update_flow(tenant, &path.flow, patch, current.version).await {
+        Ok(flow) => Ok(with_etag(StatusCode::OK, &flow)),
+        Err(VaultError::VersionConflict { current }) if precondition.given() => {
+            Err(ApiError::precondition_failed(&etag(current)))
+        }
+        Err(e) => Err(flow_error(e)),
+    }
+}
+
+#[utoipa::path(
+    delete, path = "/api/v2/flows/{id}", tag = "flows", operation_id = "delete_flows_by_id",
+    summary = "Delete a flow (and its executions)",
+    params(("id" = String, Path, description = "Flow id", max_length = 30)),
+    responses(
+        (status = 204, description = "Flow successfully deleted."),
+        (status = 400, description = "Malformed id."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: delete:flows."),
+        (status = 404, description = "The flow does not exist."),
+    ),
+    security(("bearerAuth" = ["delete:flows"]))
+)]
+pub(crate) async fn remove(
+    caller: Scoped<DeleteFlows>,
+    State(state): State<AppState>,
+    path: FlowPath,
+) -> Result<Response, ApiError> {
+    state.vault.delete_flow(caller.tenant(), &path.flow).await.map_err(flow_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /api/v2/flows/{flow_id}/executions[?wait=true]` with `{fields?, context?}`.
+#[utoipa::path(
+    post, path = "/api/v2/flows/{flow_id}/executions", tag = "flows", operation_id = "post_flows_executions",
+    summary = "flowvault extension: run a flow",
+    description = "Runs the flow with `fields` (and `context`) as template input. Connections are resolved as each action starts. Without `wait`, answers 202 at once with the execution `running`; with `wait=true`, answers 200 when it has finished.",
+    params(
+        ("flow_id" = String, Path, description = "Flow id", max_length = 30),
+        ("wait" = Option<bool>, Query, description = "Wait for the end of the run (default false)."),
+    ),
+    request_body(content = ref("#/components/schemas/FlowRunRequest"), content_type = "application/json"),
+    responses(
+        (status = 200, description = "flowvault extension: the finished execution (`wait=true`).", body = ref("#/components/schemas/FlowExecution"), headers(("Location" = String))),
+        (status = 202, description = "flowvault extension: the execution, running.", body = ref("#/components/schemas/FlowExecution"), headers(("Location" = String))),
+        (status = 400, description = "flowvault extension: invalid body or query."),
+        (status = 401, description = "flowvault extension: invalid token."),
+        (status = 403, description = "flowvault extension: insufficient scope; expected any of: create:flows_executions."),
+        (status = 404, description = "flowvault extension: the flow does not exist."),
+    ),
+    security(("bearerAuth" = ["create:flows_executions"]))
+)]
+pub(crate) async fn run(
+    caller: Scoped<CreateExecutions>,
+    State(state): State<AppState>,
+    path: FlowPath,
+    RawQuery(query): RawQuery,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let mut wait = false;
+    for (k, v) in
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query.as_deref().unwrap_or_default())
+            .map_err(|_| ApiError::invalid_query("The query string is not valid"))?
+    {
+        match (k.as_str(), v.as_str()) {
+            ("wait", "true") => wait = true,
+            ("wait", "false") => wait = false,
+            ("wait", _) => {
+                return Err(ApiError::invalid_query("Query parameter wait must be true or false"));
+            }
+            _ => return Err(ApiError::invalid_query("Unknown query parameter (expected wait)")),
+        }
+    }
+    let Value::Object(obj) = body else {
+        return Err(ApiError::invalid_body("The request body must be a JSON object"));
+    };
+    if let Some(k) = obj.keys().find(|k| *k != "fields" && *k != "context") {
+        let k: String =
+            k.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+        return Err(ApiError::invalid_body(format!(
+            "{k} is not a known field (expected: fields, context)"
+        )));
+    }
+    let object = |key: &str| match obj.get(key) {
+        None | Some(Value::Null) => Ok(json!({})),
+        Some(v @ Value::Object(_)) => Ok(v.clone()),
+        Some(_) => Err(ApiError::invalid_body(format!("{key} must be a JSON object"))),
+    };
+    let input = RunInput { fields: object("fields")?, context: object("context")? };
+    let limits = if wait { state.config.sync_run_limits } else { state.config.async_run_limits };
+    let view = state
+        .engine
+        .execute(caller.tenant(), &path.flow, input, wait, limits)
+        .await
+        .map_err(flow_error)?;
+    let status = if wait { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let mut response = (status, Json(&view)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("{PATH}/{}/executions/{}", view.flow_id, view.id))
+    {
+        response.headers_mut().insert(LOCATION, v);
+    }
+    Ok(response)
+}
+
+#[utoipa::path(
+    get, path = "/api/v2/flows/{flow_id}/executions", tag = "flows", operation_id = "get_flows_executions",
+    summary = "Get flow executions",
+    params(
+        ("flow_id" = String, Path, description = "Flow id", max_length = 30),
+        ("page" = Option<u64>, Query, description = "Page index of the results to return. First page is 0."),
+        ("per_page" = Option<u64>, Query, description = "Number of results per page. Defaults to 50."),
+        ("include_totals" = Option<bool>, Query, description = "Return results inside an object that contains the total result count (true) or as a direct array of results (false, default)."),
+        ("from" = Option<String>, Query, description = "Optional Id from which to start selection."),
+        ("take" = Option<u64>, Query, description = "Number of results per page. Defaults to 50."),
+    ),
+    responses(
+        (status = 200, description = "Flow executions successfully retrieved, newest first: an array, `{start, limit, total, executions}` with `include_totals`, or `{executions, next}` with `from`/`take`.", body = ref("#/components/schemas/FlowExecutionList")),
+        (status = 400, description = "Invalid request query string."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: read:flows_executions."),
+        (status = 404, description = "flowvault extension: the flow does not exist."),
+    ),
+    security(("bearerAuth" = ["read:flows_executions"]))
+)]
+pub(crate) async fn list_executions(
+    caller: Scoped<ReadExecutions>,
+    State(state): State<AppState>,
+    path: FlowPath,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let tenant = caller.tenant();
+    // The flow must exist in this tenant (otherwise: 404, not an empty list).
+    state.vault.flow(tenant, &path.flow).await.map_err(flow_error)?;
+    let q = ExecutionParams::parse(query.as_deref().unwrap_or_default())?;
+    let from = q
+        .from
+        .as_deref()
+        .map(|f| {
+            f.parse()
+                .map_err(|_| ApiError::invalid_query("Query parameter from is not an execution id"))
+        })
+        .transpose()?;
+    let checkpoint = from.is_some() || q.take.is_some();
+    let limit = q.take.or(q.per_page).unwrap_or(50);
+    let query = ExecutionQuery { from, offset: if checkpoint { 0 } else { q.page * limit }, limit };
+    let page =
+        state.vault.list_executions(tenant, &path.flow, &query).await.map_err(|e| match e {
+            VaultError::NotFound => {
+                ApiError::invalid_query("Query parameter from names no execution of this flow")
+            }
+            other => other.into(),
+        })?;
+    let items: Vec<_> =
+        page.items.iter().map(|r| flowvault_engine::execution_view(r, None, false)).collect();
+    Ok(if checkpoint {
+        Json(json!({ "executions": items, "next": page.next })).into_response()
+    } else if q.include_totals {
+        Json(json!({ "start": query.offset, "limit": limit, "total": page.total, "executions": items })).into_response()
+    } else {
+        Json(items).into_response()
+    })
+}
+
+#[utoipa::path(
+    get, path = "/api/v2/flows/{flow_id}/executions/{execution_id}", tag = "flows", operation_id = "get_flows_executions_by_execution_id",
+    summary = "Get a flow execution",
+    params(
+        ("flow_id" = String, Path, description = "Flow id", max_length = 30),
+        ("execution_id" = String, Path, description = "Flow execution id", max_length = 30),
+        ("hydrate" = Option<String>, Query, description = "`debug`: add each action's input, output, error and timing (secrets redacted; masked outputs and vars never recorded)."),
+    ),
+    responses(
+        (status = 200, description = "Flow execution successfully retrieved.", body = ref("#/components/schemas/FlowExecution")),
+        (status = 400, description = "Invalid request query string."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: read:flows_executions."),
+        (status = 404, description = "flowvault extension: the flow or the execution does not exist."),
+    ),
+    security(("bearerAuth" = ["read:flows_executions"]))
+)]
+pub(crate) async fn read_execution(
+    caller: Scoped<ReadExecutions>,
+    State(state): State<AppState>,
+    path: FlowPath,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut debug = false;
+    for (k, v) in
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query.as_deref().unwrap_or_default())
+            .map_err(|_| ApiError::invalid_query("The query string is not valid"))?
+    {
+        match (k.as_str(), v.as_str()) {
+            ("hydrate", "debug") => debug = true,
+            ("hydrate", _) => {
+                return Err(ApiError::invalid_query("Query parameter hydrate must be debug"));
+            }
+            _ => return Err(ApiError::invalid_query("Unknown query parameter (expected hydrate)")),
+        }
+    }
+    let id = path.execution.ok_or_else(|| ApiError::invalid_uri("The path has no execution id"))?;
+    let view = state
+        .engine
+        .execution(caller.tenant(), &path.flow, &id, debug)
+        .await
+        .map_err(execution_error)?;
+    Ok(Json(view).into_response())
+}
+
+#[utoipa::path(
+    delete, path = "/api/v2/flows/{flow_id}/executions/{execution_id}", tag = "flows", operation_id = "delete_flows_executions_by_execution_id",
+    summary = "Delete a flow execution",
+    params(
+        ("flow_id" = String, Path, description = "Flows id", max_length = 30),
+        ("execution_id" = String, Path, description = "Flow execution identifier", max_length = 30),
+    ),
+    responses(
+        (status = 204, description = "Flow execution successfully deleted."),
+        (status = 400, description = "Malformed id."),
+        (status = 401, description = "Invalid token."),
+        (status = 403, description = "Insufficient scope; expected any of: delete:flows_executions."),
+        (status = 404, description = "flowvault extension: the flow or the execution does not exist."),
+    ),
+    security(("bearerAuth" = ["delete:flows_executions"]))
+)]
+pub(crate) async fn remove_execution(
+    caller: Scoped<DeleteExecutions>,
+    State(state): State<AppState>,
+    path: FlowPath,
+) -> Result<Response, ApiError> {
+    let id = path.execution.ok_or_else(|| ApiError::invalid_uri("The path has no execution id"))?;
+    state
+        .vault
+        .delete_execution(caller.tenant(), &path.flow, &id)
+        .await
+        .map_err(execution_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The query of the executions list: Auth0's checkpoint (`from`, `take`) or page parameters.
+struct ExecutionParams {
+    from: Option<String>,
+    take: Option<u64>,
+    page: u64,
+    per_page: Option<u64>,
+    include_totals: bool,
+}
+
+impl ExecutionParams {
+    fn parse(query: &str) -> Result<Self, ApiError> {
+        let mut p = ExecutionParams {
+            from: None,
+            take: None,
+            page: 0,
+            per_page: None,
+            include_totals: false,
+        };
+        let int = |k: &str, v: &str, min: u64, max: u64| {
+            v.parse::<u64>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
+                ApiError::invalid_query(format!(
+                    "Query parameter {k} must be an integer from {min} to {max}"
+                ))
+            })
+        };
+        for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .map_err(|_| ApiError::invalid_query("The query string is not valid"))?
+        {
+            match k.as_str() {
+                "from" => p.from = Some(v),
+                "take" => p.take = Some(int("take", &v, 1, 100)?),
+                "page" => p.page = int("page", &v, 0, 1000)?,
+                "per_page" => p.per_page = Some(int("per_page", &v, 1, 100)?),
+                "include_totals" => p.include_totals = v == "true",
+                _ => {
+                    return Err(ApiError::invalid_query(
+                        "Unknown query parameter (expected from, take, page, per_page, include_totals)",
+                    ));
+                }
+            }
+        }
+        Ok(p)
+    }
+}
+
+fn with_etag(status: StatusCode, flow: &Flow) -> Response {
+    let mut response = (status, Json(flow)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag(flow.version)) {
+        response.headers_mut().insert(ETAG, v);
+    }
+    response
+}
+
+fn flow_error(e: VaultError) -> ApiError {
+    match e {
+        VaultError::NotFound => {
+            ApiError::new(StatusCode::NOT_FOUND, "inexistent_flow", "The flow does not exist")
+        }
+        VaultError::Invalid(errors) => ApiError::invalid_body(errors.to_string()),
+        other => other.into(),
+    }
+}
+
+fn execution_error(e: VaultError) -> ApiError {
+    match e {
+        VaultError::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "inexistent_flow_execution",
+            "The flow execution does not exist",
+        ),
+        other => other.into(),
+    }
+}
