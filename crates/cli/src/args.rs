@@ -48,6 +48,12 @@ pub(crate) enum Command {
     /// Management API clients: what gets tokens from `POST /oauth/token`.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Flows: actions that use vault connections, run on request.
+    #[command(subcommand)]
+    Flows(FlowsCommand),
+    /// Executions: the stored runs of a flow.
+    #[command(subcommand)]
+    Executions(ExecutionsCommand),
     /// Serve the Management API (Auth0-compatible) until SIGTERM or Ctrl-C.
     Serve(Box<ServeArgs>),
 }
@@ -84,6 +90,9 @@ pub(crate) struct ServeArgs {
     /// and metadata addresses, and plain http there: for local fakes and demos only.
     #[arg(long, env = "FLOWVAULT_ALLOW_PRIVATE_NETWORK", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
     pub(crate) allow_private_network: Option<bool>,
+    /// Delete flow executions older than this many days; 0 keeps them [default: 30].
+    #[arg(long, env = "FLOWVAULT_EXECUTION_RETENTION_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u64).range(0..=36_500))]
+    pub(crate) execution_retention_days: Option<u64>,
 }
 
 /// Settings for commands that call providers: the same configuration file as `serve`.
@@ -238,12 +247,100 @@ pub(crate) enum ConnectionsCommand {
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// Delete a connection.
+    /// Delete a connection (refused while flows use it, unless --force).
     Delete {
         /// The connection id (`ac_…`).
         id: String,
         /// Refuse unless the connection is still at this version.
         #[arg(long, value_name = "VERSION")]
         if_version: Option<u64>,
+        /// Delete it even if flows use it (their actions will fail until updated).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FlowsCommand {
+    /// Create a flow from a JSON file holding `{"name": …, "actions": […]}` as the API takes it
+    /// (`-` reads standard input).
+    Create {
+        /// The flow's JSON.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// List flows.
+    List(JsonFlag),
+    /// Show a flow and its actions.
+    Show {
+        /// The flow id (`af_…`).
+        id: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Change a flow's name or actions from a JSON file holding `{"name"?, "actions"?}`.
+    Update {
+        /// The flow id (`af_…`).
+        id: String,
+        /// The change's JSON (`-` reads standard input).
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// Refuse the update unless the flow is still at this version.
+        #[arg(long, value_name = "VERSION")]
+        if_version: Option<u64>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Delete a flow and its executions.
+    Delete {
+        /// The flow id (`af_…`).
+        id: String,
+    },
+    /// Run a flow now, wait for its end and print the execution (exit status 1 if it failed).
+    Run {
+        /// The flow id (`af_…`).
+        id: String,
+        /// A JSON object for `{{fields.…}}` (`-` reads standard input).
+        #[arg(long, value_name = "FILE")]
+        fields_file: Option<PathBuf>,
+        /// A JSON object for `{{context.…}}`.
+        #[arg(long, value_name = "FILE")]
+        context_file: Option<PathBuf>,
+        #[command(flatten)]
+        engine: EngineArgs,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExecutionsCommand {
+    /// List a flow's executions, newest first.
+    List {
+        /// The flow id (`af_…`).
+        flow: String,
+        /// How many, at most.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=100))]
+        take: u64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Show one execution with each action's input, output, error and timing.
+    Show {
+        /// The flow id (`af_…`).
+        flow: String,
+        /// The execution id (`exc_…`).
+        id: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Delete one execution.
+    Delete {
+        /// The flow id (`af_…`).
+        flow: String,
+        /// The execution id (`exc_…`).
+        id: String,
     },
 }

@@ -174,9 +174,22 @@ async fn dispatch(
                 _ => Ok(()),
             }
         }
-        ConnectionsCommand::Delete { id, if_version } => {
+        ConnectionsCommand::Delete { id, if_version, force } => {
             let tenant = tenant_id(open, tenant_name).await?;
             let id = parse_id(id)?;
+            if !force {
+                vault.connection(&tenant, &id).await.map_err(|e| not_found(e, &id, tenant_name))?;
+                let users = vault.flows_using(&tenant, &id).await?;
+                if !users.is_empty() {
+                    let names: Vec<String> =
+                        users.iter().map(|(f, name)| format!("{name} ({f})")).collect();
+                    bail!(
+                        "{id} is used by {} flow(s): {}; update them first, or delete with --force",
+                        users.len(),
+                        names.join(", ")
+                    );
+                }
+            }
             vault
                 .delete_connection(&tenant, &id, *if_version)
                 .await
@@ -188,7 +201,7 @@ async fn dispatch(
 }
 
 /// The id of an existing tenant: reads never create one.
-async fn tenant_id(open: &OpenVault, name: &TenantName) -> Result<TenantId> {
+pub(crate) async fn tenant_id(open: &OpenVault, name: &TenantName) -> Result<TenantId> {
     match open.vault.tenant(name).await? {
         Some(t) => Ok(t.id),
         None => bail!(

@@ -5,6 +5,7 @@ mod args;
 mod clients;
 mod connections;
 mod engine_config;
+mod flows;
 mod output;
 mod prompt;
 mod serve;
@@ -46,6 +47,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apps(cmd) => apps::run(cmd),
         Command::Connections(cmd) => connections::run(&cli.global, cmd).await,
         Command::Clients(cmd) => clients::run(&cli.global, cmd).await,
+        Command::Flows(cmd) => flows::run(&cli.global, cmd).await,
+        Command::Executions(cmd) => flows::executions(&cli.global, cmd).await,
         Command::Serve(args) => serve::run(&cli.global, args).await,
     }
 }

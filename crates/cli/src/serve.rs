@@ -68,6 +68,12 @@ pub(crate) async fn run(global: &Global, args: &ServeArgs) -> Result<()> {
         }
         config.token_lifetime = Duration::from_secs(secs);
     }
+    if let Some(executions) = &file.executions {
+        executions.apply(&mut config).map_err(|e| anyhow!("{e}"))?;
+    }
+    if let Some(days) = args.execution_retention_days {
+        config.execution_retention = (days > 0).then(|| Duration::from_secs(days * 86_400));
+    }
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let issuer = config.issuer();
     let vault = open.vault.clone();

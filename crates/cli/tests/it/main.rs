@@ -2,6 +2,7 @@
 
 mod apps;
 mod connections;
+mod flows;
 mod master_key;
 mod oidc;
 mod sdk;
