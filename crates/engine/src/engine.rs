@@ -44,6 +44,8 @@ pub struct Fresh {
     pub token_type: String,
     /// Its expiry, if known.
     pub expires_at: Option<Timestamp>,
+    /// The connection's own API host, if the provider named one (Salesforce's `instance_url`).
+    pub api_base: Option<url::Url>,
 }
 
 impl std::fmt::Debug for Fresh {
@@ -61,6 +63,7 @@ impl Fresh {
             access_token: SecretString::from(set.access_token().to_owned()),
             token_type: set.token_type().to_owned(),
             expires_at: set.expires_at(),
+            api_base: set.api_base().cloned(),
         })
     }
 }

@@ -163,6 +163,10 @@ pub(crate) async fn obtain(
             if obtained.tokens.refresh_token.is_none() {
                 obtained.tokens.refresh_token = Some(refresh_token.clone());
             }
+            // Nor need it repeat the instance the connection lives on.
+            if obtained.tokens.api_base.is_none() {
+                obtained.tokens.api_base = current.and_then(|t| t.api_base.clone());
+            }
             Ok(obtained)
         }
         other => {
@@ -340,6 +344,13 @@ async fn request(
         expires_at: expires_in.filter(|s| *s > 0).map(|s| after(ctx.now, Duration::from_secs(s))),
         scope: json.get("scope").and_then(Value::as_str).map(str::to_owned),
         obtained_at: ctx.now,
+        api_base: ctx
+            .provider
+            .api_base_pointer
+            .as_deref()
+            .and_then(|p| json.pointer(p))
+            .and_then(Value::as_str)
+            .and_then(api_base),
     };
     let account_name = ctx
         .provider
@@ -353,6 +364,19 @@ async fn request(
         tokens,
         account_name,
     })
+}
+
+/// A provider-named API host: an `https` origin (no credentials, path, query), else ignored —
+/// a token response must not be able to send the connection's requests anywhere but https.
+fn api_base(s: &str) -> Option<url::Url> {
+    let url = url::Url::parse(s).ok()?;
+    let plain = url.scheme() == "https"
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.host_str().is_some()
+        && matches!(url.path(), "" | "/");
+    plain.then_some(url)
 }
 
 /// Scopes as space-separated words (providers use spaces or commas).
@@ -416,6 +440,29 @@ fn jwt_assertion(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_provider_named_api_host_must_be_a_plain_https_origin() {
+        let ok = |s: &str| api_base(s).map(|u| u.to_string());
+        assert_eq!(
+            ok("https://eu12.my.salesforce.com").as_deref(),
+            Some("https://eu12.my.salesforce.com/")
+        );
+        assert_eq!(
+            ok("https://acme.pipedrive.com/").as_deref(),
+            Some("https://acme.pipedrive.com/")
+        );
+        for bad in [
+            "http://eu12.my.salesforce.com",
+            "https://user:pw@evil.test",
+            "https://evil.test/path",
+            "https://evil.test/?x=1",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            assert_eq!(ok(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn scrubbing_and_scopes() {

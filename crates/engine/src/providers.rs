@@ -44,6 +44,9 @@ pub struct Provider {
     pub account_name_pointer: Option<String>,
     /// The API's base URL, replacing the documented one (for self-hosted providers and fakes).
     pub base_url: Option<Url>,
+    /// Where the token response names the connection's own API host (a JSON pointer: Salesforce's
+    /// `/instance_url`, Pipedrive's `/api_domain`); actions call it unless `base_url` is set.
+    pub api_base_pointer: Option<String>,
 }
 
 impl fmt::Debug for Provider {
@@ -116,11 +119,14 @@ impl Default for Providers {
         );
         by_app.insert(
             AppId::Salesforce,
-            oauth(
-                "https://login.salesforce.com/services/oauth2/authorize",
-                "https://login.salesforce.com/services/oauth2/token",
-                &["api", "refresh_token"],
-            ),
+            Provider {
+                api_base_pointer: Some("/instance_url".to_owned()),
+                ..oauth(
+                    "https://login.salesforce.com/services/oauth2/authorize",
+                    "https://login.salesforce.com/services/oauth2/token",
+                    &["api", "refresh_token"],
+                )
+            },
         );
         by_app.insert(
             AppId::Docusign,
@@ -153,6 +159,7 @@ impl Default for Providers {
             AppId::Pipedrive,
             Provider {
                 client_auth: ClientAuthMethod::Basic,
+                api_base_pointer: Some("/api_domain".to_owned()),
                 ..oauth(
                     "https://oauth.pipedrive.com/oauth/authorize",
                     "https://oauth.pipedrive.com/oauth/token",

@@ -228,7 +228,7 @@ impl Run<'_> {
     async fn action(&mut self, action: &FlowAction) -> Next {
         let started = Instant::now();
         let started_at = self.engine.vault().now();
-        if Instant::now() > self.deadline {
+        if Instant::now() >= self.deadline {
             return self.fail(
                 action,
                 started_at,
@@ -253,6 +253,13 @@ impl Run<'_> {
                 for text in &rendered.masked {
                     self.redactor.add_masked(text);
                 }
+                // Basic credentials written into an HTTP action are secrets too.
+                if let Some(Value::String(password)) = rendered.value.pointer("/basic/password") {
+                    let user =
+                        rendered.value.pointer("/basic/username").map(text).unwrap_or_default();
+                    self.redactor.add(password);
+                    self.redactor.add_basic(&user, password);
+                }
                 rendered.value
             }
             Err(e) => {
@@ -268,13 +275,9 @@ impl Run<'_> {
             match (action.spec.kind, action.spec.action) {
                 ("FLOW", "BOOLEAN_CONDITION") => {
                     let taken = truthy(params.get("if").unwrap_or(&Value::Null));
-                    self.succeed(
-                        action,
-                        started_at,
-                        started,
-                        recorded_input,
-                        json!({ "result": taken }),
-                    );
+                    let output = json!({ "result": taken });
+                    self.outputs.insert(action.id.clone(), output.clone());
+                    self.succeed(action, started_at, started, recorded_input, output);
                     let branch = if taken { &action.then } else { &action.otherwise };
                     return self.actions(branch).await;
                 }
@@ -294,12 +297,14 @@ impl Run<'_> {
                     Ok((payload, Some(Next::Stop(RunStatus::Completed))))
                 }
                 ("FLOW", "ERROR_MESSAGE") => {
+                    // Ends the flow, whatever `allow_failure` says (as in Auth0).
                     let message = params.get("message").map(text).unwrap_or_default();
-                    Err(ActionError::new(if message.is_empty() {
+                    let e = ActionError::new(if message.is_empty() {
                         "the flow ended with an error".to_owned()
                     } else {
                         message
-                    }))
+                    });
+                    return self.fail(action, started_at, started, recorded_input, e, true);
                 }
                 ("FLOW", "DO_NOTHING") => Ok((Value::Null, None)),
                 ("FLOW", "MAP_VALUE") => {
@@ -310,6 +315,16 @@ impl Run<'_> {
                     Ok((json!({ "result": value }), None))
                 }
                 ("FLOW", "DELAY_FLOW") => match delay(&params) {
+                    Ok(d)
+                        if d > self.deadline.saturating_duration_since(Instant::now())
+                            && d <= self.limits.max_delay =>
+                    {
+                        Err(ActionError::new(format!(
+                            "DELAY_FLOW of {} s would run past the end of the run ({} s at most)",
+                            d.as_secs(),
+                            self.limits.max_duration.as_secs()
+                        )))
+                    }
                     Ok(d) if d <= self.limits.max_delay => {
                         tokio::time::sleep(d).await;
                         Ok((json!({ "delayed_ms": d.as_millis() as u64 }), None))
@@ -345,11 +360,10 @@ impl Run<'_> {
             None => None,
         };
         let inner = &self.engine.inner;
-        let http = Http::new(
-            inner.transport.as_ref(),
-            &inner.providers,
-            inner.policy.request_timeout.max(Duration::from_secs(30)),
-        );
+        // A provider may take up to 30 s, but not past the end of the run.
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let timeout = ACTION_TIMEOUT.min(left).max(Duration::from_secs(1));
+        let http = Http::new(inner.transport.as_ref(), &inner.providers, timeout);
         let call =
             Call { spec: action.spec, params, credentials: credentials.as_ref(), http: &http, now };
         actions::invoke(&call).await
@@ -371,15 +385,15 @@ impl Run<'_> {
         if let Some(t) = &credentials.token {
             self.redactor.add(t.expose());
         }
-        if let (Some(user), Some(pass)) =
-            (credentials.setup.expose("account_id"), credentials.setup.expose("api_key"))
-        {
-            self.redactor.add_basic(user, pass);
-        }
-        if let (Some(user), Some(pass)) =
-            (credentials.setup.expose("username"), credentials.setup.expose("password"))
-        {
-            self.redactor.add_basic(user, pass);
+        // The forms secrets travel in as HTTP Basic credentials (`user:secret`, base64).
+        let secrets: Vec<&str> = credentials.setup.secret_values().collect();
+        let mut users: Vec<&str> = secrets.clone();
+        users.extend(BASIC_USERS.iter().filter_map(|f| credentials.setup.expose(f)));
+        users.extend(["flowvault", ""]);
+        for secret in &secrets {
+            for user in &users {
+                self.redactor.add_basic(user, secret);
+            }
         }
         // Scopes the action needs, checked before anything is sent.
         if credentials.setup.setup_type() == SetupType::OauthCode && !action.spec.scopes.is_empty()
@@ -474,6 +488,12 @@ impl Run<'_> {
         Next::Stop(RunStatus::Failed)
     }
 }
+
+/// The longest a provider may take to answer one action.
+const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Setup fields that are the user half of HTTP Basic credentials.
+const BASIC_USERS: &[&str] = &["account_id", "username", "api_key", "client_id"];
 
 /// `true`, `"true"`, a non-zero number, a non-empty array/object/other string → true.
 fn truthy(v: &Value) -> bool {

@@ -19,6 +19,8 @@ pub struct TokenSet {
     pub(crate) expires_at: Option<Timestamp>,
     pub(crate) scope: Option<String>,
     pub(crate) obtained_at: Timestamp,
+    /// The connection's own API host, from the token response (Salesforce's `instance_url`).
+    pub(crate) api_base: Option<url::Url>,
 }
 
 /// The serialised form, only ever built to be sealed right away.
@@ -33,6 +35,8 @@ struct Stored {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
     obtained_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_base: Option<String>,
 }
 
 impl Drop for Stored {
@@ -69,6 +73,12 @@ impl TokenSet {
         self.expires_at
     }
 
+    /// The connection's own API host, if the provider named one.
+    #[must_use]
+    pub fn api_base(&self) -> Option<&url::Url> {
+        self.api_base.as_ref()
+    }
+
     /// Whether the access token is still good `margin` after `now`.
     #[must_use]
     pub fn valid_for(&self, now: Timestamp, margin: Duration) -> bool {
@@ -85,6 +95,7 @@ impl TokenSet {
             expires_at: self.expires_at.map(|t| t.to_string()),
             scope: self.scope.clone(),
             obtained_at: self.obtained_at.to_string(),
+            api_base: self.api_base.as_ref().map(ToString::to_string),
         };
         Zeroizing::new(serde_json::to_vec(&stored).unwrap_or_default())
     }
@@ -103,6 +114,12 @@ impl TokenSet {
             expires_at: s.expires_at.as_deref().map(time).transpose()?,
             scope: s.scope.clone(),
             obtained_at: time(&s.obtained_at)?,
+            api_base: s
+                .api_base
+                .as_deref()
+                .map(url::Url::parse)
+                .transpose()
+                .map_err(|_| TokensUnreadable)?,
         })
     }
 }
@@ -233,6 +250,7 @@ mod tests {
             expires_at: Some(t("2026-01-01T01:00:00Z")),
             scope: Some("a b".into()),
             obtained_at: t("2026-01-01T00:00:00Z"),
+            api_base: url::Url::parse("https://eu12.my.salesforce.com").ok(),
         };
         let back = TokenSet::from_bytes(&set.seal_bytes()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back.access_token(), "at-123");

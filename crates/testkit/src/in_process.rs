@@ -66,6 +66,12 @@ impl InProcess {
 #[async_trait]
 impl Transport for InProcess {
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, TransportError> {
+        // As the real transport: what must go over https does not go over plain http.
+        if request.https_only && request.url.scheme() != "https" {
+            return Err(TransportError::Refused(flowvault_engine::Refused::Scheme(
+                request.url.origin().ascii_serialization(),
+            )));
+        }
         let host = request.url.host_str().unwrap_or_default().to_owned();
         let authority = match request.url.port() {
             Some(p) => format!("{host}:{p}"),

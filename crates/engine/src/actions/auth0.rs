@@ -27,7 +27,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
         "SEND_REQUEST" => {
             let path = call.str("pathname")?;
             let path = if path.starts_with('/') { path } else { format!("/{path}") };
-            let method = call.opt_str("method").unwrap_or_else(|| "GET".to_owned());
+            let method = call.opt_str("method").unwrap_or_else(|| "GET".to_owned()).to_uppercase();
             let method = Method::from_bytes(method.as_bytes())
                 .map_err(|_| ActionError::new("param `method` is not an HTTP method"))?;
             let mut r = Request::new(method, format!("{base}{path}"));

@@ -160,10 +160,21 @@ impl<'a> Http<'a> {
     /// The base URL of `app`'s API: configured (a fake, a self-hosted provider) or `default`.
     #[must_use]
     pub fn base(&self, app: AppId, default: &str) -> String {
-        self.providers.get(app).base_url.map_or_else(
-            || default.trim_end_matches('/').to_owned(),
-            |u| u.as_str().trim_end_matches('/').to_owned(),
-        )
+        self.base_for(app, None, default)
+    }
+
+    /// The base URL of `app`'s API: configured, else the connection's own host (`connection`,
+    /// from its token response), else `default`.
+    #[must_use]
+    pub fn base_for(&self, app: AppId, connection: Option<&Url>, default: &str) -> String {
+        self.providers
+            .get(app)
+            .base_url
+            .as_ref()
+            .or(connection)
+            .map_or(default, Url::as_str)
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     /// Sends `request`. A transport failure is an [`ActionError`]; any HTTP status is an `Ok`

@@ -20,6 +20,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
     for (k, v) in call.object("params")?.into_iter().flatten() {
         request = request.query(k, text(v));
     }
+    let basic_given = call.object("basic")?.is_some();
     if let Some(basic) = call.object("basic")? {
         let user = basic.get("username").map(text).unwrap_or_default();
         let pass = basic.get("password").map(text).unwrap_or_default();
@@ -30,7 +31,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
         request = with_credentials(call, request)?;
     }
     // Credentials go only over https (or to a private address the operator allowed).
-    let response = call.http.send(request, call.credentials.is_some()).await?;
+    let response = call.http.send(request, call.credentials.is_some() || basic_given).await?;
     let response = Http::expect_success(
         "HTTP",
         response,

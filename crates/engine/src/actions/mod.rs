@@ -130,6 +130,14 @@ impl Call<'_> {
             .ok_or_else(|| ActionError::new(format!("the connection has no `{name}`")))
     }
 
+    /// The base URL of `app`'s API for this call: the operator's `base_url`, else the host the
+    /// connection's provider named (Salesforce's `instance_url`), else `default`.
+    #[must_use]
+    pub fn base(&self, app: flowvault_core::AppId, default: &str) -> String {
+        let own = self.credentials.and_then(|c| c.token.as_ref()).and_then(|t| t.api_base.as_ref());
+        self.http.base_for(app, own, default)
+    }
+
     /// The connection's setup type.
     #[must_use]
     pub fn setup_type(&self) -> Option<flowvault_core::SetupType> {

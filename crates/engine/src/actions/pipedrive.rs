@@ -4,8 +4,9 @@
 //! bearer token. `fields` holds custom fields (keyed by Pipedrive's 40-character hashes) and is
 //! merged into the body; the named params win over it.
 //!
-//! OAuth apps are meant to call the company's own domain (`api_domain` in the token response);
-//! flowvault calls the configured base URL (`https://api.pipedrive.com` unless overridden).
+//! An OAuth connection calls the company's own domain (`api_domain` of the token response, kept
+//! with its tokens); a `TOKEN` connection `https://api.pipedrive.com`; an operator's `base_url`
+//! wins over both (for fakes).
 
 use flowvault_core::{AppId, SetupType};
 use http::Method;
@@ -64,7 +65,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
             }
         }
     }
-    let url = format!("{}/v1/{resource}", call.http.base(AppId::Pipedrive, API));
+    let url = format!("{}/v1/{resource}", call.base(AppId::Pipedrive, API));
     let mut request = Request::new(Method::POST, url).json(Value::Object(body));
     match call.setup_type() {
         Some(SetupType::Token) => request = request.query("api_token", call.setup("token")?),

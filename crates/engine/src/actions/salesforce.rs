@@ -13,8 +13,9 @@
 //! every reserved character escaped (or a SOSL term with every operator character escaped), and
 //! `lead_fields` must be field names (letters, digits, `_`, `.` for relationships).
 //!
-//! The API lives on the org's instance (`instance_url` of the token response); flowvault calls the
-//! configured base URL, `https://login.salesforce.com` unless overridden.
+//! The API lives on the org's instance: `instance_url` of the token response, kept with the
+//! connection's tokens (an operator's `base_url` wins, for fakes; `https://login.salesforce.com`
+//! if neither is known).
 
 use flowvault_core::AppId;
 use http::Method;
@@ -31,7 +32,7 @@ const LIMIT: u32 = 200;
 
 pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
     let token = call.access_token()?.to_owned();
-    let data = format!("{}/services/data/{VERSION}", call.http.base(AppId::Salesforce, API));
+    let data = format!("{}/services/data/{VERSION}", call.base(AppId::Salesforce, API));
     let leads = format!("{data}/sobjects/Lead");
     match call.spec.action {
         "CREATE_LEAD" => {

@@ -164,23 +164,154 @@ async fn delays_wait_on_the_clock_and_longer_ones_than_the_run_may_are_refused()
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_run_past_its_deadline_stops_before_the_next_action() {
+async fn a_slow_provider_gets_what_is_left_of_the_run_and_the_run_then_stops() {
     let w = World::new().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    w.transport.route("api.test", echo(seen));
+    w.transport.set_latency(secs(20));
     let engine = w.engine("a");
     let flow = save(
         &w,
         json!([
             {"id": "a", "type": "FLOW", "action": "DELAY_FLOW", "params": {"number": 25}},
-            {"id": "b", "type": "FLOW", "action": "DELAY_FLOW", "params": {"number": 25}},
+            {"id": "b", "type": "HTTP", "action": "SEND_REQUEST", "allow_failure": true,
+             "params": {"url": "https://api.test/echo"}},
             {"id": "c", "type": "FLOW", "action": "DO_NOTHING", "params": {}}
         ]),
     )
     .await;
     let limits = RunLimits { max_duration: secs(40), max_delay: secs(30) };
     let input = RunInput { fields: json!({}), context: json!({}) };
+    let started = tokio::time::Instant::now();
+    let outcome = engine.run_flow(&w.tenant, &flow, input, limits).await;
+    assert!(started.elapsed() <= secs(41), "the run outlived its limit: {:?}", started.elapsed());
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(outcome.record.actions[1].status, "failed", "b timed out with the run");
+    let error = outcome.record.error.unwrap_or_else(|| panic!("no error"));
+    assert_eq!(error.action_id, "c", "allow_failure does not outlast the run");
+    assert!(error.message.contains("longer than it may"), "{}", error.message);
+}
+
+#[tokio::test(start_paused = true)]
+async fn salesforce_actions_call_the_instance_its_token_response_named_even_after_a_refresh() {
+    let w = World::new().await;
+    w.fake.set_token_lifetime(secs(600));
+    w.fake.set_instance_url(Some("https://eu12.my.salesforce.test"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let leads = {
+        let seen = seen.clone();
+        axum::Router::new().route(
+            "/services/data/v60.0/sobjects/Lead",
+            axum::routing::post(move |headers: HeaderMap| {
+                let seen = seen.clone();
+                async move {
+                    let host = headers.get("host").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    seen.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(host.unwrap_or_default());
+                    (
+                        axum::http::StatusCode::CREATED,
+                        axum::Json(
+                            json!({"id": "00Q000000000001AAA", "success": true, "errors": []}),
+                        ),
+                    )
+                }
+            }),
+        )
+    };
+    w.transport.route("eu12.my.salesforce.test", leads);
+    let engine = w.engine("a");
+    let id = w.salesforce().await;
+    w.connect(&engine, &id).await;
+    let flow = save(
+        &w,
+        json!([{"id": "lead", "type": "SALESFORCE", "action": "CREATE_LEAD",
+                "params": {"connection_id": id.to_string(), "last_name": "Lovelace", "company": "Analytical"}}]),
+    )
+    .await;
+    let first = run(&engine, &w, &flow, json!({})).await;
+    assert_eq!(first.status, RunStatus::Completed, "{}", record(&first));
+
+    // The refresh response names no instance: the one the connection lives on is kept.
+    w.fake.set_instance_url(None);
+    tokio::time::sleep(secs(601)).await;
+    let second = run(&engine, &w, &flow, json!({})).await;
+    assert_eq!(second.status, RunStatus::Completed, "{}", record(&second));
+    assert_eq!(w.fake.stats().by_grant.get("refresh_token"), Some(&1));
+    assert_eq!(seen.lock().unwrap_or_else(PoisonError::into_inner).len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn logic_actions_end_branch_and_wait_as_auth0_documents() {
+    let w = World::new().await;
+    let engine = w.engine("a");
+    let flow = save(
+        &w,
+        json!([
+            {"id": "check", "type": "FLOW", "action": "BOOLEAN_CONDITION",
+             "params": {"if": "{{fields.go}}", "then": [], "else": []}},
+            {"id": "seen", "type": "FLOW", "action": "STORE_VARS",
+             "params": {"vars": {"went": "{{actions.check.result}}"}}},
+            {"id": "stop", "type": "FLOW", "action": "ERROR_MESSAGE", "allow_failure": true,
+             "params": {"message": "stopped with {{vars.went}}"}},
+            {"id": "never", "type": "FLOW", "action": "DO_NOTHING", "params": {}}
+        ]),
+    )
+    .await;
+    let outcome = run(&engine, &w, &flow, json!({"go": true})).await;
+    assert_eq!(
+        outcome.status,
+        RunStatus::Failed,
+        "ERROR_MESSAGE ends the run despite allow_failure"
+    );
+    let error = outcome.record.error.clone().unwrap_or_else(|| panic!("no error"));
+    assert_eq!((error.action_id.as_str(), error.message.as_str()), ("stop", "stopped with true"));
+    assert_eq!(outcome.record.actions.len(), 3);
+    assert_eq!(outcome.record.actions[0].output, Some(json!({"result": true})));
+
+    // A delay longer than what is left of the run fails at once, without waiting.
+    let flow = save(
+        &w,
+        json!([
+            {"id": "a", "type": "FLOW", "action": "DELAY_FLOW", "params": {"number": 25}},
+            {"id": "b", "type": "FLOW", "action": "DELAY_FLOW", "params": {"number": 25}}
+        ]),
+    )
+    .await;
+    let limits = RunLimits { max_duration: secs(40), max_delay: secs(30) };
+    let started = tokio::time::Instant::now();
+    let input = RunInput { fields: json!({}), context: json!({}) };
     let outcome = engine.run_flow(&w.tenant, &flow, input, limits).await;
     assert_eq!(outcome.status, RunStatus::Failed);
     let error = outcome.record.error.unwrap_or_else(|| panic!("no error"));
-    assert_eq!(error.action_id, "c");
-    assert!(error.message.contains("longer than it may"), "{}", error.message);
+    assert_eq!(error.action_id, "b");
+    assert!(error.message.contains("past the end of the run"), "{}", error.message);
+    assert!(started.elapsed() < secs(26), "it did not wait for b");
+}
+
+#[tokio::test(start_paused = true)]
+async fn basic_credentials_written_into_an_http_action_are_redacted_and_need_https() {
+    let w = World::new().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    w.transport.route("api.test", echo(seen.clone()));
+    let engine = w.engine("a");
+    let flow = save(
+        &w,
+        json!([{"id": "call", "type": "HTTP", "action": "SEND_REQUEST",
+                "params": {"url": "{{fields.url}}",
+                           "basic": {"username": "svc", "password": "pa55-w0rd-in-flow"}}}]),
+    )
+    .await;
+    let outcome = run(&engine, &w, &flow, json!({"url": "https://api.test/echo"})).await;
+    assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+    let text = record(&outcome).to_string();
+    assert!(!text.contains("pa55-w0rd-in-flow"), "{text}");
+    let basic =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "svc:pa55-w0rd-in-flow");
+    assert!(!text.contains(&basic), "{text}");
+    assert_eq!(seen.lock().unwrap_or_else(PoisonError::into_inner)[0], format!("Basic {basic}"));
+
+    let plain = run(&engine, &w, &flow, json!({"url": "http://api.test/echo"})).await;
+    assert_eq!(plain.status, RunStatus::Failed, "credentials over plain http");
+    assert_eq!(seen.lock().unwrap_or_else(PoisonError::into_inner).len(), 1, "nothing was sent");
 }

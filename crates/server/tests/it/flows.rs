@@ -560,6 +560,14 @@ async fn the_ssrf_guard_refuses_private_addresses_unless_allowed() {
         assert!(message.contains("--allow-private-network"), "{url}: {message}");
     }
 
+    // Credentials (here written into the action) never go over plain http.
+    let mut basic = http_action("basic", None, "http://93.184.216.34/");
+    basic["params"]["basic"] = json!({"username": "u", "password": "p4ssw0rd"});
+    let id = flow(&s, &c, "Plain", json!([basic])).await;
+    let e = run(&s, &c, &id, json!({})).await;
+    let message = e["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("only https"), "{message}");
+
     // Allowed: the same name reaches the upstream.
     let open = Server::start().await;
     let c = open.admin().await;

@@ -89,6 +89,7 @@ struct State {
     rotate: bool,
     granted_scopes: Option<String>,
     account_name: Option<String>,
+    instance_url: Option<String>,
     deny_authorization: bool,
     /// client id → client secret.
     clients: HashMap<String, String>,
@@ -148,6 +149,7 @@ impl FakeOAuth {
             rotate: true,
             granted_scopes: None,
             account_name: None,
+            instance_url: None,
             deny_authorization: false,
             clients: HashMap::new(),
             service_accounts: HashMap::new(),
@@ -198,6 +200,11 @@ impl FakeOAuth {
     /// The scope every token response grants, whatever was asked; `None` grants what was asked.
     pub fn set_granted_scopes(&self, scopes: Option<&str>) {
         self.lock().granted_scopes = scopes.map(str::to_owned);
+    }
+
+    /// Adds `"instance_url": …` to token responses, as Salesforce does; `None` leaves it out.
+    pub fn set_instance_url(&self, url: Option<&str>) {
+        self.lock().instance_url = url.map(str::to_owned);
     }
 
     /// Adds `"team": {"name": …}` to token responses, as Slack does; `None` leaves it out.

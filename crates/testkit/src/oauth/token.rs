@@ -33,7 +33,8 @@ const SECRET_FIELDS: [&str; 5] =
 /// The request's parameters, each given once.
 type Params = BTreeMap<String, String>;
 
-/// A successful token response (RFC 6749 §5.1), plus Slack's `team`.
+/// A successful token response (RFC 6749 §5.1), plus Slack's `team` and Salesforce's
+/// `instance_url`.
 #[derive(Debug, Serialize)]
 struct TokenResponse {
     access_token: String,
@@ -45,6 +46,8 @@ struct TokenResponse {
     scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     team: Option<Team>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance_url: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -263,6 +266,7 @@ impl State {
             refresh_token: None,
             scope,
             team: self.account_name.clone().map(|name| Team { name }),
+            instance_url: self.instance_url.clone(),
         })
     }
 

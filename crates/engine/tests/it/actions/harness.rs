@@ -53,6 +53,7 @@ impl Harness {
                     access_token: SecretString::from(t.to_owned()),
                     token_type: "Bearer".to_owned(),
                     expires_at: None,
+                    api_base: None,
                 })
             }),
             granted_scopes: None,
