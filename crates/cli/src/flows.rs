@@ -149,7 +149,10 @@ async fn dispatch(open: &OpenVault, tenant_name: &TenantName, cmd: &FlowsCommand
             let view = engine
                 .execute(&tenant, &id, input, true, RunLimits::default())
                 .await
-                .map_err(|e| flow_missing(e, &id))?;
+                .map_err(|e| match e {
+                    flowvault_engine::ExecuteError::Vault(e) => flow_missing(e, &id),
+                    other => anyhow!("{other}"),
+                })?;
             // The stored record, with each action's details.
             let view = engine.execution(&tenant, &id, &view.id, true).await?;
             if json.json {

@@ -47,6 +47,12 @@ fn classify_v6(ip: Ipv6Addr) -> Option<&'static str> {
         [0, 0, 0, 0, 0, 0, hi, lo] => {
             classify_v4(Ipv4Addr::from(u32::from(hi) << 16 | u32::from(lo))).or(Some("reserved"))
         }
+        // Local-use NAT64 (RFC 8215) translates into the operator's own network.
+        [0x64, 0xff9b, 1, ..] => Some("NAT64 (local use)"),
+        // 6to4: the IPv4 address is in the second and third groups.
+        [0x2002, hi, lo, ..] => {
+            classify_v4(Ipv4Addr::from(u32::from(hi) << 16 | u32::from(lo))).or(Some("6to4"))
+        }
         [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254] => Some("cloud metadata"),
         [a, ..] if a & 0xfe00 == 0xfc00 => Some("private (unique local)"),
         [a, ..] if a & 0xffc0 == 0xfe80 => Some("link-local"),
@@ -101,6 +107,10 @@ mod tests {
             ("::ffff:127.0.0.1", "loopback"),
             ("::ffff:169.254.169.254", "cloud metadata"),
             ("64:ff9b::a9fe:a9fe", "cloud metadata"),
+            ("64:ff9b:1::a00:1", "NAT64 (local use)"),
+            ("2002:7f00:1::", "loopback"),
+            ("2002:a9fe:a9fe::1", "cloud metadata"),
+            ("2002:808:808::", "6to4"),
             ("fd00:ec2::254", "cloud metadata"),
             ("fc00::1", "private (unique local)"),
             ("fe80::1", "link-local"),

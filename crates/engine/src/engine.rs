@@ -157,6 +157,8 @@ pub(crate) struct Inner {
     next_flight: std::sync::atomic::AtomicU64,
     pub(crate) metrics: Metrics,
     pub(crate) wake: Notify,
+    /// Background runs in progress, at most [`crate::executions::MAX_BACKGROUND_RUNS`].
+    pub(crate) background: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -197,6 +199,9 @@ impl Engine {
                 next_flight: std::sync::atomic::AtomicU64::new(0),
                 metrics: Metrics::new(),
                 wake: Notify::new(),
+                background: Arc::new(tokio::sync::Semaphore::new(
+                    crate::executions::MAX_BACKGROUND_RUNS,
+                )),
             }),
         }
     }

@@ -9,6 +9,25 @@ use serde_json::Value;
 use crate::engine::Engine;
 use crate::run::{FlowError, RunInput, RunLimits, RunStatus};
 
+/// Background runs one process keeps going at once; past this, new ones are refused (the API
+/// answers 429) rather than piling up.
+pub const MAX_BACKGROUND_RUNS: usize = 256;
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecuteError {
+    /// The flow does not exist, or the store failed.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// Too many background runs are in progress.
+    #[error("{limit} flow runs are in progress already; try again shortly")]
+    Busy {
+        /// The limit.
+        limit: usize,
+    },
+}
+
 /// An execution as the API shows it (Auth0's fields, plus `flow_id`, `result` and `error`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ExecutionView {
@@ -46,7 +65,9 @@ impl Engine {
     /// background, returning it `running`. The execution and its record are stored either way.
     ///
     /// # Errors
-    /// [`VaultError::NotFound`] for an unknown flow, or the store's error.
+    /// [`ExecuteError::Vault`] with [`VaultError::NotFound`] for an unknown flow (or one deleted
+    /// while it ran), the store's error; [`ExecuteError::Busy`] when too many background runs
+    /// are in progress.
     pub async fn execute(
         &self,
         tenant: &TenantId,
@@ -54,7 +75,7 @@ impl Engine {
         input: RunInput,
         wait: bool,
         limits: RunLimits,
-    ) -> Result<ExecutionView, VaultError> {
+    ) -> Result<ExecutionView, ExecuteError> {
         let vault = self.vault();
         let flow = vault.flow(tenant, flow_id).await?;
         let now = vault.now();
@@ -72,9 +93,16 @@ impl Engine {
             ended_at: None,
         };
         if !wait {
+            let permit = self
+                .inner
+                .background
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| ExecuteError::Busy { limit: MAX_BACKGROUND_RUNS })?;
             vault.insert_execution(tenant, &row).await?;
             let (engine, tenant, view_row) = (self.clone(), tenant.clone(), row.clone());
             tokio::spawn(async move {
+                let _permit = permit;
                 let outcome = engine.run_flow(&tenant, &flow, input, limits).await;
                 let mut row = view_row;
                 if let Err(e) = engine.finish(&tenant, &mut row, &outcome) {
@@ -98,7 +126,7 @@ impl Engine {
             Ok(view(&row, record.as_ref(), false))
         });
         match task.await {
-            Ok(result) => result,
+            Ok(result) => result.map_err(ExecuteError::Vault),
             // Nothing aborts the task; a panic in it is the caller's panic too.
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }

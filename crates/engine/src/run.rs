@@ -149,8 +149,12 @@ struct Run<'a> {
     limits: RunLimits,
     fields: Value,
     context: Value,
-    vars: Map<String, Value>,
-    outputs: Map<String, Value>,
+    /// `{{vars.*}}`: an object.
+    vars: Value,
+    /// `{{actions.*}}`: an object from action id to output.
+    outputs: Value,
+    /// The JSON size of `outputs`, held to [`MAX_RUN_OUTPUTS`].
+    output_bytes: usize,
     record: RunRecord,
     redactor: Redactor,
     deadline: Instant,
@@ -179,8 +183,9 @@ impl Engine {
             limits,
             fields: input.fields,
             context: input.context,
-            vars: Map::new(),
-            outputs: Map::new(),
+            vars: Value::Object(Map::new()),
+            outputs: Value::Object(Map::new()),
+            output_bytes: 0,
             record: RunRecord::default(),
             redactor: Redactor::default(),
             deadline: Instant::now() + limits.max_duration,
@@ -189,22 +194,39 @@ impl Engine {
             Next::Continue => RunStatus::Completed,
             Next::Stop(status) => status,
         };
-        // A last pass: secrets learnt late (a later action's connection) go from earlier entries too.
+        // One pass over the whole record, with every secret the run met (a later action's
+        // connection included).
         let mut record = run.record;
-        for a in &mut record.actions {
-            run.redactor.scrub(&mut a.input);
-            if let Some(o) = a.output.as_mut() {
-                run.redactor.scrub(o);
+        let mut redactor = run.redactor;
+        if redactor.overflowed() {
+            // More secrets than can be tracked: keep the shape of the run, none of its data.
+            for a in &mut record.actions {
+                a.input = Value::String(WITHHELD.to_owned());
+                a.output = None;
+                if let Some(e) = a.error.as_mut() {
+                    e.message = WITHHELD.to_owned();
+                }
             }
-            if let Some(e) = a.error.as_mut() {
-                e.message = run.redactor.scrub_str(&e.message);
+            record.result = record.result.map(|_| Value::String(WITHHELD.to_owned()));
+            if let Some(e) = record.error.as_mut() {
+                e.message = WITHHELD.to_owned();
             }
-        }
-        if let Some(r) = record.result.as_mut() {
-            run.redactor.scrub(r);
-        }
-        if let Some(e) = record.error.as_mut() {
-            e.message = run.redactor.scrub_str(&e.message);
+        } else {
+            for a in &mut record.actions {
+                redactor.scrub(&mut a.input);
+                if let Some(o) = a.output.as_mut() {
+                    redactor.scrub(o);
+                }
+                if let Some(e) = a.error.as_mut() {
+                    e.message = redactor.scrub_str(&e.message);
+                }
+            }
+            if let Some(r) = record.result.as_mut() {
+                redactor.scrub(r);
+            }
+            if let Some(e) = record.error.as_mut() {
+                e.message = redactor.scrub_str(&e.message);
+            }
         }
         RunOutcome { status, record, started_at, ended_at: self.vault().now() }
     }
@@ -238,27 +260,26 @@ impl Run<'_> {
                 true,
             );
         }
-        let scope_actions = Value::Object(self.outputs.clone());
-        let vars = Value::Object(self.vars.clone());
         let scope = TemplateScope {
             fields: &self.fields,
-            vars: &vars,
+            vars: &self.vars,
             context: &self.context,
-            actions: &scope_actions,
+            actions: &self.outputs,
             now: started_at,
         };
-        let params = match render_params(&Value::Object(action.params.clone()), &scope) {
+        let rendered = render_params(&Value::Object(action.params.clone()), &scope);
+        let params = match rendered {
             Ok(rendered) => {
                 // `functions.mask(…)`: the action gets the value, the record never does.
-                for text in &rendered.masked {
-                    self.redactor.add_masked(text);
+                for value in &rendered.masked {
+                    self.redactor.add_value(value);
                 }
                 // Basic credentials written into an HTTP action are secrets too.
-                if let Some(Value::String(password)) = rendered.value.pointer("/basic/password") {
+                if let Some(password) = rendered.value.pointer("/basic/password").map(text) {
                     let user =
                         rendered.value.pointer("/basic/username").map(text).unwrap_or_default();
-                    self.redactor.add(password);
-                    self.redactor.add_basic(&user, password);
+                    self.redactor.add(&password);
+                    self.redactor.add_basic(&user, &password);
                 }
                 rendered.value
             }
@@ -276,16 +297,18 @@ impl Run<'_> {
                 ("FLOW", "BOOLEAN_CONDITION") => {
                     let taken = truthy(params.get("if").unwrap_or(&Value::Null));
                     let output = json!({ "result": taken });
-                    self.outputs.insert(action.id.clone(), output.clone());
+                    self.set_output(&action.id, output.clone());
                     self.succeed(action, started_at, started, recorded_input, output);
                     let branch = if taken { &action.then } else { &action.otherwise };
                     return self.actions(branch).await;
                 }
                 ("FLOW", "STORE_VARS") => match params.get("vars") {
                     Some(Value::Object(new)) => {
-                        self.redactor.add_strings(&Value::Object(new.clone()));
                         for (k, v) in new {
-                            self.vars.insert(k.clone(), v.clone());
+                            self.redactor.add_value(v);
+                            if let Some(vars) = self.vars.as_object_mut() {
+                                vars.insert(k.clone(), v.clone());
+                            }
                         }
                         Ok((Value::Null, None))
                     }
@@ -340,7 +363,16 @@ impl Run<'_> {
             };
         match result {
             Ok((output, stop)) => {
-                self.outputs.insert(action.id.clone(), output.clone());
+                let size = json_size(&output);
+                if self.output_bytes.saturating_add(size) > MAX_RUN_OUTPUTS {
+                    let e = ActionError::new(format!(
+                        "the outputs of this run exceed {} MiB",
+                        MAX_RUN_OUTPUTS / (1024 * 1024)
+                    ));
+                    return self.fail(action, started_at, started, recorded_input, e, true);
+                }
+                self.output_bytes += size;
+                self.set_output(&action.id, output.clone());
                 self.succeed(action, started_at, started, recorded_input, output);
                 stop.unwrap_or(Next::Continue)
             }
@@ -356,7 +388,18 @@ impl Run<'_> {
         now: Timestamp,
     ) -> Result<Value, ActionError> {
         let credentials = match action.params.get("connection_id").and_then(Value::as_str) {
-            Some(id) => Some(self.resolve(id, action).await?),
+            Some(id) => {
+                // A token refresh may be slow; the run's limit holds for it too.
+                let left = self.deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, self.resolve(id, action)).await {
+                    Ok(credentials) => Some(credentials?),
+                    Err(_) => {
+                        return Err(ActionError::new(format!(
+                            "vault connection {id} did not get a token before the end of the run"
+                        )));
+                    }
+                }
+            }
             None => None,
         };
         let inner = &self.engine.inner;
@@ -418,6 +461,12 @@ impl Run<'_> {
         Ok(credentials)
     }
 
+    fn set_output(&mut self, id: &str, output: Value) {
+        if let Some(outputs) = self.outputs.as_object_mut() {
+            outputs.insert(id.to_owned(), output);
+        }
+    }
+
     fn succeed(
         &mut self,
         action: &FlowAction,
@@ -427,15 +476,9 @@ impl Run<'_> {
         output: Value,
     ) {
         let is_vars = action.spec.kind == "FLOW" && action.spec.action == "STORE_VARS";
-        let mut input = input;
-        self.redactor.scrub(&mut input);
-        let output = if action.mask_output || is_vars {
-            None
-        } else {
-            let mut o = output;
-            self.redactor.scrub(&mut o);
-            Some(o)
-        };
+        // Secrets are scrubbed from the whole record when the run ends.
+        let input = bounded(input);
+        let output = if action.mask_output || is_vars { None } else { Some(bounded(output)) };
         self.record.actions.push(ActionRecord {
             id: action.id.clone(),
             alias: action.alias.clone(),
@@ -460,8 +503,8 @@ impl Run<'_> {
         e: ActionError,
         fatal: bool,
     ) -> Next {
-        let mut input = input;
-        self.redactor.scrub(&mut input);
+        let input = bounded(input);
+        // Scrubbed now: later actions read it.
         let message = self.redactor.scrub_str(&e.message);
         self.record.actions.push(ActionRecord {
             id: action.id.clone(),
@@ -477,8 +520,8 @@ impl Run<'_> {
             error: Some(RecordedError { message: message.clone(), status_code: e.status }),
         });
         // A failed action's output is its error, for actions that look at it.
-        self.outputs.insert(
-            action.id.clone(),
+        self.set_output(
+            &action.id,
             json!({ "error": { "message": message.clone(), "status_code": e.status } }),
         );
         if action.allow_failure && !fatal {
@@ -487,6 +530,38 @@ impl Run<'_> {
         self.record.error = Some(FlowError { action_id: action.id.clone(), message });
         Next::Stop(RunStatus::Failed)
     }
+}
+
+/// The most output (JSON bytes) one run keeps for its templates.
+const MAX_RUN_OUTPUTS: usize = 32 * 1024 * 1024;
+
+/// An input or output larger than this (JSON bytes) is recorded as its size only.
+const MAX_RECORDED_VALUE: usize = 64 * 1024;
+
+/// What a record holds instead of data when the run met too many secrets to redact.
+const WITHHELD: &str = "[withheld: the run held more secrets than can be redacted]";
+
+/// `value`, or a note of its size if it is too large to record.
+fn bounded(value: Value) -> Value {
+    let size = json_size(&value);
+    if size > MAX_RECORDED_VALUE { json!({ "truncated": true, "bytes": size }) } else { value }
+}
+
+/// The length of `value`'s compact JSON.
+fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// The longest a provider may take to answer one action.

@@ -25,7 +25,8 @@ pub struct OutboundRequest {
     pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
-    /// Refuse plain `http` (unless to an allowed private address).
+    /// The request carries credentials: refuse plain `http` (unless to an allowed private
+    /// address), and follow redirects only within the request's origin.
     pub https_only: bool,
     /// Overall time limit for this request, if not the transport's default.
     pub timeout: Option<Duration>,
@@ -123,7 +124,11 @@ impl Default for HttpLimits {
 /// The real transport.
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
+    /// For requests without credentials: follows redirects (each checked).
     client: reqwest::Client,
+    /// For requests that carry credentials (`https_only`): follows redirects only within the
+    /// origin, and only to `https`.
+    credentialed: reqwest::Client,
     policy: NetPolicy,
     limits: HttpLimits,
 }
@@ -147,26 +152,46 @@ impl HttpTransport {
         limits: HttpLimits,
         hosts: HashMap<String, Vec<IpAddr>>,
     ) -> Result<Self, TransportError> {
-        let redirect_policy = policy;
-        let max_redirects = limits.max_redirects;
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver { policy, hosts: Arc::new(hosts) }))
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= max_redirects {
-                    return attempt.error(format!("more than {max_redirects} redirects"));
-                }
-                // Names are checked by the resolver; literal addresses and schemes here.
-                match redirect_policy.check_url(attempt.url(), false) {
-                    Ok(()) => attempt.follow(),
-                    Err(e) => attempt.error(e.to_string()),
-                }
-            }))
-            .connect_timeout(limits.connect_timeout)
-            .timeout(limits.timeout)
-            .user_agent(concat!("flowvault/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| TransportError::Other(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { client, policy, limits })
+        let resolver = Arc::new(GuardedResolver { policy, hosts: Arc::new(hosts) });
+        let build = |credentialed: bool| {
+            let max_redirects = limits.max_redirects;
+            reqwest::Client::builder()
+                .dns_resolver(resolver.clone())
+                // A proxy would resolve names itself, out of the guard's sight.
+                .no_proxy()
+                // The previous URL may hold a credential (an API key in the query, a bot token
+                // in the path).
+                .referer(false)
+                .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                    if attempt.previous().len() >= max_redirects {
+                        return attempt.error(format!("more than {max_redirects} redirects"));
+                    }
+                    if credentialed {
+                        // Credentials (in headers, query or body) stay with the origin they were
+                        // meant for: a redirect elsewhere is answered as is, not followed.
+                        let same_origin = attempt
+                            .previous()
+                            .first()
+                            .is_some_and(|first| first.origin() == attempt.url().origin());
+                        if !same_origin {
+                            return attempt.stop();
+                        }
+                    }
+                    // Names are checked by the resolver; literal addresses and schemes here.
+                    match policy.check_url(attempt.url(), credentialed) {
+                        Ok(()) => attempt.follow(),
+                        Err(e) => attempt.error(e.to_string()),
+                    }
+                }))
+                .connect_timeout(limits.connect_timeout)
+                .timeout(limits.timeout)
+                .user_agent(concat!("flowvault/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| TransportError::Other(format!("cannot build the HTTP client: {e}")))
+        };
+        let client = build(false)?;
+        let credentialed = build(true)?;
+        Ok(Self { client, credentialed, policy, limits })
     }
 }
 
@@ -174,11 +199,9 @@ impl HttpTransport {
 impl Transport for HttpTransport {
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, TransportError> {
         self.policy.check_url(&request.url, request.https_only)?;
-        let mut builder = self
-            .client
-            .request(request.method, request.url)
-            .headers(request.headers)
-            .body(request.body);
+        let client = if request.https_only { &self.credentialed } else { &self.client };
+        let mut builder =
+            client.request(request.method, request.url).headers(request.headers).body(request.body);
         if let Some(t) = request.timeout {
             builder = builder.timeout(t);
         }

@@ -224,7 +224,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or_default();
+        Self::parse(parts.uri.query().unwrap_or_default(), &[])
+    }
+}
+
+impl ListParams {
+    /// Parses a list's query. `accepted` names further parameters Auth0 defines for this list
+    /// that change nothing here, with the values they may take: they are checked, then ignored.
+    pub(crate) fn parse(query: &str, accepted: &[(&str, &[&str])]) -> Result<Self, ApiError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
             .map_err(|_| ApiError::invalid_query("The query string is not valid"))?;
         let mut params = ListParams { page: 0, per_page: 50, include_totals: false };
@@ -256,12 +263,25 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
                         }
                     }
                 }
-                other => {
-                    let name: String = other.chars().filter(|c| !c.is_control()).take(64).collect();
-                    return Err(ApiError::invalid_query(format!(
-                        "Unknown query parameter {name} (expected page, per_page, include_totals)"
-                    )));
-                }
+                other => match accepted.iter().find(|(name, _)| *name == other) {
+                    Some((name, values)) if values.contains(&value.as_str()) => {}
+                    Some((name, values)) => {
+                        return Err(ApiError::invalid_query(format!(
+                            "Query parameter {name} must be one of {}",
+                            values.join(", ")
+                        )));
+                    }
+                    None => {
+                        let name: String =
+                            other.chars().filter(|c| !c.is_control()).take(64).collect();
+                        let mut expected = vec!["page", "per_page", "include_totals"];
+                        expected.extend(accepted.iter().map(|(n, _)| *n));
+                        return Err(ApiError::invalid_query(format!(
+                            "Unknown query parameter {name} (expected {})",
+                            expected.join(", ")
+                        )));
+                    }
+                },
             }
         }
         Ok(params)

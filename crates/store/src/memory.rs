@@ -542,11 +542,13 @@ impl Store for MemoryStore {
         row: &ExecutionRow,
     ) -> Result<(), StoreError> {
         let mut s = self.state();
-        if let Some((_, f, _)) =
-            s.flows.iter_mut().find(|(t, f, _)| t == tenant && f.id == row.flow_id)
-        {
-            f.executed_at = f.executed_at.max(Some(row.created_at));
-        }
+        // Only for a flow that (still) exists.
+        let (_, f, _) = s
+            .flows
+            .iter_mut()
+            .find(|(t, f, _)| t == tenant && f.id == row.flow_id)
+            .ok_or(StoreError::NotFound)?;
+        f.executed_at = f.executed_at.max(Some(row.created_at));
         s.executions.push((tenant.clone(), row.clone()));
         Ok(())
     }

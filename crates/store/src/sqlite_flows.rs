@@ -169,11 +169,13 @@ impl SqliteStore {
         tenant: &TenantId,
         row: &ExecutionRow,
     ) -> Result<(), StoreError> {
-        // One statement: the `executions_touch_flow` trigger sets the flow's `executed_at`.
-        sqlx::query(concat!(
+        // One statement: only for a flow that (still) exists — a run that outlived its flow
+        // leaves nothing behind; the `executions_touch_flow` trigger sets `executed_at`.
+        let done = sqlx::query(concat!(
             "INSERT INTO executions (tenant_id, ",
             execution_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 ",
+            "WHERE EXISTS (SELECT 1 FROM flows WHERE tenant_id = ?1 AND id = ?3)"
         ))
         .bind(tenant.as_str())
         .bind(row.id.as_str())
@@ -188,6 +190,9 @@ impl SqliteStore {
         .execute(self.writer())
         .await
         .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
 

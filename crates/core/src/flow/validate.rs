@@ -389,6 +389,20 @@ impl Collector {
                 Some(v) => self.param(p.kind, v, &field),
             }
         }
+        // Credentials go where the flow says, not where its input says: with a connection or
+        // `basic`, the HTTP action's scheme and host are written out, not templated.
+        if spec.kind == "HTTP" && spec.action == "SEND_REQUEST" {
+            let credentialed = params.get("connection_id").is_some_and(|v| !v.is_null())
+                || params.get("basic").is_some_and(|v| !v.is_null());
+            if let (true, Some(Value::String(url))) = (credentialed, params.get("url"))
+                && !literal_origin(url)
+            {
+                self.push::<()>(
+                    &format!("{path}.url"),
+                    Problem::Rule("must begin with a literal scheme and host (`https://api.example.com/…`) when the action sends credentials: a template may follow the host, not form it".to_owned()),
+                );
+            }
+        }
         // Every string may hold templates: they must parse, and refer to actions that exist.
         for (name, v) in params {
             let field = format!("{path}.{name}");
@@ -459,6 +473,22 @@ impl Collector {
     }
 }
 
+/// Whether `url`'s scheme and host are plain text before any template: `https://host/…{{…}}`
+/// (or no template at all).
+fn literal_origin(url: &str) -> bool {
+    let Some(at) = url.find("{{") else { return true };
+    let prefix = &url[..at];
+    let Some(rest) = prefix.strip_prefix("https://").or_else(|| prefix.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    // The authority must end before the template, and carry no user info.
+    match rest.find(['/', '?', '#']) {
+        Some(end) => end > 0 && !rest[..end].contains('@'),
+        None => false,
+    }
+}
+
 fn is_action_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
@@ -466,4 +496,47 @@ fn is_action_id(s: &str) -> bool {
 
 fn printable(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_credentialed_http_action_names_its_host_literally() {
+        for ok in [
+            "https://api.example.com/users/{{fields.id}}",
+            "https://api.example.com?q={{fields.q}}",
+            "http://10.0.0.5:8080/x{{fields.p}}",
+            "https://api.example.com/x",
+        ] {
+            assert!(literal_origin(ok), "{ok}");
+        }
+        for bad in [
+            "https://api.example.com{{fields.path}}",
+            "https://{{fields.region}}.api.example.com/",
+            "{{fields.url}}",
+            "https://user:{{fields.pw}}@api.example.com/",
+            "https://u@api.example.com/{{fields.x}}",
+            "ftp://api.example.com/{{fields.x}}",
+        ] {
+            assert!(!literal_origin(bad), "{bad}");
+        }
+        let flow = |params: Value| json!({"name": "x", "actions": [{"id": "a", "type": "HTTP", "action": "SEND_REQUEST", "params": params}]});
+        let conn = "ac_0000000000000000000000";
+        let refused = validate_flow_create(&flow(
+            json!({"connection_id": conn, "url": "https://{{fields.h}}/"}),
+        ));
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("actions[0].params.url") && message.contains("literal"),
+            "{message}"
+        );
+        let basic = json!({"url": "{{fields.url}}", "basic": {"username": "u", "password": "p"}});
+        assert!(validate_flow_create(&flow(basic)).is_err());
+        // Without credentials, the URL may be anything.
+        assert!(validate_flow_create(&flow(json!({"url": "{{fields.url}}"}))).is_ok());
+    }
 }

@@ -13,8 +13,8 @@ use super::{EvalError, MAX_EVALUATED_NODES, MAX_RENDERED_OUTPUT, NULL, TemplateS
 pub(super) struct Budget {
     nodes_left: usize,
     output_left: usize,
-    /// The text of every value passed through `functions.mask`.
-    pub(super) masked: Vec<String>,
+    /// Every value passed through `functions.mask`.
+    pub(super) masked: Vec<Value>,
 }
 
 impl Budget {
@@ -96,13 +96,10 @@ fn eval<'a>(
             let args =
                 args.iter().map(|a| eval(a, scope, budget)).collect::<Result<Vec<_>, _>>()?;
             if *func == functions::Func::Mask {
-                // The value goes on unchanged; its text is remembered so that the record of the
+                // The value goes on unchanged; it is remembered so that the record of the
                 // execution can hide it.
-                if let Some(v) = args.first() {
-                    let text = text_of(v, MAX_RENDERED_OUTPUT)?;
-                    if !text.is_empty() {
-                        budget.masked.push(text.into_owned());
-                    }
+                if let Some(v) = args.first().filter(|v| !v.is_null()) {
+                    budget.masked.push(v.clone().into_owned());
                 }
             }
             functions::call(*func, &args, scope.now).map(Cow::Owned)

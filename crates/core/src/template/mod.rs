@@ -296,14 +296,14 @@ pub fn render_value(value: &Value, scope: &TemplateScope<'_>) -> Result<Value, E
     render_params(value, scope).map(|r| r.value)
 }
 
-/// A rendered params value, and the text of every value that went through `functions.mask`
-/// (which reaches the action unchanged, and must not reach the execution record).
+/// A rendered params value, and every value that went through `functions.mask` (which reaches
+/// the action unchanged, and must not reach the execution record).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
     /// The params, rendered.
     pub value: Value,
-    /// Texts to hide from the record.
-    pub masked: Vec<String>,
+    /// Values to hide from the record.
+    pub masked: Vec<Value>,
 }
 
 /// [`render_value`], also returning the masked texts.

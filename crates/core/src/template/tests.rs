@@ -708,7 +708,7 @@ fn masked_values_reach_the_action_unchanged_and_are_listed_for_the_record() {
     assert_eq!(r.value["card"], "4111111111111111");
     assert_eq!(r.value["note"], "card 4111111111111111 for Ada");
     assert_eq!(r.value["pin"], 3);
-    assert!(r.masked.contains(&"4111111111111111".to_owned()));
-    assert!(r.masked.contains(&"3".to_owned()));
-    assert!(!r.masked.iter().any(String::is_empty), "nothing to hide for a missing value");
+    assert!(r.masked.contains(&json!("4111111111111111")));
+    assert!(r.masked.contains(&json!(3)));
+    assert!(!r.masked.contains(&Value::Null), "nothing to hide for a missing value");
 }

@@ -11,7 +11,7 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::{Value, json};
 
-use super::{ActionError, Auth, Call, Http, Request};
+use super::{ActionError, Auth, Call, Http, Request, path_segment};
 
 const API: &str = "https://api.airtable.com";
 const ERRORS: &[&str] = &["/error/message", "/error/type", "/error"];
@@ -21,8 +21,8 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
     let table = format!(
         "{}/v0/{}/{}",
         call.http.base(AppId::Airtable, API),
-        segment(&call.str("base_id")?),
-        segment(&call.str("table_name")?)
+        path_segment(&call.str("base_id")?)?,
+        path_segment(&call.str("table_name")?)?
     );
     let request = match call.spec.action {
         "CREATE_RECORD" => Request::new(Method::POST, table).json(json!({"fields": fields(call)?})),
@@ -37,7 +37,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
             request
         }
         "UPDATE_RECORD" => {
-            let url = format!("{table}/{}", segment(&call.str("record_id")?));
+            let url = format!("{table}/{}", path_segment(&call.str("record_id")?)?);
             Request::new(Method::PATCH, url).json(json!({"fields": fields(call)?}))
         }
         other => {
@@ -52,9 +52,4 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
 
 fn fields(call: &Call<'_>) -> Result<Value, ActionError> {
     Ok(Value::Object(call.object("fields")?.cloned().unwrap_or_default()))
-}
-
-/// `s` as one URL path segment.
-fn segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
 }

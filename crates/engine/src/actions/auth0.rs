@@ -5,7 +5,7 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::Value;
 
-use super::{ActionError, Auth, Body, Call, Http, Request};
+use super::{ActionError, Auth, Body, Call, Http, Request, path_segment};
 
 const ERRORS: &[&str] = &["/message", "/error_description", "/error"];
 
@@ -13,8 +13,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
     let domain = call.setup("domain")?;
     let base = call.http.base(AppId::Auth0, &format!("https://{domain}"));
     let token = call.access_token()?.to_owned();
-    let user =
-        |call: &Call<'_>| -> Result<String, ActionError> { Ok(urlencode(&call.str("user_id")?)) };
+    let user = |call: &Call<'_>| path_segment(&call.str("user_id")?);
     let request = match call.spec.action {
         "CREATE_USER" => {
             Request::new(Method::POST, format!("{base}/api/v2/users")).json(call.value("payload"))
@@ -52,8 +51,4 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
     };
     let response = call.http.send(request.auth(Auth::Bearer(token)), true).await?;
     Ok(Http::expect_success("AUTH0", response, ERRORS)?.body)
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
 }

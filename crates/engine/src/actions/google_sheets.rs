@@ -15,7 +15,7 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::{Value, json};
 
-use super::{ActionError, Auth, Call, Http, Request};
+use super::{ActionError, Auth, Call, Http, Request, path_segment};
 
 const API: &str = "https://sheets.googleapis.com";
 const ERRORS: &[&str] = &["/error/message", "/error/status"];
@@ -31,7 +31,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
     let spreadsheet = format!(
         "{}/v4/spreadsheets/{}",
         call.http.base(AppId::GoogleSheets, API),
-        segment(&call.str("spreadsheet_id")?)
+        path_segment(&call.str("spreadsheet_id")?)?
     );
     let range = match call.params.get("sheet_id") {
         None | Some(Value::Null) => "A1".to_owned(),
@@ -51,7 +51,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
         },
         Some(_) => return Err(ActionError::new("param `sheet_id` must be a sheet id or name")),
     };
-    let url = format!("{spreadsheet}/values/{}:append", segment(&range));
+    let url = format!("{spreadsheet}/values/{}:append", path_segment(&range)?);
     let request = Request::new(Method::POST, url)
         .query("valueInputOption", "RAW")
         .query("insertDataOption", "INSERT_ROWS")
@@ -110,11 +110,6 @@ fn cell(value: &Value) -> Value {
 /// A sheet title in A1 notation: quoted, with quotes doubled (`'Bob''s sheet'`).
 fn quote(title: &str) -> String {
     format!("'{}'", title.replace('\'', "''"))
-}
-
-/// `s` as one URL path segment.
-fn segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use flowvault_core::{AppId, SetupType};
 use http::Method;
 use serde_json::{Map, Value, json};
 
-use super::{ActionError, Auth, Call, Http, Request};
+use super::{ActionError, Auth, Call, Http, Request, path_segment};
 
 const API: &str = "https://api.hubapi.com";
 const ERRORS: &[&str] = &["/message", "/errors/0/message"];
@@ -59,7 +59,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
                 .ok_or_else(|| ActionError::new("HubSpot's answer has no contact"))
         }
         "GET_CONTACT" => {
-            let url = format!("{base}/crm/v3/objects/contacts/{}", segment(&email));
+            let url = format!("{base}/crm/v3/objects/contacts/{}", path_segment(&email)?);
             let request = Request::new(Method::GET, url).query("idProperty", "email").auth(auth);
             Ok(Http::expect_success("HUBSPOT", call.http.send(request, true).await?, ERRORS)?.body)
         }
@@ -112,11 +112,6 @@ fn text(value: &Value) -> String {
     }
 }
 
-/// `s` as one URL path segment.
-fn segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +126,9 @@ mod tests {
 
     #[test]
     fn an_address_with_a_plus_stays_one_segment() {
-        assert_eq!(segment("jane+tag@example.com"), "jane%2Btag%40example.com");
+        assert_eq!(
+            path_segment("jane+tag@example.com").unwrap_or_default(),
+            "jane%2Btag%40example.com"
+        );
     }
 }

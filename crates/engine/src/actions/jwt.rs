@@ -47,7 +47,7 @@ fn sign(call: &Call<'_>) -> Result<Value, ActionError> {
         }
     }
     if let Some(exp) = call.opt_str("expires_in").filter(|v| !v.is_empty()) {
-        claims.insert("exp".into(), json!(now + seconds(&exp)?));
+        claims.insert("exp".into(), json!(now.saturating_add(seconds(&exp)?)));
     }
     let token = jsonwebtoken::encode(&Header::new(alg), &claims, &key)
         .map_err(|_| ActionError::new("signing failed: check the connection's key"))?;

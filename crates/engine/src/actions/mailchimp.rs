@@ -7,7 +7,7 @@ use http::Method;
 use md5::{Digest as _, Md5};
 use serde_json::Value;
 
-use super::{ActionError, Auth, Call, Http, Request, provider_error};
+use super::{ActionError, Auth, Call, Http, Request, path_segment, provider_error};
 
 const METADATA: &str = "https://login.mailchimp.com/oauth2/metadata";
 const ERRORS: &[&str] = &["/detail", "/title"];
@@ -27,10 +27,14 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
     let (api, auth) = match call.setup_type() {
         Some(SetupType::ApiKey) => {
             let key = call.setup("secret_key")?.to_owned();
+            // `…-us6`: the data center is letters then digits, nothing that could change the host.
             let dc = key
                 .rsplit_once('-')
                 .map(|(_, dc)| dc.to_owned())
-                .ok_or_else(|| ActionError::new("the API key has no data center suffix"))?;
+                .filter(|dc| is_data_center(dc))
+                .ok_or_else(|| {
+                    ActionError::new("the API key has no data center suffix (such as `-us6`)")
+                })?;
             let api = call.http.base(AppId::Mailchimp, &format!("https://{dc}.api.mailchimp.com"));
             (api, Auth::Basic("flowvault".to_owned(), key))
         }
@@ -44,7 +48,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
             ));
         }
     };
-    let url = format!("{api}/3.0/lists/{}/members/{hash}", urlencode(&list));
+    let url = format!("{api}/3.0/lists/{}/members/{hash}", path_segment(&list)?);
     let response = call
         .http
         .send(Request::new(Method::PUT, url).json(Value::Object(member)).auth(auth), true)
@@ -82,20 +86,32 @@ async fn endpoint_of(call: &Call<'_>, token: &str) -> Result<String, ActionError
     let request = Request::new(Method::GET, url).header("authorization", format!("OAuth {token}"));
     let response =
         Http::expect_success("MAILCHIMP", call.http.send(request, true).await?, &["/error"])?;
+    // Where the token goes next: an https origin, nothing else.
     response
         .body
         .get("api_endpoint")
         .and_then(Value::as_str)
-        .map(|s| s.trim_end_matches('/').to_owned())
-        .ok_or_else(|| ActionError::new("Mailchimp's metadata has no api_endpoint"))
+        .and_then(|s| url::Url::parse(s).ok())
+        .filter(|u| {
+            u.scheme() == "https"
+                && u.host_str().is_some()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.query().is_none()
+                && matches!(u.path(), "" | "/")
+        })
+        .map(|u| u.as_str().trim_end_matches('/').to_owned())
+        .ok_or_else(|| ActionError::new("Mailchimp's metadata has no usable api_endpoint"))
+}
+
+/// `us6`, `us21`: letters, then digits.
+fn is_data_center(dc: &str) -> bool {
+    let digits = dc.trim_start_matches(|c: char| c.is_ascii_lowercase());
+    digits.len() < dc.len() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[cfg(test)]
@@ -109,5 +125,15 @@ mod tests {
             hex(&Md5::digest("Urist.McVankab@FreddiesJokes.com".to_lowercase().as_bytes())),
             "62eeb292278cc15f5817cb78f7790b08"
         );
+    }
+
+    #[test]
+    fn data_centers_are_letters_then_digits() {
+        for ok in ["us6", "us21", "eu1"] {
+            assert!(is_data_center(ok), "{ok}");
+        }
+        for bad in ["", "us", "6", "evil.com#", "us6.evil.com", "US6", "us6/x"] {
+            assert!(!is_data_center(bad), "{bad}");
+        }
     }
 }

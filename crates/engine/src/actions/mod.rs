@@ -79,6 +79,20 @@ pub async fn invoke(call: &Call<'_>) -> Result<Value, ActionError> {
     }
 }
 
+/// `value` as one path segment: percent-encoded (a space as `%20`), and refused if it is empty,
+/// `.` or `..` — which would move the request up the provider's path.
+///
+/// # Errors
+/// [`ActionError`] for those.
+pub(crate) fn path_segment(value: &str) -> Result<String, ActionError> {
+    if matches!(value, "" | "." | "..") {
+        return Err(ActionError::new(format!("`{value}` can't be an id in a URL path")));
+    }
+    Ok(url::form_urlencoded::byte_serialize(value.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20"))
+}
+
 impl Call<'_> {
     /// A string param (numbers and booleans are turned into text); `None` if absent or null.
     #[must_use]

@@ -14,7 +14,7 @@ use flowvault_core::{AppId, SetupType};
 use http::Method;
 use serde_json::Value;
 
-use super::{ActionError, Auth, Call, Http, Request};
+use super::{ActionError, Auth, Call, Http, Request, path_segment};
 
 const API: &str = "https://api.stripe.com";
 const ERRORS: &[&str] = &["/error/message"];
@@ -40,11 +40,12 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
             }
             Request::new(Method::POST, format!("{base}/v1/customers")).form(form)
         }
-        "GET_CUSTOMER" => {
-            Request::new(Method::GET, format!("{base}/v1/customers/{}", segment(&call.str("id")?)))
-        }
+        "GET_CUSTOMER" => Request::new(
+            Method::GET,
+            format!("{base}/v1/customers/{}", path_segment(&call.str("id")?)?),
+        ),
         "UPDATE_CUSTOMER" => {
-            let url = format!("{base}/v1/customers/{}", segment(&call.str("id")?));
+            let url = format!("{base}/v1/customers/{}", path_segment(&call.str("id")?)?);
             Request::new(Method::POST, url).form(customer_form(call)?)
         }
         "FIND_CUSTOMERS" => Request::new(Method::GET, format!("{base}/v1/customers"))
@@ -104,11 +105,6 @@ fn flatten(key: &str, value: &Value, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// `s` as one URL path segment.
-fn segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -137,6 +133,12 @@ mod tests {
 
     #[test]
     fn ids_cannot_leave_their_path_segment() {
-        assert_eq!(segment("cus_1/../charges?x=1 y"), "cus_1%2F..%2Fcharges%3Fx%3D1%20y");
+        assert_eq!(
+            path_segment("cus_1/../charges?x=1 y").unwrap_or_default(),
+            "cus_1%2F..%2Fcharges%3Fx%3D1%20y"
+        );
+        for bad in ["", ".", ".."] {
+            assert!(path_segment(bad).is_err(), "{bad:?}");
+        }
     }
 }

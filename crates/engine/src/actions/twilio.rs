@@ -5,7 +5,7 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::Value;
 
-use super::{ActionError, Auth, Call, Http, Request};
+use super::{ActionError, Auth, Call, Http, Request, path_segment};
 
 const API: &str = "https://api.twilio.com";
 const ERRORS: &[&str] = &["/message"];
@@ -34,12 +34,8 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
     };
     form.push(("To".to_owned(), call.str("to")?));
     form.push(("From".to_owned(), call.str("from")?));
-    let url = format!("{base}/2010-04-01/Accounts/{}/{resource}.json", urlencode(&sid));
+    let url = format!("{base}/2010-04-01/Accounts/{}/{resource}.json", path_segment(&sid)?);
     let request = Request::new(Method::POST, url).form(form).auth(Auth::Basic(sid, token));
     let response = call.http.send(request, true).await?;
     Ok(Http::expect_success("TWILIO", response, ERRORS)?.body)
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

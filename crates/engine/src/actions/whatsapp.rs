@@ -10,7 +10,7 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::{Value, json};
 
-use super::{ActionError, Auth, Call, Http, Request};
+use super::{ActionError, Auth, Call, Http, Request, path_segment};
 
 const API: &str = "https://graph.facebook.com";
 const VERSION: &str = "v17.0";
@@ -36,7 +36,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
     let url = format!(
         "{}/{VERSION}/{}/messages",
         call.http.base(AppId::Whatsapp, API),
-        segment(&call.str("sender_id")?)
+        path_segment(&call.str("sender_id")?)?
     );
     let request = Request::new(Method::POST, url).json(body).auth(Auth::Bearer(token));
     let response = call.http.send(request, true).await?;
@@ -70,11 +70,6 @@ fn payload(kind: &str, payload: Value) -> Result<Value, ActionError> {
         ("contacts", v @ Value::Object(_)) => Value::Array(vec![v]),
         (_, v) => v,
     })
-}
-
-/// `s` as one URL path segment.
-fn segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
 #[cfg(test)]

@@ -295,14 +295,13 @@ async fn basic_credentials_written_into_an_http_action_are_redacted_and_need_htt
     let seen = Arc::new(Mutex::new(Vec::new()));
     w.transport.route("api.test", echo(seen.clone()));
     let engine = w.engine("a");
-    let flow = save(
-        &w,
+    let action = |url: &str| {
         json!([{"id": "call", "type": "HTTP", "action": "SEND_REQUEST",
-                "params": {"url": "{{fields.url}}",
-                           "basic": {"username": "svc", "password": "pa55-w0rd-in-flow"}}}]),
-    )
-    .await;
-    let outcome = run(&engine, &w, &flow, json!({"url": "https://api.test/echo"})).await;
+                "params": {"url": url,
+                           "basic": {"username": "svc", "password": "{{fields.password}}"}}}])
+    };
+    let flow = save(&w, action("https://api.test/echo")).await;
+    let outcome = run(&engine, &w, &flow, json!({"password": "pa55-w0rd-in-flow"})).await;
     assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
     let text = record(&outcome).to_string();
     assert!(!text.contains("pa55-w0rd-in-flow"), "{text}");
@@ -311,7 +310,85 @@ async fn basic_credentials_written_into_an_http_action_are_redacted_and_need_htt
     assert!(!text.contains(&basic), "{text}");
     assert_eq!(seen.lock().unwrap_or_else(PoisonError::into_inner)[0], format!("Basic {basic}"));
 
-    let plain = run(&engine, &w, &flow, json!({"url": "http://api.test/echo"})).await;
-    assert_eq!(plain.status, RunStatus::Failed, "credentials over plain http");
-    assert_eq!(seen.lock().unwrap_or_else(PoisonError::into_inner).len(), 1, "nothing was sent");
+    // A number is a password too.
+    let outcome = run(&engine, &w, &flow, json!({"password": 87_654_321})).await;
+    assert!(!record(&outcome).to_string().contains("87654321"), "{}", record(&outcome));
+
+    let plain = save(&w, action("http://api.test/echo")).await;
+    let outcome = run(&engine, &w, &plain, json!({"password": "pa55-w0rd-in-flow"})).await;
+    assert_eq!(outcome.status, RunStatus::Failed, "credentials over plain http");
+    assert_eq!(seen.lock().unwrap_or_else(PoisonError::into_inner).len(), 2, "nothing was sent");
+}
+
+#[tokio::test(start_paused = true)]
+async fn vars_and_masked_values_of_any_shape_stay_out_and_big_values_are_recorded_by_size() {
+    let w = World::new().await;
+    let engine = w.engine("a");
+    let flow = save(
+        &w,
+        json!([
+            {"id": "keep", "type": "FLOW", "action": "STORE_VARS",
+             "params": {"vars": {"pin": "{{fields.pin}}", "otp": "{{fields.otp}}"}}},
+            {"id": "card", "type": "JSON", "action": "CREATE_JSON",
+             "params": {"object": "{{functions.mask(fields.card)}}"}},
+            {"id": "big", "type": "JSON", "action": "CREATE_JSON", "params": {"object": "{{fields.big}}"}},
+            {"id": "done", "type": "FLOW", "action": "RETURN_JSON",
+             "params": {"payload": {"otp": "{{vars.otp}}", "pin": "{{vars.pin}}",
+                                    "n": "{{functions.length(actions.big.result)}}"}}}
+        ]),
+    )
+    .await;
+    let big = "b".repeat(70 * 1024);
+    let fields = json!({"pin": 12_345_678, "otp": "739", "card": {"number": "4111111111111111"}, "big": big});
+    let outcome = run(&engine, &w, &flow, fields).await;
+    assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+    let text = record(&outcome).to_string();
+    for secret in ["12345678", "\"739\"", "4111111111111111"] {
+        assert!(!text.contains(secret), "{secret} is in the record: {text}");
+    }
+    assert_eq!(
+        outcome.record.result,
+        Some(json!({"otp": "[redacted]", "pin": "[redacted]", "n": 70 * 1024}))
+    );
+    let big_output = outcome.record.actions[2].output.clone().unwrap_or_default();
+    assert_eq!(big_output, json!({"truncated": true, "bytes": 70 * 1024 + 13}));
+}
+
+#[tokio::test(start_paused = true)]
+async fn background_runs_are_bounded_and_a_run_that_outlives_its_flow_leaves_nothing() {
+    let w = World::new().await;
+    let engine = w.engine("a");
+    let flow = save(
+        &w,
+        json!([{"id": "wait", "type": "FLOW", "action": "DELAY_FLOW", "params": {"number": 10}}]),
+    )
+    .await;
+    let input = || RunInput { fields: json!({}), context: json!({}) };
+    let limits = RunLimits::default();
+    for _ in 0..flowvault_engine::MAX_BACKGROUND_RUNS {
+        let started = engine.execute(&w.tenant, &flow.id, input(), false, limits).await;
+        assert!(started.is_ok_and(|v| v.status == "running"));
+    }
+    let refused = engine.execute(&w.tenant, &flow.id, input(), false, limits).await;
+    assert!(matches!(refused, Err(flowvault_engine::ExecuteError::Busy { .. })), "{refused:?}");
+    tokio::time::sleep(secs(11)).await;
+    let again = engine.execute(&w.tenant, &flow.id, input(), false, limits).await;
+    assert!(again.is_ok(), "the finished runs gave their places back: {again:?}");
+
+    // A run the caller waits for, of a flow deleted meanwhile: nothing is stored, the caller
+    // hears the flow is gone.
+    let waiting = {
+        let (engine, tenant, id) = (engine.clone(), w.tenant.clone(), flow.id.clone());
+        tokio::spawn(async move { engine.execute(&tenant, &id, input(), true, limits).await })
+    };
+    tokio::time::sleep(secs(1)).await;
+    w.vault.delete_flow(&w.tenant, &flow.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let outcome = waiting.await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(
+            outcome,
+            Err(flowvault_engine::ExecuteError::Vault(flowvault_store::VaultError::NotFound))
+        ),
+        "{outcome:?}"
+    );
 }

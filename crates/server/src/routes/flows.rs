@@ -48,6 +48,8 @@ struct FlowPage {
         ("page" = Option<u64>, Query, description = "Page index of the results to return. First page is 0."),
         ("per_page" = Option<u64>, Query, description = "Number of results per page. Defaults to 50."),
         ("include_totals" = Option<bool>, Query, description = "Return results inside an object that contains the total result count (true) or as a direct array of results (false, default)."),
+        ("hydrate" = Option<String>, Query, description = "`form_count`: accepted; flowvault has no forms, so it adds nothing."),
+        ("synchronous" = Option<bool>, Query, description = "Accepted; every flowvault flow can run synchronously, so it filters nothing."),
     ),
     responses(
         (status = 200, description = "Flows successfully retrieved (without their actions).", body = ref("#/components/schemas/FlowSummaryList")),
@@ -59,9 +61,15 @@ struct FlowPage {
 )]
 pub(crate) async fn list(
     caller: Scoped<ReadFlows>,
-    params: ListParams,
+    RawQuery(query): RawQuery,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
+    // Auth0's `hydrate=form_count` and `synchronous` are accepted; flowvault has no forms, and
+    // every flow can run either way, so they change nothing.
+    let params = ListParams::parse(
+        query.as_deref().unwrap_or_default(),
+        &[("hydrate", &["form_count"]), ("synchronous", &["true", "false"])],
+    )?;
     let query =
         ListQuery { app: None, offset: params.page * params.per_page, limit: params.per_page };
     let page = state.vault.list_flows(caller.tenant(), &query).await?;
@@ -202,6 +210,7 @@ pub(crate) async fn remove(
         (status = 401, description = "flowvault extension: invalid token."),
         (status = 403, description = "flowvault extension: insufficient scope; expected any of: create:flows_executions."),
         (status = 404, description = "flowvault extension: the flow does not exist."),
+        (status = 429, description = "flowvault extension: too many background runs in progress; retry after `Retry-After` seconds."),
     ),
     security(("bearerAuth" = ["create:flows_executions"]))
 )]
@@ -243,11 +252,14 @@ pub(crate) async fn run(
     };
     let input = RunInput { fields: object("fields")?, context: object("context")? };
     let limits = if wait { state.config.sync_run_limits } else { state.config.async_run_limits };
-    let view = state
-        .engine
-        .execute(caller.tenant(), &path.flow, input, wait, limits)
-        .await
-        .map_err(flow_error)?;
+    let view =
+        state.engine.execute(caller.tenant(), &path.flow, input, wait, limits).await.map_err(
+            |e| match e {
+                flowvault_engine::ExecuteError::Busy { .. } => ApiError::too_many_requests(1),
+                flowvault_engine::ExecuteError::Vault(e) => flow_error(e),
+                other => ApiError::internal(&other),
+            },
+        )?;
     let status = if wait { StatusCode::OK } else { StatusCode::ACCEPTED };
     let mut response = (status, Json(&view)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("{PATH}/{}/executions/{}", view.flow_id, view.id))

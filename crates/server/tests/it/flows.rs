@@ -133,6 +133,14 @@ async fn a_flow_is_saved_read_listed_updated_and_deleted() {
     assert!(list[0].get("actions").is_none(), "lists leave the actions out: {list}");
     let totals = s.call(Method::GET, &format!("{FLOWS}?include_totals=true"), &c.token, None).await;
     assert_eq!(totals.json()["total"], 1);
+    // Auth0's other list parameters are accepted (and change nothing here); unknown ones are not.
+    let hydrated = s
+        .call(Method::GET, &format!("{FLOWS}?hydrate=form_count&synchronous=true"), &c.token, None)
+        .await;
+    assert_eq!(hydrated.json(), list);
+    let bad = s.call(Method::GET, &format!("{FLOWS}?hydrate=forms"), &c.token, None).await;
+    assert_error(&bad, 400, "invalid_query_string");
+    assert!(bad.text.contains("form_count"), "{}", bad.text);
 
     // Stale If-Match: refused, nothing changed.
     let stale = s
@@ -624,4 +632,61 @@ async fn send_sms_with_twilio_uses_the_vault_connection_and_the_next_run_its_upd
     assert_eq!(last.path, format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"));
     assert_eq!(last.body["To"], "+15005550009");
     assert_eq!(last.body["Body"], "Your code is 482913");
+}
+
+#[tokio::test]
+async fn credentials_do_not_follow_a_redirect_to_another_origin() {
+    let s = Server::start().await;
+    let c = s.admin().await;
+    let stolen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let thief = {
+        let stolen = stolen.clone();
+        axum::Router::new().route(
+            "/steal",
+            any(move |headers: HeaderMap| {
+                let stolen = stolen.clone();
+                async move {
+                    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+                    stolen
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(key.unwrap_or("-").to_owned());
+                    axum::Json(json!({"ok": true}))
+                }
+            }),
+        )
+    };
+    let thief = serve(thief).await;
+    let hop = {
+        let to = format!("{thief}/steal");
+        axum::Router::new().route(
+            "/hop",
+            any(move || {
+                let to = to.clone();
+                async move { (AxumStatus::FOUND, [("location", to)]) }
+            }),
+        )
+    };
+    let hop = serve(hop).await;
+    let body = json!({"name": "Keyed", "app_id": "HTTP", "setup":
+        {"type": "API_KEY", "name": "X-Api-Key", "value": CANARY, "in": "HEADER"}});
+    let conn = s.call(Method::POST, CONNECTIONS, &c.token, Some(body)).await.json()["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let keyed =
+        flow(&s, &c, "Keyed", json!([http_action("a", Some(&conn), &format!("{hop}/hop"))])).await;
+    let e = run(&s, &c, &keyed, json!({})).await;
+    assert_eq!(e["status"], "failed", "{e}");
+    assert!(e["error"]["message"].as_str().is_some_and(|m| m.contains("302")), "{e}");
+    assert!(
+        stolen.lock().unwrap_or_else(|e| e.into_inner()).is_empty(),
+        "the key followed the redirect"
+    );
+
+    // Without credentials, redirects are followed (each one checked).
+    let open = flow(&s, &c, "Open", json!([http_action("a", None, &format!("{hop}/hop"))])).await;
+    let e = run(&s, &c, &open, json!({})).await;
+    assert_eq!(e["status"], "completed", "{e}");
+    assert_eq!(*stolen.lock().unwrap_or_else(|e| e.into_inner()), vec!["-".to_owned()]);
 }

@@ -63,7 +63,8 @@ both!(
     setup_changes_reset_tokens,
     oauth_states_are_single_use,
     missing_scopes_mark_and_clear,
-    claims_take_due_rows_soonest_first
+    claims_take_due_rows_soonest_first,
+    executions_page_newest_first_and_outlive_nothing
 );
 
 /// Creates a client-credentials connection (due for a token at once).
@@ -344,4 +345,72 @@ async fn claims_take_due_rows_soonest_first(backend: &str) {
     let third =
         c.store.claim_due("b", ts(200), ts(260), 10).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(third.len(), 3);
+}
+
+/// An execution row of `flow` created at `at` seconds.
+fn execution(flow: &flowvault_core::FlowId, at: i64) -> flowvault_store::ExecutionRow {
+    flowvault_store::ExecutionRow {
+        id: flowvault_core::ExecutionId::generate(),
+        flow_id: flow.clone(),
+        trace_id: format!("t{at}"),
+        status: "completed".to_owned(),
+        record_sealed: None,
+        created_at: ts(at),
+        updated_at: ts(at),
+        started_at: Some(ts(at)),
+        ended_at: Some(ts(at)),
+    }
+}
+
+async fn executions_page_newest_first_and_outlive_nothing(backend: &str) {
+    use flowvault_store::ExecutionQuery;
+    let c = case(backend).await;
+    let new = flowvault_core::validate_flow_create(&json!({"name": "F", "actions": []}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let flow = c.vault.create_flow(&c.tenant, new).await.unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<_> = (0..5).map(|i| execution(&flow.id, i)).collect();
+    for r in &rows {
+        c.store.insert_execution(&c.tenant, r).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let stored = c.store.flow(&c.tenant, &flow.id).await.ok().flatten();
+    assert_eq!(stored.and_then(|f| f.executed_at), Some(ts(4)), "executed_at follows the newest");
+
+    // Checkpoint pages: newest first, each execution once.
+    let q = |from, offset, limit| ExecutionQuery { from, offset, limit };
+    let first = c.store.list_executions(&c.tenant, &flow.id, &q(None, 0, 2)).await;
+    let first = first.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.total, 5);
+    let ids = |p: &flowvault_store::ExecutionPage| {
+        p.items.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&first), vec![rows[4].id.clone(), rows[3].id.clone()]);
+    let next = c.store.list_executions(&c.tenant, &flow.id, &q(first.next.clone(), 0, 10)).await;
+    let next = next.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ids(&next), vec![rows[2].id.clone(), rows[1].id.clone(), rows[0].id.clone()]);
+    assert_eq!(next.next, None);
+    let offset = c.store.list_executions(&c.tenant, &flow.id, &q(None, 3, 2)).await;
+    assert_eq!(
+        ids(&offset.unwrap_or_else(|e| panic!("{e}"))),
+        vec![rows[1].id.clone(), rows[0].id.clone()]
+    );
+
+    // Another tenant sees none of it.
+    let other = c.vault.ensure_tenant(&"other".parse().unwrap_or_else(|e| panic!("{e}"))).await;
+    let other = other.unwrap_or_else(|e| panic!("{e}")).id;
+    assert!(c.store.execution(&other, &flow.id, &rows[0].id).await.ok().flatten().is_none());
+    assert!(matches!(
+        c.store.insert_execution(&other, &execution(&flow.id, 9)).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Retention.
+    assert_eq!(c.store.delete_executions_before(ts(2)).await.unwrap_or_else(|e| panic!("{e}")), 2);
+    let left = c.store.list_executions(&c.tenant, &flow.id, &q(None, 0, 10)).await;
+    assert_eq!(left.unwrap_or_else(|e| panic!("{e}")).total, 3);
+
+    // A deleted flow takes its executions along, and a run that outlived it stores nothing.
+    c.store.delete_flow(&c.tenant, &flow.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.store.execution(&c.tenant, &flow.id, &rows[4].id).await.ok().flatten().is_none());
+    let late = c.store.insert_execution(&c.tenant, &execution(&flow.id, 10)).await;
+    assert!(matches!(late, Err(StoreError::NotFound)), "{late:?}");
 }
