@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::request::{param, query};
 use super::{Log, Received};
 
 /// The API token the fake accepts.
@@ -21,23 +22,17 @@ pub const API_TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0fakeac0123456789abc
 const NOW: &str = "2026-11-26T06:00:00-06:00";
 
 /// An in-process ActiveCampaign account. Clones share state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeActiveCampaign {
     log: Log,
     contacts: Arc<Mutex<Vec<Map<String, Value>>>>,
-}
-
-impl Default for FakeActiveCampaign {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl FakeActiveCampaign {
     /// No contacts.
     #[must_use]
     pub fn new() -> Self {
-        Self { log: Log::default(), contacts: Arc::new(Mutex::new(Vec::new())) }
+        Self::default()
     }
 
     /// Adds a contact (`email`, `firstName`, …); returns its id.
@@ -80,7 +75,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received = received(&method, &uri, &headers, &body);
+    let received = Received::from_request(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
     if headers.get("api-token").and_then(|v| v.to_str().ok()) != Some(API_TOKEN) {
         let body = json!({"message": "You are not authorized to access this resource"});
@@ -89,9 +84,8 @@ async fn handle(
     match (method, uri.path().trim_end_matches('/')) {
         (Method::POST, "/api/3/contact/sync") => sync(&fake, &received),
         (Method::GET, "/api/3/contacts") => {
-            let query: Vec<(String, String)> =
-                serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
-            let email = query.iter().find(|(k, _)| k == "email").map(|(_, v)| v.as_str());
+            let query = query(&uri);
+            let email = param(&query, "email");
             let contacts: Vec<Value> = fake
                 .lock()
                 .iter()
@@ -109,7 +103,7 @@ async fn handle(
 }
 
 fn sync(fake: &FakeActiveCampaign, received: &Received) -> Response {
-    if !received.content_type.as_deref().is_some_and(|c| c.starts_with("application/json")) {
+    if !received.is_json() {
         return invalid("Invalid JSON", "invalid_json", "");
     }
     let Some(input) = received.body.get("contact").and_then(Value::as_object) else {
@@ -183,17 +177,4 @@ fn invalid(title: &str, code: &str, pointer: &str) -> Response {
         "title": title, "detail": "", "code": code, "source": {"pointer": pointer},
     }]});
     (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
-}
-
-fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-    };
-    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
-    Received { method: method.to_string(), path, content_type, body }
 }

@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::{Log, Received};
+use super::request::{authorization, bearer, decode_segment, param, query};
+use super::{Log, Received, Refusal};
 
 /// The personal access token the fake accepts.
 pub const TOKEN: &str = "patFlowvaultFake.0123456789abcdef0123456789abcdef";
@@ -21,7 +22,7 @@ pub const TOKEN: &str = "patFlowvaultFake.0123456789abcdef0123456789abcdef";
 const CREATED: &str = "2026-11-26T12:00:00.000Z";
 
 /// An in-process Airtable. Clones share state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeAirtable {
     log: Log,
     state: Arc<Mutex<Vec<Table>>>,
@@ -37,17 +38,11 @@ struct Table {
     records: Vec<Value>,
 }
 
-impl Default for FakeAirtable {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl FakeAirtable {
     /// No bases.
     #[must_use]
     pub fn new() -> Self {
-        Self { log: Log::default(), state: Arc::new(Mutex::new(Vec::new())) }
+        Self::default()
     }
 
     /// Adds a table (with a "Grid view") to `base`; returns its id.
@@ -110,24 +105,22 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received = received(&method, &uri, &headers, &body);
+    let received = Received::from_request(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
-    match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        None => {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "AUTHENTICATION_REQUIRED",
-                "Authentication required",
-            )
-            .into_response();
-        }
-        Some(v) if v != format!("Bearer {TOKEN}") => {
-            return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid authentication token")
-                .into_response();
-        }
-        Some(_) => {}
+    if authorization(&headers).is_none() {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "AUTHENTICATION_REQUIRED",
+            "Authentication required",
+        )
+        .into_response();
     }
-    let segments: Vec<String> = uri.path().trim_matches('/').split('/').map(decode).collect();
+    if bearer(&headers) != Some(TOKEN) {
+        return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid authentication token")
+            .into_response();
+    }
+    let segments: Vec<String> =
+        uri.path().trim_matches('/').split('/').map(decode_segment).collect();
     let (base, table, record) = match segments.as_slice() {
         [v0, base, table] if v0 == "v0" => (base, table, None),
         [v0, base, table, record] if v0 == "v0" => (base, table, Some(record)),
@@ -150,7 +143,7 @@ async fn handle(
         .into_response();
     };
     let fields = || -> Result<Map<String, Value>, Refusal> {
-        if !received.content_type.as_deref().is_some_and(|c| c.starts_with("application/json")) {
+        if !received.is_json() {
             return Err(error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "INVALID_REQUEST_UNKNOWN",
@@ -184,7 +177,7 @@ async fn handle(
             }
             Err(r) => r.into_response(),
         },
-        (Method::GET, None) => list(table, uri.query().unwrap_or_default()),
+        (Method::GET, None) => list(table, &query(&uri)),
         (Method::PATCH, Some(id)) => match fields() {
             Ok(fields) => match table.records.iter_mut().find(|r| r["id"] == json!(id)) {
                 Some(record) => {
@@ -202,9 +195,8 @@ async fn handle(
     }
 }
 
-fn list(table: &Table, query: &str) -> Response {
-    let query: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+fn list(table: &Table, query: &[(String, String)]) -> Response {
+    let get = |name: &str| param(query, name);
     if let Some(view) = get("view")
         && !table.views.iter().any(|v| v == view)
     {
@@ -252,32 +244,6 @@ fn ok(body: Value) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-/// An error answer, small until it becomes a response.
-type Refusal = (StatusCode, axum::Json<Value>);
-
 fn error(status: StatusCode, kind: &str, message: &str) -> Refusal {
     (status, axum::Json(json!({"error": {"type": kind, "message": message}})))
-}
-
-/// A percent-encoded path segment, decoded (`+` stays a plus).
-fn decode(segment: &str) -> String {
-    let query = format!("v={}", segment.replace('+', "%2B"));
-    serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
-        .ok()
-        .and_then(|v| v.into_iter().next())
-        .map(|(_, v)| v)
-        .unwrap_or_default()
-}
-
-fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-    };
-    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
-    Received { method: method.to_string(), path, content_type, body }
 }

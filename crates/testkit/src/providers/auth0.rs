@@ -13,13 +13,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
+use super::request::bearer;
 use super::{Log, Received};
 
 /// The access token the fake accepts unless [`FakeAuth0Management::with_token`] says otherwise.
@@ -98,6 +98,7 @@ impl FakeAuth0Management {
         id
     }
 
+    /// Records the request (its password redacted) and returns the body if it is JSON.
     fn receive(
         &self,
         method: &Method,
@@ -105,30 +106,17 @@ impl FakeAuth0Management {
         headers: &HeaderMap,
         body: &Bytes,
     ) -> Option<Value> {
-        let parsed: Option<Value> = serde_json::from_slice(body).ok();
-        let text = String::from_utf8_lossy(body);
-        let mut recorded = parsed
-            .clone()
-            .unwrap_or_else(|| if text.is_empty() { Value::Null } else { json!(text) });
-        if let Some(password) = recorded.get_mut("password") {
+        let mut received = Received::from_request(method, uri, headers, body);
+        if let Some(password) = received.body.get_mut("password") {
             *password = json!("<redacted>");
         }
-        self.log.push(Received {
-            method: method.to_string(),
-            path: uri.path_and_query().map_or_else(|| uri.path().to_owned(), |p| p.to_string()),
-            content_type: headers
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            body: recorded,
-        });
-        parsed
+        self.log.push(received);
+        serde_json::from_slice(body).ok()
     }
 
     /// `None` if the bearer token is this fake's, else the `401`.
     fn unauthorized(&self, headers: &HeaderMap) -> Option<Response> {
-        let value = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-        match value.and_then(|v| v.strip_prefix("Bearer ")) {
+        match bearer(headers) {
             Some(t) if t == self.token => None,
             Some(_) => Some(error(StatusCode::UNAUTHORIZED, "Invalid token", "invalid_token")),
             None => Some(error(

@@ -10,19 +10,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use super::request::{bearer_or_basic_user, param, query};
 use super::{Log, Received};
 
 /// The secret key the fake accepts.
 pub const SECRET_KEY: &str = "sk_flowvault_fake_clearbit_0123456789abcdef";
 
 /// An in-process Clearbit. Clones share state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeClearbit {
     log: Log,
     state: Arc<Mutex<ClearbitState>>,
@@ -35,17 +34,11 @@ struct ClearbitState {
     queued: Vec<String>,
 }
 
-impl Default for FakeClearbit {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl FakeClearbit {
     /// Knows nobody.
     #[must_use]
     pub fn new() -> Self {
-        Self { log: Log::default(), state: Arc::new(Mutex::new(ClearbitState::default())) }
+        Self::default()
     }
 
     /// Knows the person with `email`: `record` is what a lookup answers (an `id` and `email` are
@@ -95,24 +88,15 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    fake.log.push(received(&method, &uri, &headers, &body));
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let key = match (auth.strip_prefix("Bearer "), auth.strip_prefix("Basic ")) {
-        (Some(key), _) => key.to_owned(),
-        (_, Some(basic)) => STANDARD
-            .decode(basic)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.split(':').next().map(str::to_owned))
-            .unwrap_or_default(),
-        _ => return error(StatusCode::UNAUTHORIZED, "auth_required", "API key required."),
+    fake.log.push(Received::from_request(&method, &uri, &headers, &body));
+    let Some(key) = bearer_or_basic_user(&headers) else {
+        return error(StatusCode::UNAUTHORIZED, "auth_required", "API key required.");
     };
     if key != SECRET_KEY {
         return error(StatusCode::UNAUTHORIZED, "invalid_api_key", "Invalid API key provided.");
     }
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
-    let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.to_lowercase());
+    let query = query(&uri);
+    let get = |name: &str| param(&query, name).map(str::to_lowercase);
     let state = fake.lock();
     let (key, records, kind) = match (method, uri.path()) {
         (Method::GET, "/v2/people/find") => match get("email") {
@@ -142,17 +126,4 @@ async fn handle(
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
     (status, axum::Json(json!({"error": {"type": kind, "message": message}}))).into_response()
-}
-
-fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-    };
-    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
-    Received { method: method.to_string(), path, content_type, body }
 }

@@ -9,17 +9,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::request::{bearer, decode_segment, param, query};
 use super::{Log, Received};
 
 /// The access token the fake accepts.
 pub const ACCESS_TOKEN: &str = "ya29.flowvault-fake-access-token";
 
 /// An in-process Google Sheets. Clones share state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeGoogleSheets {
     log: Log,
     spreadsheets: Arc<Mutex<Vec<Spreadsheet>>>,
@@ -32,17 +33,11 @@ struct Spreadsheet {
     sheets: Vec<(u64, String, Vec<Vec<Value>>)>,
 }
 
-impl Default for FakeGoogleSheets {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl FakeGoogleSheets {
     /// No spreadsheets.
     #[must_use]
     pub fn new() -> Self {
-        Self { log: Log::default(), spreadsheets: Arc::new(Mutex::new(Vec::new())) }
+        Self::default()
     }
 
     /// Adds a spreadsheet with these sheets (id, title), empty.
@@ -89,10 +84,9 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received = received(&method, &uri, &headers, &body);
+    let received = Received::from_request(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if auth != Some(format!("Bearer {ACCESS_TOKEN}").as_str()) {
+    if bearer(&headers) != Some(ACCESS_TOKEN) {
         return error(
             StatusCode::UNAUTHORIZED,
             "Request had invalid authentication credentials. Expected OAuth 2 access token, login \
@@ -100,7 +94,8 @@ async fn handle(
              https://developers.google.com/identity/sign-in/web/devconsole-project.",
         );
     }
-    let segments: Vec<String> = uri.path().trim_matches('/').split('/').map(decode).collect();
+    let segments: Vec<String> =
+        uri.path().trim_matches('/').split('/').map(decode_segment).collect();
     let mut all = fake.lock();
     let id = segments.get(2).cloned().unwrap_or_default();
     let Some(spreadsheet) = all.iter_mut().find(|s| s.id == id) else {
@@ -121,7 +116,7 @@ async fn handle(
             let Some(range) = range.strip_suffix(":append") else {
                 return error(StatusCode::NOT_FOUND, "Requested entity was not found.");
             };
-            append(spreadsheet, range, uri.query().unwrap_or_default(), &received)
+            append(spreadsheet, range, &query(&uri), &received)
         }
         _ => error(StatusCode::NOT_FOUND, "Requested entity was not found."),
     }
@@ -130,11 +125,10 @@ async fn handle(
 fn append(
     spreadsheet: &mut Spreadsheet,
     range: &str,
-    query: &str,
+    query: &[(String, String)],
     received: &Received,
 ) -> Response {
-    let query: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    match query.iter().find(|(k, _)| k == "valueInputOption").map(|(_, v)| v.as_str()) {
+    match param(query, "valueInputOption") {
         None => return invalid("'valueInputOption' is required but not specified"),
         Some("RAW" | "USER_ENTERED") => {}
         Some(other) => {
@@ -144,7 +138,7 @@ fn append(
             ));
         }
     }
-    if !received.content_type.as_deref().is_some_and(|c| c.starts_with("application/json")) {
+    if !received.is_json() {
         return invalid("Invalid JSON payload received.");
     }
     let Some(rows) = received.body.get("values").and_then(Value::as_array) else {
@@ -230,27 +224,4 @@ fn error(status: StatusCode, message: &str) -> Response {
     };
     let body = json!({"error": {"code": status.as_u16(), "message": message, "status": name}});
     (status, axum::Json(body)).into_response()
-}
-
-/// A percent-encoded path segment, decoded (`+` stays a plus).
-fn decode(segment: &str) -> String {
-    let query = format!("v={}", segment.replace('+', "%2B"));
-    serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
-        .ok()
-        .and_then(|v| v.into_iter().next())
-        .map(|(_, v)| v)
-        .unwrap_or_default()
-}
-
-fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-    };
-    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
-    Received { method: method.to_string(), path, content_type, body }
 }

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::request::{bearer, decode_segment};
 use super::{Log, Received};
 
 /// The private app token the fake accepts unless told otherwise.
@@ -120,13 +121,9 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received = received(&method, &uri, &headers, &body);
+    let received = Received::from_request(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if !token.is_some_and(|t| fake.lock().tokens.iter().any(|k| k == t)) {
+    if !bearer(&headers).is_some_and(|t| fake.lock().tokens.iter().any(|k| k == t)) {
         return error(
             StatusCode::UNAUTHORIZED,
             "INVALID_AUTHENTICATION",
@@ -139,7 +136,7 @@ async fn handle(
     match (method, path.strip_prefix("/crm/v3/objects/contacts")) {
         (Method::POST, Some("/batch/upsert")) => upsert(&fake, &received),
         (Method::GET, Some(id)) if id.len() > 1 => {
-            let id = decode(&id[1..]);
+            let id = decode_segment(&id[1..]);
             let by_email =
                 uri.query().is_some_and(|q| q.split('&').any(|p| p == "idProperty=email"));
             let state = fake.lock();
@@ -162,7 +159,7 @@ async fn handle(
 }
 
 fn upsert(fake: &FakeHubspot, received: &Received) -> Response {
-    if !received.content_type.as_deref().is_some_and(|c| c.starts_with("application/json")) {
+    if !received.is_json() {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "VALIDATION_ERROR",
@@ -253,27 +250,4 @@ fn error(status: StatusCode, category: &str, message: &str) -> Response {
         "category": category,
     });
     (status, axum::Json(body)).into_response()
-}
-
-/// A percent-encoded path segment, decoded (`+` stays a plus).
-fn decode(segment: &str) -> String {
-    let query = format!("v={}", segment.replace('+', "%2B"));
-    serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
-        .ok()
-        .and_then(|v| v.into_iter().next())
-        .map(|(_, v)| v)
-        .unwrap_or_default()
-}
-
-fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-    };
-    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
-    Received { method: method.to_string(), path, content_type, body }
 }

@@ -14,16 +14,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use axum::http::header::{CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use md5::{Digest as _, Md5};
 use serde_json::{Map, Value, json};
 
+use super::request::{authorization, basic, bearer};
 use super::{Log, Received};
 
 /// The API key the fake accepts: its data center is `us6`.
@@ -92,18 +91,6 @@ impl FakeMailchimp {
         members.get(&(list_id.to_owned(), subscriber_hash(email))).cloned()
     }
 
-    fn receive(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
-        let text = String::from_utf8_lossy(body);
-        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        self.log.push(Received {
-            method: method.to_string(),
-            path: uri.path_and_query().map_or_else(|| uri.path().to_owned(), |p| p.to_string()),
-            content_type: content_type.map(str::to_owned),
-            body: serde_json::from_slice(body)
-                .unwrap_or_else(|_| if text.is_empty() { Value::Null } else { json!(text) }),
-        });
-    }
-
     /// `n`, unique within the fake.
     fn next(&self) -> u64 {
         self.next.fetch_add(1, Ordering::Relaxed)
@@ -125,7 +112,7 @@ async fn upsert(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    fake.receive(&method, &uri, &headers, &body);
+    fake.log.push(Received::from_request(&method, &uri, &headers, &body));
     if !authenticated(&headers) {
         let detail =
             "Your API key may be invalid, or you've attempted to access the wrong datacenter.";
@@ -242,11 +229,8 @@ async fn metadata(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    fake.receive(&method, &uri, &headers, &Bytes::new());
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("OAuth "));
+    fake.log.push(Received::from_request(&method, &uri, &headers, &[]));
+    let token = authorization(&headers).and_then(|v| v.strip_prefix("OAuth "));
     if token != Some(OAUTH_TOKEN) {
         let body = json!({ "error": "invalid_token", "error_description": "Invalid token" });
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
@@ -267,19 +251,12 @@ async fn metadata(
 /// The API key or OAuth token as a Basic password (any user) or a bearer token. An API key also
 /// has to reach its own data center: `us6.api.mailchimp.com` for a `…-us6` key.
 fn authenticated(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return false;
+    let credentials = basic(headers);
+    let secret = match &credentials {
+        Some(user_pass) => user_pass.split_once(':').map(|(_, pass)| pass),
+        None => bearer(headers),
     };
-    let secret = if let Some(encoded) = value.strip_prefix("Basic ") {
-        STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|d| String::from_utf8(d).ok())
-            .and_then(|d| d.split_once(':').map(|(_, pass)| pass.to_owned()))
-    } else {
-        value.strip_prefix("Bearer ").map(str::to_owned)
-    };
-    match secret.as_deref() {
+    match secret {
         Some(OAUTH_TOKEN) => true,
         Some(API_KEY) => {
             let host = headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();

@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use super::request::authorization;
 use super::{Log, Received};
 
 /// The API key the fake accepts.
@@ -24,23 +25,17 @@ pub const SECRET_KEY: &str = "fedcba9876543210fedcba9876543210";
 const ERROR_ID: &str = "9f6f4c4e-2b2a-4f49-9d5c-6e6b8d7a1c00";
 
 /// An in-process Mailjet. Clones share state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeMailjet {
     log: Log,
     sent: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Default for FakeMailjet {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl FakeMailjet {
     /// Nothing sent yet.
     #[must_use]
     pub fn new() -> Self {
-        Self { log: Log::default(), sent: Arc::new(Mutex::new(Vec::new())) }
+        Self::default()
     }
 
     /// The messages accepted so far.
@@ -72,10 +67,10 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received = received(&method, &uri, &headers, &body);
+    let received = Received::from_request(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
     let expected = format!("Basic {}", STANDARD.encode(format!("{API_KEY}:{SECRET_KEY}")));
-    if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+    if authorization(&headers) != Some(expected.as_str()) {
         let body = json!({
             "ErrorIdentifier": ERROR_ID,
             "ErrorCode": "mj-0002",
@@ -91,14 +86,7 @@ async fn handle(
         return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
     }
     let messages = match received.body.get("Messages").and_then(Value::as_array) {
-        Some(m)
-            if received
-                .content_type
-                .as_deref()
-                .is_some_and(|c| c.starts_with("application/json")) =>
-        {
-            m.clone()
-        }
+        Some(m) if received.is_json() => m.clone(),
         _ => {
             let body = json!({
                 "ErrorIdentifier": ERROR_ID, "ErrorCode": "mj-0004", "StatusCode": 400,
@@ -182,17 +170,4 @@ fn check(message: &Value) -> Value {
     } else {
         json!({"Status": "error", "Errors": errors})
     }
-}
-
-fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-    };
-    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
-    Received { method: method.to_string(), path, content_type, body }
 }

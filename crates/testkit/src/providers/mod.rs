@@ -22,8 +22,12 @@ pub mod upstream;
 pub mod whatsapp;
 pub mod zapier;
 
+mod request;
+
 use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::Json;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::Value;
 
 /// One request a fake received.
@@ -38,6 +42,45 @@ pub struct Received {
     /// The body: JSON as JSON, a form as an object of strings, anything else as a string.
     pub body: Value,
 }
+
+impl Received {
+    /// The request as most fakes log it: the path with its query, and the body as JSON if it
+    /// parses, else as text (`null` when empty).
+    fn from_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Self {
+        Self::with_body(method, uri, headers, request::json_or_text(body))
+    }
+
+    /// Like [`Received::from_request`], but a form body (by its `Content-Type`) becomes an
+    /// object of strings (an empty one if it does not parse).
+    fn from_request_or_form(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Self {
+        let is_form =
+            request::content_type(headers).is_some_and(|c| c.starts_with("application/x-www-form"));
+        let body = if is_form && !body.is_empty() {
+            Value::Object(request::form(body).unwrap_or_default())
+        } else {
+            request::json_or_text(body)
+        };
+        Self::with_body(method, uri, headers, body)
+    }
+
+    /// The request with a body the fake has read its own way.
+    fn with_body(method: &Method, uri: &Uri, headers: &HeaderMap, body: Value) -> Self {
+        Self {
+            method: method.to_string(),
+            path: uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string),
+            content_type: request::content_type(headers).map(str::to_owned),
+            body,
+        }
+    }
+
+    /// Whether the body was sent as JSON.
+    fn is_json(&self) -> bool {
+        self.content_type.as_deref().is_some_and(|c| c.starts_with("application/json"))
+    }
+}
+
+/// An error answer, small until it becomes a response (so `?` can return it).
+type Refusal = (StatusCode, Json<Value>);
 
 /// What a fake received, shared with the test.
 #[derive(Debug, Clone, Default)]

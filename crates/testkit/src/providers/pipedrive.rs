@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::request::{bearer, param, query};
 use super::{Log, Received};
 
 /// The API token the fake accepts unless told otherwise.
@@ -85,15 +86,11 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
-    let received = received(&method, &uri, &query, &headers, &body);
+    let query = query(&uri);
+    let mut received = Received::from_request_or_form(&method, &uri, &headers, &body);
+    received.path = redacted_path(&uri, &query);
     fake.log.push(received.clone());
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let token = query.iter().find(|(k, _)| k == "api_token").map(|(_, v)| v.as_str()).or(bearer);
+    let token = param(&query, "api_token").or(bearer(&headers));
     if !token.is_some_and(|t| fake.lock().tokens.iter().any(|k| k == t)) {
         return failure(StatusCode::UNAUTHORIZED, "unauthorized access");
     }
@@ -154,31 +151,14 @@ fn failure(status: StatusCode, error: &str) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn received(
-    method: &Method,
-    uri: &Uri,
-    query: &[(String, String)],
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Received {
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = if body.is_empty() {
-        Value::Null
-    } else if content_type.as_deref().is_some_and(|c| c.starts_with("application/x-www-form")) {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
-        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-    } else {
-        serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-    };
-    let mut path = uri.path().to_owned();
-    if !query.is_empty() {
-        let redacted: Vec<(&str, &str)> = query
-            .iter()
-            .map(|(k, v)| (k.as_str(), if k == "api_token" { "[redacted]" } else { v.as_str() }))
-            .collect();
-        path = format!("{path}?{}", serde_urlencoded::to_string(redacted).unwrap_or_default());
+/// The path and query as logged: the API token's value replaced by `[redacted]`.
+fn redacted_path(uri: &Uri, query: &[(String, String)]) -> String {
+    if query.is_empty() {
+        return uri.path().to_owned();
     }
-    Received { method: method.to_string(), path, content_type, body }
+    let redacted: Vec<(&str, &str)> = query
+        .iter()
+        .map(|(k, v)| (k.as_str(), if k == "api_token" { "[redacted]" } else { v.as_str() }))
+        .collect();
+    format!("{}?{}", uri.path(), serde_urlencoded::to_string(redacted).unwrap_or_default())
 }

@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::{Log, Received};
+use super::request::{bearer, param, query};
+use super::{Log, Received, Refusal};
 
 /// The access token the fake accepts.
 pub const ACCESS_TOKEN: &str = "00DFakeOrg!AQ4AQFlowvaultFakeSalesforceAccessToken";
@@ -41,23 +42,17 @@ const FIELDS: &[&str] = &[
 ];
 
 /// An in-process Salesforce org. Clones share state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeSalesforce {
     log: Log,
     leads: Arc<Mutex<Vec<Map<String, Value>>>>,
-}
-
-impl Default for FakeSalesforce {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl FakeSalesforce {
     /// No leads.
     #[must_use]
     pub fn new() -> Self {
-        Self { log: Log::default(), leads: Arc::new(Mutex::new(Vec::new())) }
+        Self::default()
     }
 
     /// Adds a lead with these fields; returns its 18-character id.
@@ -99,19 +94,17 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    let received = received(&method, &uri, &headers, &body);
+    let received = Received::from_request(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if auth != Some(format!("Bearer {ACCESS_TOKEN}").as_str()) {
+    if bearer(&headers) != Some(ACCESS_TOKEN) {
         return Err(error(
             StatusCode::UNAUTHORIZED,
             "INVALID_SESSION_ID",
             "Session expired or invalid",
         ));
     }
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
-    let q = query.iter().find(|(k, _)| k == "q").map(|(_, v)| v.as_str()).unwrap_or_default();
+    let query = query(&uri);
+    let q = param(&query, "q").unwrap_or_default();
     let path = uri.path().strip_prefix(DATA).unwrap_or_default().trim_end_matches('/');
     let not_found =
         || error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist");
@@ -177,7 +170,7 @@ async fn handle(
 
 /// The fields of a create or update body, checked against the Lead object.
 fn fields_of(received: &Received) -> Result<Map<String, Value>, Refusal> {
-    if !received.content_type.as_deref().is_some_and(|c| c.starts_with("application/json")) {
+    if !received.is_json() {
         let (status, message) = (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type not supported");
         return Err(error(status, "UNSUPPORTED_MEDIA_TYPE", message));
     }
@@ -311,22 +304,6 @@ fn bad(code: &str, message: &str) -> Refusal {
     error(StatusCode::BAD_REQUEST, code, message)
 }
 
-/// An error answer, small until it becomes a response.
-type Refusal = (StatusCode, axum::Json<Value>);
-
 fn error(status: StatusCode, code: &str, message: &str) -> Refusal {
     (status, axum::Json(json!([{"message": message, "errorCode": code}])))
-}
-
-fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-    };
-    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
-    Received { method: method.to_string(), path, content_type, body }
 }

@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use super::request::bearer;
 use super::{Log, Received};
 
 /// The API key the fake accepts unless [`FakeSendgrid::with_api_key`] says otherwise.
@@ -67,27 +67,20 @@ impl FakeSendgrid {
         self.log.clone()
     }
 
-    fn receive(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
-        let body = serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
-        self.log.push(Received {
-            method: method.to_string(),
-            path: uri.path_and_query().map_or_else(|| uri.path().to_owned(), |p| p.to_string()),
-            content_type: headers
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            body,
-        });
+    /// Records the request; returns what was recorded.
+    fn receive(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Received {
+        let mut received = Received::from_request(method, uri, headers, body);
+        if body.is_empty() {
+            // Unlike the other fakes, this one has always logged an empty body as "", not null.
+            received.body = json!("");
+        }
+        self.log.push(received.clone());
+        received
     }
 
     /// `None` if the bearer key is this fake's, else the `401` to answer.
     fn unauthorized(&self, headers: &HeaderMap) -> Option<Response> {
-        let bearer = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let message = match bearer {
+        let message = match bearer(headers) {
             None => "authorization required",
             Some(key) if key == self.api_key => return None,
             Some(_) => "The provided authorization grant is invalid, expired, or revoked",
@@ -104,15 +97,11 @@ async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    fake.receive(&method, &uri, &headers, &body);
+    let received = fake.receive(&method, &uri, &headers, &body);
     if let Some(response) = fake.unauthorized(&headers) {
         return response;
     }
-    let is_json = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.starts_with("application/json"));
-    if !is_json {
+    if !received.is_json() {
         let message = "Content-Type should be application/json.";
         return errors(StatusCode::BAD_REQUEST, vec![problem(message, None, None)]);
     }

@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
+use super::request::{bearer, content_type, form};
 use super::{Log, Received};
 
 /// The bot token the Web API accepts unless [`FakeSlack::with_token`] says otherwise.
@@ -93,14 +93,10 @@ impl FakeSlack {
     /// Records the request and reads its body: JSON as JSON, a form as an object of strings
     /// (`None` if it is neither or does not parse). A form's `token` is not kept.
     fn receive(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Parsed {
-        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let content_type = content_type(headers);
         let parsed = match content_type.map(media_type).as_deref() {
             Some("application/json") => serde_json::from_slice::<Value>(body).ok().map(Body::Json),
-            Some("application/x-www-form-urlencoded") => {
-                serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).ok().map(|pairs| {
-                    Body::Form(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-                })
-            }
+            Some("application/x-www-form-urlencoded") => form(body).map(Body::Form),
             _ => None,
         };
         let recorded = match &parsed {
@@ -112,27 +108,18 @@ impl FakeSlack {
             }
             None => Value::String(String::from_utf8_lossy(body).into_owned()),
         };
-        self.log.push(Received {
-            method: method.to_string(),
-            path: uri.path_and_query().map_or_else(|| uri.path().to_owned(), |p| p.to_string()),
-            content_type: content_type.map(str::to_owned),
-            body: recorded,
-        });
+        self.log.push(Received::with_body(method, uri, headers, recorded));
         Parsed { body: parsed, charset: content_type.is_some_and(|c| c.contains("charset=")) }
     }
 
     /// `None` if the Web API request is authenticated, else Slack's error code.
     fn auth_error(&self, headers: &HeaderMap, body: Option<&Body>) -> Option<&'static str> {
-        let bearer = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
         let form_token = match body {
             Some(Body::Form(m)) => m.get("token").and_then(Value::as_str),
             _ => None,
         };
         let expected = self.token.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        match bearer.or(form_token) {
+        match bearer(headers).or(form_token) {
             None => Some("not_authed"),
             Some(t) if t == expected => None,
             Some(_) => Some("invalid_auth"),

@@ -10,13 +10,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
-use super::{Log, Received};
+use super::request::{bearer_or_basic_user, content_type, form, param, query};
+use super::{Log, Received, Refusal};
 
 /// The secret key the fake accepts unless told otherwise.
 pub const SECRET_KEY: &str = "sk_test_flowvaultFakeStripeKey4242";
@@ -102,13 +101,13 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    fake.log.push(received(&method, &uri, &headers, &body));
+    fake.log.push(Received::with_body(&method, &uri, &headers, logged_body(&headers, &body)));
     authenticate(&fake, &headers)?;
     let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
     let form = || -> Result<Map<String, Value>, Refusal> {
-        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         if !body.is_empty()
-            && !content_type.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+            && !content_type(&headers)
+                .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
         {
             return Err(invalid("Invalid request: Stripe expects a form-encoded body", None));
         }
@@ -118,7 +117,7 @@ async fn handle(
     };
     let answer = match (method, segments.as_slice()) {
         (Method::POST, ["v1", "customers"]) => create(&fake, form()?)?,
-        (Method::GET, ["v1", "customers"]) => list(&fake, uri.query().unwrap_or_default()),
+        (Method::GET, ["v1", "customers"]) => list(&fake, &query(&uri)),
         (Method::GET, ["v1", "customers", id]) => {
             fake.customer(id).ok_or_else(|| no_such_customer(id))?
         }
@@ -132,17 +131,7 @@ async fn handle(
 }
 
 fn authenticate(fake: &FakeStripe, headers: &HeaderMap) -> Result<(), Refusal> {
-    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let key = match (value.strip_prefix("Bearer "), value.strip_prefix("Basic ")) {
-        (Some(token), _) => token.to_owned(),
-        (_, Some(basic)) => STANDARD
-            .decode(basic)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|d| d.split(':').next().map(str::to_owned))
-            .unwrap_or_default(),
-        _ => String::new(),
-    };
+    let key = bearer_or_basic_user(headers).unwrap_or_default();
     let message = if key.is_empty() {
         "You did not provide an API key. You need to provide your API key in the Authorization \
          header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
@@ -175,9 +164,8 @@ fn update(fake: &FakeStripe, id: &str, fields: Map<String, Value>) -> Result<Val
     Ok(customer.clone())
 }
 
-fn list(fake: &FakeStripe, query: &str) -> Value {
-    let query: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+fn list(fake: &FakeStripe, query: &[(String, String)]) -> Value {
+    let get = |name: &str| param(query, name);
     let limit = get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(10).clamp(1, 100);
     let state = fake.lock();
     // Stripe lists the most recent first.
@@ -296,9 +284,6 @@ fn no_such_customer(id: &str) -> Refusal {
     error(StatusCode::NOT_FOUND, &message, Some("id"), Some("resource_missing"))
 }
 
-/// An error answer, small until it becomes a response.
-type Refusal = (StatusCode, axum::Json<Value>);
-
 fn invalid(message: &str, param: Option<&str>) -> Refusal {
     error(StatusCode::BAD_REQUEST, message, param, None)
 }
@@ -314,17 +299,12 @@ fn error(status: StatusCode, message: &str, param: Option<&str>, code: Option<&s
     (status, axum::Json(json!({"error": error})))
 }
 
-fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    // Stripe takes forms: anything else is kept as text.
-    let body = match serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) {
+/// The body as logged: Stripe takes forms, so anything else is kept as text.
+fn logged_body(headers: &HeaderMap, body: &[u8]) -> Value {
+    let is_form = content_type(headers).is_some_and(|c| c.contains("form-urlencoded"));
+    match form(body) {
         _ if body.is_empty() => Value::Null,
-        Ok(pairs) if content_type.as_deref().is_some_and(|c| c.contains("form-urlencoded")) => {
-            Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-        }
+        Some(fields) if is_form => Value::Object(fields),
         _ => Value::String(String::from_utf8_lossy(body).into_owned()),
-    };
-    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
-    Received { method: method.to_string(), path, content_type, body }
+    }
 }

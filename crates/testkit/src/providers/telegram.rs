@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -22,7 +22,7 @@ pub const BOT_TOKEN: &str = "7012345678:AAFlowvaultFakeTelegramBotToken_-0123";
 const DATE: u64 = 1_795_694_400;
 
 /// An in-process Telegram Bot API. Clones share state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeTelegram {
     log: Log,
     state: Arc<Mutex<TelegramState>>,
@@ -35,17 +35,11 @@ struct TelegramState {
     messages: Vec<(String, String)>,
 }
 
-impl Default for FakeTelegram {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl FakeTelegram {
     /// A bot in no chat.
     #[must_use]
     pub fn new() -> Self {
-        Self { log: Log::default(), state: Arc::new(Mutex::new(TelegramState::default())) }
+        Self::default()
     }
 
     /// Puts the bot in the chat `id` (`"123456789"` or `"@channel"`).
@@ -86,7 +80,9 @@ async fn handle(
     let path = uri.path();
     let (token, api_method) =
         path.strip_prefix("/bot").and_then(|rest| rest.split_once('/')).unwrap_or(("", ""));
-    let received = received(&method, &format!("/bot[token]/{api_method}"), &headers, &body);
+    let mut received = Received::from_request_or_form(&method, &uri, &headers, &body);
+    // The token is in the path: the log says where, not what.
+    received.path = format!("/bot[token]/{api_method}");
     fake.log.push(received.clone());
     if token.is_empty() {
         return failure(StatusCode::NOT_FOUND, "Not Found");
@@ -137,20 +133,4 @@ async fn handle(
 fn failure(status: StatusCode, description: &str) -> Response {
     let body = json!({"ok": false, "error_code": status.as_u16(), "description": description});
     (status, axum::Json(body)).into_response()
-}
-
-/// The request, for the log: JSON and form bodies alike become an object.
-fn received(method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Received {
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = if body.is_empty() {
-        Value::Null
-    } else if content_type.as_deref().is_some_and(|c| c.starts_with("application/x-www-form")) {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
-        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-    } else {
-        serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-    };
-    Received { method: method.to_string(), path: path.to_owned(), content_type, body }
 }

@@ -12,15 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
+use super::request::{basic, content_type, form};
 use super::{Log, Received};
 
 /// The Account SID the fake answers to unless [`FakeTwilio::with_credentials`] says otherwise.
@@ -80,18 +79,13 @@ impl FakeTwilio {
     }
 
     fn record(&self, method: &Method, uri: &Uri, headers: &HeaderMap, params: &Map<String, Value>) {
-        self.log.push(Received {
-            method: method.to_string(),
-            path: uri.path_and_query().map_or_else(|| uri.path().to_owned(), |p| p.to_string()),
-            content_type: header(headers, CONTENT_TYPE.as_str()),
-            body: Value::Object(params.clone()),
-        });
+        self.log.push(Received::with_body(method, uri, headers, Value::Object(params.clone())));
     }
 
     /// Whether the request carries this account's Basic credentials.
     fn authenticated(&self, headers: &HeaderMap) -> bool {
-        basic(headers)
-            .is_some_and(|(user, pass)| user == self.account_sid && pass == self.auth_token)
+        let expected = (self.account_sid.as_str(), self.auth_token.as_str());
+        basic(headers).is_some_and(|credentials| credentials.split_once(':') == Some(expected))
     }
 
     /// A SID such as `SM` followed by 32 hexadecimal digits, unique within the fake.
@@ -140,17 +134,9 @@ async fn create(
     body: Bytes,
 ) -> Response {
     // Twilio reads parameters from a form body only; a JSON body is as good as none.
-    let is_form = header(&headers, CONTENT_TYPE.as_str())
-        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-    let params: Map<String, Value> = if is_form {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect()
-    } else {
-        Map::new()
-    };
+    let is_form =
+        content_type(&headers).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let params = if is_form { form(&body).unwrap_or_default() } else { Map::new() };
     fake.record(&method, &uri, &headers, &params);
     if !fake.authenticated(&headers) {
         return unauthenticated();
@@ -247,18 +233,6 @@ fn is_address(s: &str) -> bool {
     number.strip_prefix('+').is_some_and(|digits| {
         (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
     })
-}
-
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
-}
-
-fn basic(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ")?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (user, pass) = decoded.split_once(':')?;
-    Some((user.to_owned(), pass.to_owned()))
 }
 
 /// Twilio's error body.

@@ -15,15 +15,14 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
+use super::request::{basic, bearer, content_type, form, param, query};
 use super::{Log, Received};
 
 /// What replaces a credential in echoes and the log.
@@ -102,17 +101,15 @@ impl FakeUpstream {
     /// Records the request and returns what an echo shows of it.
     fn receive(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Seen {
         let knobs = self.knobs().clone();
-        let mut query: Vec<(String, String)> =
-            serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
+        let mut shown = query(uri);
         if let Some((name, _)) = knobs.query_key.as_ref().filter(|_| !knobs.echo_credentials) {
-            query.iter_mut().filter(|(k, _)| k == name).for_each(|(_, v)| *v = REDACTED.to_owned());
+            shown.iter_mut().filter(|(k, _)| k == name).for_each(|(_, v)| *v = REDACTED.to_owned());
         }
-        let path = match serde_urlencoded::to_string(&query) {
+        let path = match serde_urlencoded::to_string(&shown) {
             Ok(q) if !q.is_empty() => format!("{}?{q}", uri.path()),
             _ => uri.path().to_owned(),
         };
-        let content_type =
-            headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_type = content_type(headers).map(str::to_owned);
         let text = String::from_utf8_lossy(body).into_owned();
         let body = match content_type.as_deref().unwrap_or_default() {
             _ if body.is_empty() => Value::Null,
@@ -120,9 +117,7 @@ impl FakeUpstream {
                 serde_json::from_slice(body).unwrap_or(Value::String(text))
             }
             c if c.starts_with("application/x-www-form-urlencoded") => {
-                serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-                    .map(|pairs| pairs.into_iter().map(|(k, v)| (k, json!(v))).collect())
-                    .map_or(Value::String(text), Value::Object)
+                form(body).map_or(Value::String(text), Value::Object)
             }
             _ => Value::String(text),
         };
@@ -141,32 +136,27 @@ impl FakeUpstream {
             echo: json!({
                 "method": method.as_str(),
                 "path": path,
-                "query": query.into_iter().map(|(k, v)| (k, json!(v))).collect::<Map<_, _>>(),
+                "query": shown.into_iter().map(|(k, v)| (k, json!(v))).collect::<Map<_, _>>(),
                 "headers": headers,
                 "content_type": content_type,
                 "body": body,
             }),
-            query: serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default(),
+            query: query(uri),
         }
     }
 
     /// `None` if every requirement holds, else the `401`.
     fn unauthorized(&self, headers: &HeaderMap, query: &[(String, String)]) -> Option<Response> {
         let knobs = self.knobs().clone();
-        let auth = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if let Some(token) = &knobs.bearer
-            && auth.strip_prefix("Bearer ") != Some(token.as_str())
+            && bearer(headers) != Some(token.as_str())
         {
             return Some(unauthorized("a valid bearer token is required", "Bearer"));
         }
-        if let Some((user, password)) = &knobs.basic {
-            let given = auth
-                .strip_prefix("Basic ")
-                .and_then(|e| STANDARD.decode(e.trim()).ok())
-                .and_then(|d| String::from_utf8(d).ok());
-            if given.as_deref() != Some(format!("{user}:{password}").as_str()) {
-                return Some(unauthorized("valid Basic credentials are required", "Basic"));
-            }
+        if let Some((user, password)) = &knobs.basic
+            && basic(headers) != Some(format!("{user}:{password}"))
+        {
+            return Some(unauthorized("valid Basic credentials are required", "Basic"));
         }
         if let Some((name, value)) = &knobs.header_key {
             let given = headers.get(name.as_str()).and_then(|v| v.to_str().ok());
@@ -218,13 +208,13 @@ async fn error(
     if let Some(r) = fake.unauthorized(&headers, &seen.query) {
         return r;
     }
-    let param = |name: &str| seen.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let status = param("status")
+    let get = |name: &str| param(&seen.query, name).map(str::to_owned);
+    let status = get("status")
         .and_then(|s| s.parse::<u16>().ok())
         .and_then(|s| StatusCode::from_u16(s).ok())
         .filter(|s| !s.is_success())
         .unwrap_or(StatusCode::BAD_REQUEST);
-    let echoed = param("echo").unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+    let echoed = get("echo").unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
     let message = format!("upstream rejected the request: {echoed}");
     (status, Json(json!({ "message": message }))).into_response()
 }
@@ -238,7 +228,7 @@ async fn slow(
     body: Bytes,
 ) -> Response {
     let seen = fake.receive(&method, &uri, &headers, &body);
-    let ms = seen.query.iter().find(|(k, _)| k == "ms").and_then(|(_, v)| v.parse().ok());
+    let ms = param(&seen.query, "ms").and_then(|v| v.parse().ok());
     tokio::time::sleep(Duration::from_millis(ms.unwrap_or(30_000))).await;
     if let Some(r) = fake.unauthorized(&headers, &seen.query) {
         return r;

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::request::bearer;
 use super::{Log, Received};
 
 /// The access token the fake accepts.
@@ -33,7 +34,7 @@ const TYPES: &[&str] = &[
 ];
 
 /// An in-process WhatsApp Cloud API. Clones share state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeWhatsapp {
     log: Log,
     state: Arc<Mutex<WhatsappState>>,
@@ -45,17 +46,11 @@ struct WhatsappState {
     messages: Vec<Value>,
 }
 
-impl Default for FakeWhatsapp {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl FakeWhatsapp {
     /// No business phone numbers.
     #[must_use]
     pub fn new() -> Self {
-        Self { log: Log::default(), state: Arc::new(Mutex::new(WhatsappState::default())) }
+        Self::default()
     }
 
     /// Adds a business phone number with this id.
@@ -93,10 +88,9 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received = received(&method, &uri, &headers, &body);
+    let received = Received::from_request(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if auth != Some(format!("Bearer {ACCESS_TOKEN}").as_str()) {
+    if bearer(&headers) != Some(ACCESS_TOKEN) {
         return graph_error(
             StatusCode::UNAUTHORIZED,
             "Invalid OAuth access token - Cannot parse access token",
@@ -174,17 +168,4 @@ fn graph_error(status: StatusCode, message: &str, kind: &str, code: u32) -> Resp
         "message": message, "type": kind, "code": code, "fbtrace_id": "AzFlowvaultFakeTrace",
     }});
     (status, axum::Json(body)).into_response()
-}
-
-fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-    };
-    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
-    Received { method: method.to_string(), path, content_type, body }
 }

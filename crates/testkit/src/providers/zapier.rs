@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::request::form;
 use super::{Log, Received};
 
 /// A hook path the fake serves from the start.
@@ -81,7 +82,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received = received(&method, &uri, &headers, &body);
+    let received = Received::from_request_or_form(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
     let mut state = fake.lock();
     let path = format!("{}/", uri.path().trim_end_matches('/'));
@@ -91,11 +92,7 @@ async fn handle(
     };
     let data = match method {
         Method::GET => {
-            let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
-            Value::Object(
-                pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect::<Map<_, _>>(),
-            )
+            Value::Object(form(uri.query().unwrap_or_default().as_bytes()).unwrap_or_default())
         }
         Method::POST | Method::PUT => received.body.clone(),
         _ => {
@@ -115,20 +112,4 @@ async fn handle(
         "status": "success",
     });
     (StatusCode::OK, axum::Json(body)).into_response()
-}
-
-fn received(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Received {
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = if body.is_empty() {
-        Value::Null
-    } else if content_type.as_deref().is_some_and(|c| c.starts_with("application/x-www-form")) {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
-        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-    } else {
-        serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-    };
-    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), ToString::to_string);
-    Received { method: method.to_string(), path, content_type, body }
 }
