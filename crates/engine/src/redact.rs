@@ -23,8 +23,8 @@ const MIN_SECRET: usize = 4;
 /// The most bytes of secrets one run collects.
 const MAX_SECRET_BYTES: usize = 8 * 1024 * 1024;
 
-/// The secrets seen so far in one execution.
-#[derive(Debug, Default)]
+/// The secrets seen so far in one execution. `Debug` shows counts only.
+#[derive(Default)]
 pub(crate) struct Redactor {
     /// Matched anywhere in text.
     needles: HashSet<String>,
@@ -34,6 +34,16 @@ pub(crate) struct Redactor {
     overflow: bool,
     /// Built from `needles` when first needed after a change.
     matcher: Option<AhoCorasick>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("needles", &self.needles.len())
+            .field("exact", &self.exact.len())
+            .field("overflow", &self.overflow)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Redactor {
@@ -199,6 +209,7 @@ mod tests {
         assert_eq!(v["list"][0], REDACTED);
         assert_eq!(v["whole"], REDACTED);
         assert_eq!(v[REDACTED], 1);
+        assert!(!format!("{r:?}").contains("s3cr3t"), "{r:?}");
     }
 
     #[test]

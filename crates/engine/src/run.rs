@@ -17,13 +17,19 @@ use crate::actions::{self, ActionError, Call, Http};
 use crate::engine::{Credentials, Engine};
 use crate::redact::Redactor;
 
-/// What a run starts with.
-#[derive(Debug, Clone, Default)]
+/// What a run starts with. `Debug` shows no values (fields may hold what a user typed).
+#[derive(Clone, Default)]
 pub struct RunInput {
     /// `fields.*` in templates.
     pub fields: Value,
     /// `context.*` in templates.
     pub context: Value,
+}
+
+impl std::fmt::Debug for RunInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunInput").finish_non_exhaustive()
+    }
 }
 
 /// Limits of one run.

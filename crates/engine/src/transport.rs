@@ -14,8 +14,9 @@ use url::Url;
 
 use crate::net::{NetPolicy, Refused};
 
-/// One outbound request.
-#[derive(Debug, Clone)]
+/// One outbound request. `Debug` shows the method, the URL without its query, the header names
+/// and the body's length: the rest may carry credentials.
+#[derive(Clone)]
 pub struct OutboundRequest {
     /// The method.
     pub method: Method,
@@ -30,6 +31,24 @@ pub struct OutboundRequest {
     pub https_only: bool,
     /// Overall time limit for this request, if not the transport's default.
     pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for OutboundRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut url = self.url.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        let _ = url.set_password(None);
+        let _ = url.set_username("");
+        let headers: Vec<&str> = self.headers.keys().map(http::HeaderName::as_str).collect();
+        f.debug_struct("OutboundRequest")
+            .field("method", &self.method)
+            .field("url", &url.as_str())
+            .field("headers", &headers)
+            .field("body_bytes", &self.body.len())
+            .field("https_only", &self.https_only)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OutboundRequest {

@@ -297,8 +297,8 @@ pub fn render_value(value: &Value, scope: &TemplateScope<'_>) -> Result<Value, E
 }
 
 /// A rendered params value, and every value that went through `functions.mask` (which reaches
-/// the action unchanged, and must not reach the execution record).
-#[derive(Debug, Clone, PartialEq)]
+/// the action unchanged, and must not reach the execution record). `Debug` shows no values.
+#[derive(Clone, PartialEq)]
 pub struct Rendered {
     /// The params, rendered.
     pub value: Value,
@@ -306,7 +306,13 @@ pub struct Rendered {
     pub masked: Vec<Value>,
 }
 
-/// [`render_value`], also returning the masked texts.
+impl fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rendered").field("masked", &self.masked.len()).finish_non_exhaustive()
+    }
+}
+
+/// [`render_value`], also returning the masked values.
 ///
 /// # Errors
 /// [`EvalError`] from the first string that fails.

@@ -33,8 +33,8 @@ impl ActionError {
     }
 }
 
-/// How a request authenticates.
-#[derive(Debug, Clone, Default)]
+/// How a request authenticates. `Debug` names the scheme, never the credentials.
+#[derive(Clone, Default)]
 pub enum Auth {
     /// No credentials.
     #[default]
@@ -61,8 +61,9 @@ pub enum Body {
     Raw(&'static str, Vec<u8>),
 }
 
-/// One provider request.
-#[derive(Debug, Clone)]
+/// One provider request. `Debug` shows the method, the URL without its query and the header
+/// names: the rest may carry credentials.
+#[derive(Clone)]
 pub struct Request {
     /// Method.
     pub method: Method,
@@ -76,6 +77,30 @@ pub struct Request {
     pub body: Body,
     /// Authentication.
     pub auth: Auth,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Auth::None => "None",
+            Auth::Bearer(_) => "Bearer(<redacted>)",
+            Auth::Basic(..) => "Basic(<redacted>)",
+            Auth::Header(name, _) => name,
+        })
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = self.url.split(['?', '#']).next().unwrap_or_default();
+        let headers: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &url)
+            .field("headers", &headers)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Request {
@@ -211,8 +236,9 @@ impl<'a> Http<'a> {
             Auth::Header(name, value) => Some((HeaderName::from_static(name), value.clone())),
         };
         if let Some((name, value)) = auth {
-            let value = HeaderValue::from_str(&value)
+            let mut value = HeaderValue::from_str(&value)
                 .map_err(|_| ActionError::new("the credentials can't be sent in a header"))?;
+            value.set_sensitive(true);
             out.headers.insert(name, value);
         }
         match request.body {
@@ -345,5 +371,28 @@ mod tests {
             provider_error("HTTP", &answer(503, Value::Null), &[]).message,
             "HTTP answered 503"
         );
+    }
+
+    #[test]
+    fn debug_prints_no_credentials() {
+        let request = Request::new(Method::GET, "https://api.test/x?api_key=k3y-in-query")
+            .header("x-api-key", "k3y-in-header")
+            .auth(Auth::Basic("user".to_owned(), "pa55word".to_owned()));
+        let text = format!("{request:?}");
+        assert!(text.contains("https://api.test/x") && text.contains("x-api-key"), "{text}");
+        for secret in ["k3y-in-query", "k3y-in-header", "pa55word"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        let mut out = OutboundRequest::new(
+            Method::POST,
+            Url::parse("https://u:pw-in-url@api.test/x?token=t0ken")
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        out.headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer b3arer"));
+        out.body = Bytes::from_static(b"client_secret=s3cret");
+        let text = format!("{out:?}");
+        for secret in ["pw-in-url", "t0ken", "b3arer", "s3cret"] {
+            assert!(!text.contains(secret), "{text}");
+        }
     }
 }

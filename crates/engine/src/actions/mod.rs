@@ -31,8 +31,8 @@ pub use self::http::{ActionError, Auth, Body, Http, Request, Response, provider_
 use crate::engine::Credentials;
 
 /// One action about to run: its params (templates already rendered), the connection's
-/// credentials if it uses one, and the HTTP helper.
-#[derive(Debug)]
+/// credentials if it uses one, and the HTTP helper. `Debug` shows the action only: params may
+/// hold masked values or Basic credentials.
 pub struct Call<'a> {
     /// What it is.
     pub spec: &'static ActionSpec,
@@ -44,6 +44,16 @@ pub struct Call<'a> {
     pub http: &'a Http<'a>,
     /// The time of the run.
     pub now: Timestamp,
+}
+
+impl std::fmt::Debug for Call<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("type", &self.spec.kind)
+            .field("action", &self.spec.action)
+            .field("has_credentials", &self.credentials.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs one app or JSON action (not `FLOW` actions, which need the run's state).
