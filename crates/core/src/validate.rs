@@ -669,7 +669,7 @@ mod tests {
                 "setup.domain must be a host name",
             ),
             (
-                json!({"name": "n", "app_id": "SENDGRID", "setup": {"type": "API_KEY", "api_key": "SG.key\n"}}),
+                json!({"name": "n", "app_id": "SENDGRID", "setup": {"type": "API_KEY", "api_key": "key\n"}}),
                 "setup.api_key",
                 "setup.api_key must not contain control characters",
             ),

@@ -70,7 +70,7 @@ async fn twilio_send_sms_is_a_create_message_request() {
     let setup = json!({
         "type": "API_KEY",
         "account_id": twilio::ACCOUNT_SID,
-        "api_key": twilio::AUTH_TOKEN,
+        "api_key": fake.auth_token(),
     });
     let params = json!({"to": "+15005550006", "from": "+15005550001", "message": "Hello"});
     h.run("TWILIO", "SEND_SMS", params, Some((AppId::Twilio, setup)), None)
@@ -114,7 +114,7 @@ async fn slack_post_message_is_a_chat_post_message_request() {
             "POST_MESSAGE",
             params,
             Some((AppId::Slack, json!({"type": "OAUTH_CODE"}))),
-            Some(slack::BOT_TOKEN),
+            Some(&fake.bot_token()),
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -141,7 +141,7 @@ async fn sendgrid_send_email_is_a_send_mail_request() {
     let capture = Capture::default();
     let mut h = Harness::new();
     h.serve(AppId::Sendgrid, "api.sendgrid.test", capture.wrap(fake.router()));
-    let setup = Some((AppId::Sendgrid, json!({"type": "API_KEY", "api_key": sendgrid::API_KEY})));
+    let setup = Some((AppId::Sendgrid, json!({"type": "API_KEY", "api_key": fake.api_key()})));
     let plain = json!({
         "personalizations": [{
             "to": [{"email": "ada@example.com", "name": "Ada"}],
@@ -191,8 +191,7 @@ async fn mailchimp_upsert_member_is_a_put_list_member_request() {
     let capture = Capture::default();
     let mut h = Harness::new();
     h.host("us6.api.mailchimp.com", capture.wrap(fake.router()));
-    let setup =
-        Some((AppId::Mailchimp, json!({"type": "API_KEY", "secret_key": mailchimp::API_KEY})));
+    let setup = Some((AppId::Mailchimp, json!({"type": "API_KEY", "secret_key": fake.api_key()})));
     let params = json!({"list_id": mailchimp::LIST_ID, "member": {
         "email_address": "Ada@Example.com",
         "status_if_new": "subscribed",

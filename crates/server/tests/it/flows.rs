@@ -587,7 +587,7 @@ async fn the_ssrf_guard_refuses_private_addresses_unless_allowed() {
 
 #[tokio::test]
 async fn send_sms_with_twilio_uses_the_vault_connection_and_the_next_run_its_update() {
-    use flowvault_testkit::providers::twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio};
+    use flowvault_testkit::providers::twilio::{ACCOUNT_SID, FakeTwilio};
     let twilio = FakeTwilio::new();
     let base = serve(twilio.router()).await;
     let mut providers = flowvault_engine::Providers::default();
@@ -614,8 +614,7 @@ async fn send_sms_with_twilio_uses_the_vault_connection_and_the_next_run_its_upd
     assert!(!refused.to_string().contains("stale-twilio-token-0000"));
 
     // Rotate the token in the vault: the very next run uses it, nothing restarted.
-    let body =
-        json!({"setup": {"type": "API_KEY", "account_id": ACCOUNT_SID, "api_key": AUTH_TOKEN}});
+    let body = json!({"setup": {"type": "API_KEY", "account_id": ACCOUNT_SID, "api_key": twilio.auth_token()}});
     let patched =
         s.call(Method::PATCH, &format!("{CONNECTIONS}/{conn}"), &c.token, Some(body)).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
@@ -623,7 +622,7 @@ async fn send_sms_with_twilio_uses_the_vault_connection_and_the_next_run_its_upd
     assert_eq!(sent["status"], "completed", "{sent}");
     let output = &sent["debug"]["actions"][0]["output"];
     assert!(output["sid"].as_str().is_some_and(|sid| sid.starts_with("SM")), "{output}");
-    assert!(!sent.to_string().contains(AUTH_TOKEN), "{sent}");
+    assert!(!sent.to_string().contains(twilio.auth_token()), "{sent}");
 
     let received = twilio.log().all();
     assert_eq!(received.len(), 2);

@@ -14,25 +14,39 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::request::{param, query};
-use super::{Log, Received};
-
-/// The API token the fake accepts.
-pub const API_TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0fakeac0123456789abcdef0123456789ab";
+use super::{Log, Received, fake_secret};
 
 const NOW: &str = "2026-11-26T06:00:00-06:00";
 
 /// An in-process ActiveCampaign account. Clones share state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FakeActiveCampaign {
+    api_token: Arc<str>,
     log: Log,
     contacts: Arc<Mutex<Vec<Map<String, Value>>>>,
 }
 
+impl Default for FakeActiveCampaign {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FakeActiveCampaign {
-    /// No contacts.
+    /// No contacts; accepts an API token made now ([`FakeActiveCampaign::api_token`]).
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            api_token: fake_secret("fake-activecampaign-", 64).into(),
+            log: Log::default(),
+            contacts: Arc::default(),
+        }
+    }
+
+    /// The API token the fake accepts (the `Api-Token` header).
+    #[must_use]
+    pub fn api_token(&self) -> &str {
+        &self.api_token
     }
 
     /// Adds a contact (`email`, `firstName`, …); returns its id.
@@ -77,7 +91,7 @@ async fn handle(
 ) -> Response {
     let received = Received::from_request(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
-    if headers.get("api-token").and_then(|v| v.to_str().ok()) != Some(API_TOKEN) {
+    if headers.get("api-token").and_then(|v| v.to_str().ok()) != Some(fake.api_token()) {
         let body = json!({"message": "You are not authorized to access this resource"});
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }

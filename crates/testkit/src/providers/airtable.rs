@@ -14,16 +14,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::request::{authorization, bearer, decode_segment, param, query};
-use super::{Log, Received, Refusal};
-
-/// The personal access token the fake accepts.
-pub const TOKEN: &str = "patFlowvaultFake.0123456789abcdef0123456789abcdef";
+use super::{Log, Received, Refusal, fake_secret};
 
 const CREATED: &str = "2026-11-26T12:00:00.000Z";
 
 /// An in-process Airtable. Clones share state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FakeAirtable {
+    token: Arc<str>,
     log: Log,
     state: Arc<Mutex<Vec<Table>>>,
 }
@@ -38,11 +36,27 @@ struct Table {
     records: Vec<Value>,
 }
 
+impl Default for FakeAirtable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FakeAirtable {
-    /// No bases.
+    /// No bases; accepts a personal access token made now ([`FakeAirtable::token`]).
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            token: fake_secret("fake-airtable-", 48).into(),
+            log: Log::default(),
+            state: Arc::default(),
+        }
+    }
+
+    /// The personal access token the fake accepts (as a bearer token).
+    #[must_use]
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// Adds a table (with a "Grid view") to `base`; returns its id.
@@ -115,7 +129,7 @@ async fn handle(
         )
         .into_response();
     }
-    if bearer(&headers) != Some(TOKEN) {
+    if bearer(&headers) != Some(fake.token()) {
         return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid authentication token")
             .into_response();
     }

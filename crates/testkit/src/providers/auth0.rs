@@ -20,10 +20,8 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use super::request::bearer;
-use super::{Log, Received};
+use super::{Log, Received, fake_secret};
 
-/// The access token the fake accepts unless [`FakeAuth0Management::with_token`] says otherwise.
-pub const TOKEN: &str = "fake-auth0-management-token-0001";
 /// The database connection users are created in.
 pub const DATABASE: &str = "Username-Password-Authentication";
 
@@ -52,10 +50,11 @@ impl Default for FakeAuth0Management {
 }
 
 impl FakeAuth0Management {
-    /// A tenant with no users, accepting [`TOKEN`].
+    /// A tenant with no users, accepting an access token made now
+    /// ([`FakeAuth0Management::token`]).
     #[must_use]
     pub fn new() -> Self {
-        Self::with_token(TOKEN)
+        Self::with_token(&fake_secret("fake-auth0-management-", 40))
     }
 
     /// A tenant accepting `token` (the one the test's connection holds).
@@ -67,6 +66,12 @@ impl FakeAuth0Management {
             log: Log::default(),
             next: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// The access token the fake accepts (as a bearer token).
+    #[must_use]
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// Routes at the root of the tenant's domain.

@@ -15,14 +15,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::request::{bearer_or_basic_user, param, query};
-use super::{Log, Received};
-
-/// The secret key the fake accepts.
-pub const SECRET_KEY: &str = "sk_flowvault_fake_clearbit_0123456789abcdef";
+use super::{Log, Received, fake_secret};
 
 /// An in-process Clearbit. Clones share state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FakeClearbit {
+    secret_key: Arc<str>,
     log: Log,
     state: Arc<Mutex<ClearbitState>>,
 }
@@ -34,11 +32,27 @@ struct ClearbitState {
     queued: Vec<String>,
 }
 
+impl Default for FakeClearbit {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FakeClearbit {
-    /// Knows nobody.
+    /// Knows nobody; accepts a secret key made now ([`FakeClearbit::secret_key`]).
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            secret_key: fake_secret("fake-clearbit-", 40).into(),
+            log: Log::default(),
+            state: Arc::default(),
+        }
+    }
+
+    /// The secret key the fake accepts (as a bearer token or the HTTP Basic user).
+    #[must_use]
+    pub fn secret_key(&self) -> &str {
+        &self.secret_key
     }
 
     /// Knows the person with `email`: `record` is what a lookup answers (an `id` and `email` are
@@ -92,7 +106,7 @@ async fn handle(
     let Some(key) = bearer_or_basic_user(&headers) else {
         return error(StatusCode::UNAUTHORIZED, "auth_required", "API key required.");
     };
-    if key != SECRET_KEY {
+    if key != fake.secret_key() {
         return error(StatusCode::UNAUTHORIZED, "invalid_api_key", "Invalid API key provided.");
     }
     let query = query(&uri);

@@ -14,14 +14,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::request::{bearer, decode_segment, param, query};
-use super::{Log, Received};
-
-/// The access token the fake accepts.
-pub const ACCESS_TOKEN: &str = "ya29.flowvault-fake-access-token";
+use super::{Log, Received, fake_secret};
 
 /// An in-process Google Sheets. Clones share state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FakeGoogleSheets {
+    access_token: Arc<str>,
     log: Log,
     spreadsheets: Arc<Mutex<Vec<Spreadsheet>>>,
 }
@@ -33,11 +31,27 @@ struct Spreadsheet {
     sheets: Vec<(u64, String, Vec<Vec<Value>>)>,
 }
 
+impl Default for FakeGoogleSheets {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FakeGoogleSheets {
-    /// No spreadsheets.
+    /// No spreadsheets; accepts an access token made now ([`FakeGoogleSheets::access_token`]).
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            access_token: fake_secret("fake-google-access-", 40).into(),
+            log: Log::default(),
+            spreadsheets: Arc::default(),
+        }
+    }
+
+    /// The OAuth access token the fake accepts (as a bearer token).
+    #[must_use]
+    pub fn access_token(&self) -> &str {
+        &self.access_token
     }
 
     /// Adds a spreadsheet with these sheets (id, title), empty.
@@ -86,7 +100,7 @@ async fn handle(
 ) -> Response {
     let received = Received::from_request(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
-    if bearer(&headers) != Some(ACCESS_TOKEN) {
+    if bearer(&headers) != Some(fake.access_token()) {
         return error(
             StatusCode::UNAUTHORIZED,
             "Request had invalid authentication credentials. Expected OAuth 2 access token, login \

@@ -14,10 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::request::{bearer, decode_segment};
-use super::{Log, Received};
-
-/// The private app token the fake accepts unless told otherwise.
-pub const TOKEN: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
+use super::{Log, Received, fake_secret};
 
 const NOW: &str = "2026-11-26T12:00:00.000Z";
 const PROPERTIES: &[&str] = &[
@@ -38,6 +35,7 @@ const PROPERTIES: &[&str] = &[
 /// An in-process HubSpot. Clones share state.
 #[derive(Debug, Clone)]
 pub struct FakeHubspot {
+    token: Arc<str>,
     log: Log,
     state: Arc<Mutex<HubspotState>>,
 }
@@ -58,16 +56,24 @@ impl Default for FakeHubspot {
 }
 
 impl FakeHubspot {
-    /// No contacts; the default contact properties; accepts [`TOKEN`].
+    /// No contacts; the default contact properties; accepts a private app token made now
+    /// ([`FakeHubspot::token`]).
     #[must_use]
     pub fn new() -> Self {
+        let token = fake_secret("fake-hubspot-app-", 36);
         let state = HubspotState {
-            tokens: vec![TOKEN.to_owned()],
+            tokens: vec![token.clone()],
             properties: PROPERTIES.iter().map(|p| (*p).to_owned()).collect(),
             next_id: 100,
             ..HubspotState::default()
         };
-        Self { log: Log::default(), state: Arc::new(Mutex::new(state)) }
+        Self { token: token.into(), log: Log::default(), state: Arc::new(Mutex::new(state)) }
+    }
+
+    /// The private app token the fake accepts from the start (as a bearer token).
+    #[must_use]
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// Also accepts `token` (an OAuth access token).

@@ -23,12 +23,8 @@ use md5::{Digest as _, Md5};
 use serde_json::{Map, Value, json};
 
 use super::request::{authorization, basic, bearer};
-use super::{Log, Received};
+use super::{Log, Received, fake_secret};
 
-/// The API key the fake accepts: its data center is `us6`.
-pub const API_KEY: &str = "0123456789abcdef0123456789abcdef-us6";
-/// The OAuth access token the fake accepts.
-pub const OAUTH_TOKEN: &str = "fake-mailchimp-oauth-token-0001";
 /// The one audience (list) the fake has.
 pub const LIST_ID: &str = "a1b2c3d4e5";
 
@@ -39,6 +35,8 @@ const ERROR_DOCS: &str = "https://mailchimp.com/developer/marketing/docs/errors/
 /// An in-process fake of Mailchimp. Clones share one fake.
 #[derive(Debug, Clone)]
 pub struct FakeMailchimp {
+    api_key: Arc<str>,
+    oauth_token: Arc<str>,
     api_endpoint: Arc<Mutex<String>>,
     /// (list, hash) → member.
     members: Arc<Mutex<BTreeMap<(String, String), Value>>>,
@@ -53,16 +51,34 @@ impl Default for FakeMailchimp {
 }
 
 impl FakeMailchimp {
-    /// A fake with list [`LIST_ID`], accepting [`API_KEY`] and [`OAUTH_TOKEN`], whose metadata
-    /// sends OAuth clients to `https://us6.api.mailchimp.com`.
+    /// A fake with list [`LIST_ID`], accepting an API key and an OAuth token made now
+    /// ([`FakeMailchimp::api_key`], [`FakeMailchimp::oauth_token`]), whose metadata sends OAuth
+    /// clients to `https://us6.api.mailchimp.com`.
     #[must_use]
     pub fn new() -> Self {
         Self {
+            // Letters and digits (what a connection accepts), then `-us6`: the engine takes the
+            // host from that suffix.
+            api_key: format!("{}-us6", fake_secret("fakemailchimp", 32)).into(),
+            oauth_token: fake_secret("fake-mailchimp-oauth-", 32).into(),
             api_endpoint: Arc::new(Mutex::new("https://us6.api.mailchimp.com".to_owned())),
             members: Arc::new(Mutex::new(BTreeMap::new())),
             log: Log::default(),
             next: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// The API key the fake accepts (the Basic password, or a bearer token): its data center is
+    /// `us6`.
+    #[must_use]
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// The OAuth access token the fake accepts.
+    #[must_use]
+    pub fn oauth_token(&self) -> &str {
+        &self.oauth_token
     }
 
     /// Where the metadata endpoint says the account's API is.
@@ -95,6 +111,26 @@ impl FakeMailchimp {
     fn next(&self) -> u64 {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
+
+    /// Whether the API key or OAuth token is a Basic password (any user) or a bearer token. An
+    /// API key also has to reach its own data center: `us6.api.mailchimp.com` for a `…-us6` key.
+    fn authenticated(&self, headers: &HeaderMap) -> bool {
+        let credentials = basic(headers);
+        let secret = match &credentials {
+            Some(user_pass) => user_pass.split_once(':').map(|(_, pass)| pass),
+            None => bearer(headers),
+        };
+        match secret {
+            Some(s) if s == self.oauth_token() => true,
+            Some(s) if s == self.api_key() => {
+                let host = headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                let dc = self.api_key.rsplit_once('-').map(|(_, dc)| dc).unwrap_or_default();
+                // Hosts that are not Mailchimp's (a fake's test host) carry no data center.
+                host.strip_suffix(".api.mailchimp.com").is_none_or(|h| h == dc)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The MD5 of the lower-cased address, in hex: a member's id in URLs.
@@ -113,7 +149,7 @@ async fn upsert(
     body: Bytes,
 ) -> Response {
     fake.log.push(Received::from_request(&method, &uri, &headers, &body));
-    if !authenticated(&headers) {
+    if !fake.authenticated(&headers) {
         let detail =
             "Your API key may be invalid, or you've attempted to access the wrong datacenter.";
         return problem(&fake, StatusCode::UNAUTHORIZED, "API Key Invalid", detail, None);
@@ -231,7 +267,7 @@ async fn metadata(
 ) -> Response {
     fake.log.push(Received::from_request(&method, &uri, &headers, &[]));
     let token = authorization(&headers).and_then(|v| v.strip_prefix("OAuth "));
-    if token != Some(OAUTH_TOKEN) {
+    if token != Some(fake.oauth_token()) {
         let body = json!({ "error": "invalid_token", "error_description": "Invalid token" });
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     }
@@ -246,26 +282,6 @@ async fn metadata(
         "api_endpoint": endpoint,
     });
     (StatusCode::OK, Json(body)).into_response()
-}
-
-/// The API key or OAuth token as a Basic password (any user) or a bearer token. An API key also
-/// has to reach its own data center: `us6.api.mailchimp.com` for a `…-us6` key.
-fn authenticated(headers: &HeaderMap) -> bool {
-    let credentials = basic(headers);
-    let secret = match &credentials {
-        Some(user_pass) => user_pass.split_once(':').map(|(_, pass)| pass),
-        None => bearer(headers),
-    };
-    match secret {
-        Some(OAUTH_TOKEN) => true,
-        Some(API_KEY) => {
-            let host = headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            let dc = API_KEY.rsplit_once('-').map(|(_, dc)| dc).unwrap_or_default();
-            // Hosts that are not Mailchimp's (a fake's test host) carry no data center.
-            host.strip_suffix(".api.mailchimp.com").is_none_or(|h| h == dc)
-        }
-        _ => false,
-    }
 }
 
 fn problem(

@@ -15,27 +15,48 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::request::authorization;
-use super::{Log, Received};
-
-/// The API key the fake accepts.
-pub const API_KEY: &str = "0123456789abcdef0123456789abcdef";
-/// Its secret key.
-pub const SECRET_KEY: &str = "fedcba9876543210fedcba9876543210";
+use super::{Log, Received, fake_secret};
 
 const ERROR_ID: &str = "9f6f4c4e-2b2a-4f49-9d5c-6e6b8d7a1c00";
 
 /// An in-process Mailjet. Clones share state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FakeMailjet {
+    api_key: Arc<str>,
+    secret_key: Arc<str>,
     log: Log,
     sent: Arc<Mutex<Vec<Value>>>,
 }
 
+impl Default for FakeMailjet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FakeMailjet {
-    /// Nothing sent yet.
+    /// Nothing sent yet; accepts an API key and secret key made now ([`FakeMailjet::api_key`],
+    /// [`FakeMailjet::secret_key`]).
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            api_key: fake_secret("fake-mailjet-key-", 32).into(),
+            secret_key: fake_secret("fake-mailjet-secret-", 32).into(),
+            log: Log::default(),
+            sent: Arc::default(),
+        }
+    }
+
+    /// The API key the fake accepts (the HTTP Basic user).
+    #[must_use]
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// The secret key that goes with [`FakeMailjet::api_key`] (the HTTP Basic password).
+    #[must_use]
+    pub fn secret_key(&self) -> &str {
+        &self.secret_key
     }
 
     /// The messages accepted so far.
@@ -69,7 +90,8 @@ async fn handle(
 ) -> Response {
     let received = Received::from_request(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
-    let expected = format!("Basic {}", STANDARD.encode(format!("{API_KEY}:{SECRET_KEY}")));
+    let credentials = format!("{}:{}", fake.api_key(), fake.secret_key());
+    let expected = format!("Basic {}", STANDARD.encode(credentials));
     if authorization(&headers) != Some(expected.as_str()) {
         let body = json!({
             "ErrorIdentifier": ERROR_ID,

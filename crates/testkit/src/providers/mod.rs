@@ -2,6 +2,10 @@
 //! shape the way the real service does (rejecting what it would reject, with its error format),
 //! records what it received (headers that carry credentials are not kept), and answers like the
 //! real service.
+//!
+//! Their credentials are made when a fake is created ([`fake_secret`]) and read from it
+//! (`fake.api_key()`, …): none is written in the source, so no committed string has the shape of
+//! a real provider's key.
 
 pub mod activecampaign;
 pub mod airtable;
@@ -29,6 +33,34 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::Json;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::Value;
+
+/// A credential made at test time: `prefix` followed by `len` random ASCII letters and digits
+/// from the operating system's generator.
+///
+/// Keep `prefix` neutral (`fake-slack-bot-`, not the provider's own prefix) unless the code under
+/// test reads it (Mailchimp's fake adds the data center suffix the engine reads after it): a
+/// string in a real provider's format trips secret scanners, here and in every log it reaches.
+///
+/// # Panics
+/// If the random generator fails: without it no fake, and no test, can run.
+#[must_use]
+pub fn fake_secret(prefix: &str, len: usize) -> String {
+    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut secret = String::with_capacity(prefix.len() + len);
+    secret.push_str(prefix);
+    let mut missing = len;
+    let mut bytes = [0u8; 64];
+    while missing > 0 {
+        getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("the random generator failed: {e}"));
+        // Bytes from 248 (4 × 62) up are dropped, so that every character is as likely.
+        let chars = bytes.iter().filter(|&&b| b < 248).take(missing);
+        for &b in chars {
+            secret.push(char::from(ALPHABET[usize::from(b) % ALPHABET.len()]));
+            missing -= 1;
+        }
+    }
+    secret
+}
 
 /// One request a fake received.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,5 +134,24 @@ impl Log {
     #[must_use]
     pub fn last(&self) -> Option<Received> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).last().cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake_secret;
+
+    #[test]
+    fn fake_secrets_are_the_prefix_and_fresh_random_alphanumerics() {
+        let a = fake_secret("fake-test-", 40);
+        let b = fake_secret("fake-test-", 40);
+        for s in [&a, &b] {
+            let tail = s.strip_prefix("fake-test-").unwrap_or_else(|| panic!("no prefix: {s}"));
+            assert_eq!(tail.len(), 40, "{s}");
+            assert!(tail.bytes().all(|b| b.is_ascii_alphanumeric()), "{s}");
+        }
+        assert_ne!(a, b);
+        assert_eq!(fake_secret("p", 0), "p");
+        assert_eq!(fake_secret("", 100).len(), 100);
     }
 }

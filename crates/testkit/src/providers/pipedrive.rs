@@ -14,10 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::request::{bearer, param, query};
-use super::{Log, Received};
-
-/// The API token the fake accepts unless told otherwise.
-pub const API_TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
+use super::{Log, Received, fake_secret};
 
 const ERROR_INFO: &str =
     "Please check developers.pipedrive.com for more information about Pipedrive API.";
@@ -26,6 +23,7 @@ const ADDED: &str = "2026-11-26 12:00:00";
 /// An in-process Pipedrive. Clones share state.
 #[derive(Debug, Clone)]
 pub struct FakePipedrive {
+    api_token: Arc<str>,
     log: Log,
     state: Arc<Mutex<PipedriveState>>,
 }
@@ -44,11 +42,22 @@ impl Default for FakePipedrive {
 }
 
 impl FakePipedrive {
-    /// Nothing stored; accepts [`API_TOKEN`].
+    /// Nothing stored; accepts an API token made now ([`FakePipedrive::api_token`]).
     #[must_use]
     pub fn new() -> Self {
-        let state = PipedriveState { tokens: vec![API_TOKEN.to_owned()], items: Vec::new() };
-        Self { log: Log::default(), state: Arc::new(Mutex::new(state)) }
+        let api_token = fake_secret("fake-pipedrive-", 40);
+        let state = PipedriveState { tokens: vec![api_token.clone()], items: Vec::new() };
+        Self {
+            api_token: api_token.into(),
+            log: Log::default(),
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// The API token the fake accepts from the start (the `api_token` query parameter).
+    #[must_use]
+    pub fn api_token(&self) -> &str {
+        &self.api_token
     }
 
     /// Also accepts `token` (an OAuth access token, as a bearer token).

@@ -18,10 +18,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::request::{bearer, param, query};
-use super::{Log, Received, Refusal};
-
-/// The access token the fake accepts.
-pub const ACCESS_TOKEN: &str = "00DFakeOrg!AQ4AQFlowvaultFakeSalesforceAccessToken";
+use super::{Log, Received, Refusal, fake_secret};
 
 const DATA: &str = "/services/data/v60.0";
 const FIELDS: &[&str] = &[
@@ -42,17 +39,34 @@ const FIELDS: &[&str] = &[
 ];
 
 /// An in-process Salesforce org. Clones share state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FakeSalesforce {
+    access_token: Arc<str>,
     log: Log,
     leads: Arc<Mutex<Vec<Map<String, Value>>>>,
 }
 
+impl Default for FakeSalesforce {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FakeSalesforce {
-    /// No leads.
+    /// No leads; accepts an access token made now ([`FakeSalesforce::access_token`]).
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            access_token: fake_secret("fake-salesforce-session-", 48).into(),
+            log: Log::default(),
+            leads: Arc::default(),
+        }
+    }
+
+    /// The OAuth access token the fake accepts (as a bearer token).
+    #[must_use]
+    pub fn access_token(&self) -> &str {
+        &self.access_token
     }
 
     /// Adds a lead with these fields; returns its 18-character id.
@@ -96,7 +110,7 @@ async fn handle(
 ) -> Result<Response, Refusal> {
     let received = Received::from_request(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
-    if bearer(&headers) != Some(ACCESS_TOKEN) {
+    if bearer(&headers) != Some(fake.access_token()) {
         return Err(error(
             StatusCode::UNAUTHORIZED,
             "INVALID_SESSION_ID",

@@ -19,10 +19,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::request::bearer;
-use super::{Log, Received};
-
-/// The API key the fake accepts unless [`FakeSendgrid::with_api_key`] says otherwise.
-pub const API_KEY: &str = "SG.fakeKeyId000000000001.fakeKeySecret0000000000000000000000000001";
+use super::{Log, Received, fake_secret};
 
 const HELP: &str = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html";
 
@@ -41,16 +38,22 @@ impl Default for FakeSendgrid {
 }
 
 impl FakeSendgrid {
-    /// A fake accepting [`API_KEY`].
+    /// A fake accepting an API key made now ([`FakeSendgrid::api_key`]).
     #[must_use]
     pub fn new() -> Self {
-        Self::with_api_key(API_KEY)
+        Self::with_api_key(&fake_secret("fake-sendgrid-", 64))
     }
 
     /// A fake accepting `api_key`.
     #[must_use]
     pub fn with_api_key(api_key: &str) -> Self {
         Self { api_key: api_key.to_owned(), log: Log::default(), next: Arc::new(AtomicU64::new(1)) }
+    }
+
+    /// The API key the fake accepts (as a bearer token).
+    #[must_use]
+    pub fn api_key(&self) -> &str {
+        &self.api_key
     }
 
     /// Routes at the root of `api.sendgrid.com`.

@@ -19,12 +19,8 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use super::request::{bearer, content_type, form};
-use super::{Log, Received};
+use super::{Log, Received, fake_secret};
 
-/// The bot token the Web API accepts unless [`FakeSlack::with_token`] says otherwise.
-pub const BOT_TOKEN: &str = "xoxb-0000000001-0000000002-fakeslackbottoken";
-/// The path of the workspace's one incoming webhook.
-pub const WEBHOOK_PATH: &str = "/services/T0FAKE0001/B0FAKE0001/fakeWebhookSecret0000001";
 /// The channel every fake workspace has, as `#general`.
 pub const GENERAL: &str = "C0FAKE0001";
 
@@ -37,6 +33,8 @@ const EPOCH: u64 = 1_795_694_400;
 #[derive(Debug, Clone)]
 pub struct FakeSlack {
     token: Arc<Mutex<String>>,
+    /// `/services/T…/B…/{secret}`: the URL is the webhook's credential.
+    webhook_path: Arc<str>,
     /// Channel name → id.
     channels: Arc<Mutex<BTreeMap<String, String>>>,
     log: Log,
@@ -50,12 +48,15 @@ impl Default for FakeSlack {
 }
 
 impl FakeSlack {
-    /// A workspace with `#general`, accepting [`BOT_TOKEN`].
+    /// A workspace with `#general`, accepting a bot token and with one incoming webhook, both
+    /// made now ([`FakeSlack::bot_token`], [`FakeSlack::webhook_path`]).
     #[must_use]
     pub fn new() -> Self {
         let channels = BTreeMap::from([("general".to_owned(), GENERAL.to_owned())]);
+        let webhook_secret = fake_secret("fake-webhook-", 24);
         Self {
-            token: Arc::new(Mutex::new(BOT_TOKEN.to_owned())),
+            token: Arc::new(Mutex::new(fake_secret("fake-slack-bot-", 40))),
+            webhook_path: format!("/services/{TEAM_ID}/{BOT_ID}/{webhook_secret}").into(),
             channels: Arc::new(Mutex::new(channels)),
             log: Log::default(),
             next: Arc::new(AtomicU64::new(1)),
@@ -67,6 +68,19 @@ impl FakeSlack {
     pub fn with_token(self, token: &str) -> Self {
         token.clone_into(&mut self.token.lock().unwrap_or_else(PoisonError::into_inner));
         self
+    }
+
+    /// The bot token the Web API accepts: the one made with the fake, or the one
+    /// [`FakeSlack::with_token`] gave.
+    #[must_use]
+    pub fn bot_token(&self) -> String {
+        self.token.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The path of the workspace's one incoming webhook, its secret included.
+    #[must_use]
+    pub fn webhook_path(&self) -> &str {
+        &self.webhook_path
     }
 
     /// Adds channel `#name` with `id`.
@@ -118,7 +132,7 @@ impl FakeSlack {
             Some(Body::Form(m)) => m.get("token").and_then(Value::as_str),
             _ => None,
         };
-        let expected = self.token.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let expected = self.bot_token();
         match bearer(headers).or(form_token) {
             None => Some("not_authed"),
             Some(t) if t == expected => None,
@@ -152,7 +166,7 @@ async fn webhook(
     body: Bytes,
 ) -> Response {
     let parsed = fake.receive(&method, &uri, &headers, &body);
-    if uri.path() != WEBHOOK_PATH {
+    if uri.path() != fake.webhook_path() {
         return (StatusCode::FORBIDDEN, "invalid_token").into_response();
     }
     // A form posts the message as JSON in its `payload` field.

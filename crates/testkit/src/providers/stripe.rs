@@ -2,7 +2,7 @@
 //! `POST /v1/customers/{id}` and `GET /v1/customers?email=`. It takes a secret key as a bearer
 //! token or as the HTTP Basic user (as Stripe does), form-encoded bodies in bracket notation, and
 //! answers errors as `{"error": {"type", "message", "param"?, "code"?}}`; an invalid key is echoed
-//! masked (`sk_test_****1234`), like Stripe's message.
+//! masked like Stripe's message: up to its last `_`, then `****` and its last four characters.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,10 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::request::{bearer_or_basic_user, content_type, form, param, query};
-use super::{Log, Received, Refusal};
-
-/// The secret key the fake accepts unless told otherwise.
-pub const SECRET_KEY: &str = "sk_test_flowvaultFakeStripeKey4242";
+use super::{Log, Received, Refusal, fake_secret};
 
 /// When the fake says customers were created (2026-11-26T12:00:00Z).
 const CREATED: u64 = 1_795_694_400;
@@ -29,6 +26,7 @@ const CUSTOMER_FIELDS: &[&str] =
 /// An in-process Stripe. Clones share state.
 #[derive(Debug, Clone)]
 pub struct FakeStripe {
+    secret_key: Arc<str>,
     log: Log,
     state: Arc<Mutex<StripeState>>,
 }
@@ -47,11 +45,23 @@ impl Default for FakeStripe {
 }
 
 impl FakeStripe {
-    /// No customers; accepts [`SECRET_KEY`].
+    /// No customers; accepts a secret key made now ([`FakeStripe::secret_key`]).
     #[must_use]
     pub fn new() -> Self {
-        let state = StripeState { keys: vec![SECRET_KEY.to_owned()], ..StripeState::default() };
-        Self { log: Log::default(), state: Arc::new(Mutex::new(state)) }
+        // Neutral, but with Stripe's `_` before the random part that error messages mask.
+        let secret_key = fake_secret("fake_stripe_secret_", 32);
+        let state = StripeState { keys: vec![secret_key.clone()], ..StripeState::default() };
+        Self {
+            secret_key: secret_key.into(),
+            log: Log::default(),
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// The secret key the fake accepts from the start (as a bearer token or the Basic user).
+    #[must_use]
+    pub fn secret_key(&self) -> &str {
+        &self.secret_key
     }
 
     /// Also accepts `key` (a Connect access token is a secret key of the connected account).
@@ -272,7 +282,8 @@ fn unflatten(pairs: Vec<(String, String)>) -> Map<String, Value> {
     root
 }
 
-/// `sk_test_abcdef1234` as Stripe echoes it: `sk_test_****1234`.
+/// A key as Stripe's messages echo it: up to its last `_`, then `****` and its last four
+/// characters (`…_abcdef1234` becomes `…_****1234`).
 fn mask(key: &str) -> String {
     let prefix = key.rfind('_').map_or("", |i| &key[..=i]);
     let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();

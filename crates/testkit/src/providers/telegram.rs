@@ -13,17 +13,15 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Log, Received};
-
-/// The bot token the fake accepts.
-pub const BOT_TOKEN: &str = "7012345678:AAFlowvaultFakeTelegramBotToken_-0123";
+use super::{Log, Received, fake_secret};
 
 /// When the fake says messages were sent (2026-11-26T12:00:00Z).
 const DATE: u64 = 1_795_694_400;
 
 /// An in-process Telegram Bot API. Clones share state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FakeTelegram {
+    bot_token: Arc<str>,
     log: Log,
     state: Arc<Mutex<TelegramState>>,
 }
@@ -35,11 +33,29 @@ struct TelegramState {
     messages: Vec<(String, String)>,
 }
 
+impl Default for FakeTelegram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FakeTelegram {
-    /// A bot in no chat.
+    /// A bot in no chat, with a token made now ([`FakeTelegram::bot_token`]).
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            // Shaped as `<bot id>:<secret>` with `_` and `-`, as Telegram's are: every kind of
+            // character the engine lets into the path.
+            bot_token: fake_secret("1000000001:fake_telegram-", 35).into(),
+            log: Log::default(),
+            state: Arc::default(),
+        }
+    }
+
+    /// The bot token the fake accepts (in the path, `/bot{token}/…`).
+    #[must_use]
+    pub fn bot_token(&self) -> &str {
+        &self.bot_token
     }
 
     /// Puts the bot in the chat `id` (`"123456789"` or `"@channel"`).
@@ -87,7 +103,7 @@ async fn handle(
     if token.is_empty() {
         return failure(StatusCode::NOT_FOUND, "Not Found");
     }
-    if token != BOT_TOKEN {
+    if token != fake.bot_token() {
         return failure(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     if api_method != "sendMessage" {

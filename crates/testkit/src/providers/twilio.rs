@@ -20,12 +20,10 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use super::request::{basic, content_type, form};
-use super::{Log, Received};
+use super::{Log, Received, fake_secret};
 
 /// The Account SID the fake answers to unless [`FakeTwilio::with_credentials`] says otherwise.
 pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
-/// The auth token that goes with [`ACCOUNT_SID`].
-pub const AUTH_TOKEN: &str = "fake-twilio-auth-token-0001";
 
 /// Twilio's `date_created` format (RFC 2822); the fake's clock never moves.
 const DATE: &str = "Thu, 26 Nov 2026 12:00:00 +0000";
@@ -47,10 +45,10 @@ impl Default for FakeTwilio {
 }
 
 impl FakeTwilio {
-    /// A fake accepting [`ACCOUNT_SID`] and [`AUTH_TOKEN`].
+    /// A fake accepting [`ACCOUNT_SID`] and an auth token made now ([`FakeTwilio::auth_token`]).
     #[must_use]
     pub fn new() -> Self {
-        Self::with_credentials(ACCOUNT_SID, AUTH_TOKEN)
+        Self::with_credentials(ACCOUNT_SID, &fake_secret("fake-twilio-", 32))
     }
 
     /// A fake accepting other credentials.
@@ -62,6 +60,18 @@ impl FakeTwilio {
             log: Log::default(),
             next: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// The Account SID the fake answers to (the HTTP Basic user).
+    #[must_use]
+    pub fn account_sid(&self) -> &str {
+        &self.account_sid
+    }
+
+    /// The auth token that goes with [`FakeTwilio::account_sid`] (the HTTP Basic password).
+    #[must_use]
+    pub fn auth_token(&self) -> &str {
+        &self.auth_token
     }
 
     /// Routes at the root of `api.twilio.com`.

@@ -14,10 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::request::bearer;
-use super::{Log, Received};
-
-/// The access token the fake accepts.
-pub const ACCESS_TOKEN: &str = "EAAFlowvaultFakeWhatsAppSystemUserToken0123456789";
+use super::{Log, Received, fake_secret};
 
 const TYPES: &[&str] = &[
     "audio",
@@ -34,8 +31,9 @@ const TYPES: &[&str] = &[
 ];
 
 /// An in-process WhatsApp Cloud API. Clones share state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FakeWhatsapp {
+    access_token: Arc<str>,
     log: Log,
     state: Arc<Mutex<WhatsappState>>,
 }
@@ -46,11 +44,28 @@ struct WhatsappState {
     messages: Vec<Value>,
 }
 
+impl Default for FakeWhatsapp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FakeWhatsapp {
-    /// No business phone numbers.
+    /// No business phone numbers; accepts an access token made now
+    /// ([`FakeWhatsapp::access_token`]).
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            access_token: fake_secret("fake-whatsapp-", 48).into(),
+            log: Log::default(),
+            state: Arc::default(),
+        }
+    }
+
+    /// The access token the fake accepts (as a bearer token).
+    #[must_use]
+    pub fn access_token(&self) -> &str {
+        &self.access_token
     }
 
     /// Adds a business phone number with this id.
@@ -90,7 +105,7 @@ async fn handle(
 ) -> Response {
     let received = Received::from_request(&method, &uri, &headers, &body);
     fake.log.push(received.clone());
-    if bearer(&headers) != Some(ACCESS_TOKEN) {
+    if bearer(&headers) != Some(fake.access_token()) {
         return graph_error(
             StatusCode::UNAUTHORIZED,
             "Invalid OAuth access token - Cannot parse access token",

@@ -13,14 +13,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::request::form;
-use super::{Log, Received};
-
-/// A hook path the fake serves from the start.
-pub const HOOK_PATH: &str = "/hooks/catch/1234567/abc1d2e/";
+use super::{Log, Received, fake_secret};
 
 /// An in-process Zapier hooks host. Clones share state.
 #[derive(Debug, Clone)]
 pub struct FakeZapier {
+    hook_path: Arc<str>,
     log: Log,
     state: Arc<Mutex<ZapierState>>,
 }
@@ -40,11 +38,23 @@ impl Default for FakeZapier {
 }
 
 impl FakeZapier {
-    /// Serves [`HOOK_PATH`].
+    /// Serves one hook, at a path made now ([`FakeZapier::hook_path`]).
     #[must_use]
     pub fn new() -> Self {
-        let state = ZapierState { hooks: vec![(HOOK_PATH.to_owned(), false)], caught: Vec::new() };
-        Self { log: Log::default(), state: Arc::new(Mutex::new(state)) }
+        let hook_path = format!("/hooks/catch/1234567/{}/", fake_secret("fake", 12));
+        let state = ZapierState { hooks: vec![(hook_path.clone(), false)], caught: Vec::new() };
+        Self {
+            hook_path: hook_path.into(),
+            log: Log::default(),
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// The path of the hook the fake serves from the start: `/hooks/catch/{account}/{hook}/`,
+    /// where the hook's part is its secret.
+    #[must_use]
+    pub fn hook_path(&self) -> &str {
+        &self.hook_path
     }
 
     /// Also serves `path`, answering with an empty body if `silent` (Zapier's silent mode).

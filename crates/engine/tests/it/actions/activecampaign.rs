@@ -2,7 +2,7 @@
 //! listing by e-mail, the `Api-Token` header, ActiveCampaign's errors.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::activecampaign::{API_TOKEN, FakeActiveCampaign};
+use flowvault_testkit::providers::activecampaign::FakeActiveCampaign;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -40,7 +40,7 @@ async fn upsert_contact_syncs_the_contact_and_custom_fields() {
             "ACTIVECAMPAIGN",
             "UPSERT_CONTACT",
             params,
-            connection(API_TOKEN, &format!("https://{HOST}/api/3/")),
+            connection(fake.api_token(), &format!("https://{HOST}/api/3/")),
             None,
         )
         .await
@@ -76,7 +76,7 @@ async fn upsert_contact_updates_the_contact_with_that_email() {
             "ACTIVECAMPAIGN",
             "UPSERT_CONTACT",
             params,
-            connection(API_TOKEN, &format!("https://{HOST}")),
+            connection(fake.api_token(), &format!("https://{HOST}")),
             None,
         )
         .await
@@ -99,7 +99,7 @@ async fn list_contacts_filters_by_email() {
             "ACTIVECAMPAIGN",
             "LIST_CONTACTS",
             json!({"connection_id": "ac_1", "email": "ann@example.com"}),
-            connection(API_TOKEN, &format!("https://{HOST}")),
+            connection(fake.api_token(), &format!("https://{HOST}")),
             None,
         )
         .await
@@ -141,7 +141,7 @@ async fn activecampaign_errors_carry_its_message_and_never_the_token() {
             "ACTIVECAMPAIGN",
             "UPSERT_CONTACT",
             json!({"connection_id": "ac_1", "email": "not-an-address"}),
-            connection(API_TOKEN, &format!("https://{HOST}")),
+            connection(fake.api_token(), &format!("https://{HOST}")),
             None,
         )
         .await

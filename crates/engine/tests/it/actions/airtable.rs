@@ -2,7 +2,8 @@
 //! Airtable's errors.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::airtable::{FakeAirtable, TOKEN};
+use flowvault_testkit::providers::airtable::FakeAirtable;
+use flowvault_testkit::providers::fake_secret;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -32,7 +33,7 @@ async fn create_record_posts_the_fields_to_the_named_table() {
         "fields": {"Name": "Jane", "Email": "jane@example.com", "Age": 31},
     });
     let out = h
-        .run("AIRTABLE", "CREATE_RECORD", params, token(TOKEN), None)
+        .run("AIRTABLE", "CREATE_RECORD", params, token(fake.token()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -63,7 +64,7 @@ async fn list_records_passes_the_formula_and_the_view() {
         "view": "Grid view",
     });
     let out = h
-        .run("AIRTABLE", "LIST_RECORDS", params, token(TOKEN), None)
+        .run("AIRTABLE", "LIST_RECORDS", params, token(fake.token()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -98,7 +99,7 @@ async fn update_record_patches_only_the_given_fields() {
         "fields": {"Email": "new@example.com"},
     });
     let out = h
-        .run("AIRTABLE", "UPDATE_RECORD", params, token(TOKEN), None)
+        .run("AIRTABLE", "UPDATE_RECORD", params, token(fake.token()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -118,7 +119,7 @@ async fn airtable_errors_carry_its_message_and_never_the_token() {
             "connection_id": "ac_1", "base_id": BASE, "table_name": "People", "fields": fields,
         })
     };
-    let wrong = "patWrongWrong.0000000000000000";
+    let wrong = &fake_secret("wrong-", 48);
     let err = h
         .run("AIRTABLE", "CREATE_RECORD", create(json!({"Name": "x"})), token(wrong), None)
         .await
@@ -129,7 +130,13 @@ async fn airtable_errors_carry_its_message_and_never_the_token() {
     assert!(!err.message.contains(wrong));
 
     let err = h
-        .run("AIRTABLE", "CREATE_RECORD", create(json!({"Shoe size": 42})), token(TOKEN), None)
+        .run(
+            "AIRTABLE",
+            "CREATE_RECORD",
+            create(json!({"Shoe size": 42})),
+            token(fake.token()),
+            None,
+        )
         .await
         .err()
         .unwrap_or_else(|| panic!("an unknown field must fail"));
@@ -141,7 +148,7 @@ async fn airtable_errors_carry_its_message_and_never_the_token() {
         "record_id": "recMissing", "fields": {"Name": "x"},
     });
     let err = h
-        .run("AIRTABLE", "UPDATE_RECORD", params, token(TOKEN), None)
+        .run("AIRTABLE", "UPDATE_RECORD", params, token(fake.token()), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("a missing record must fail"));

@@ -2,7 +2,7 @@
 //! the setup's `domain` is the tenant's host, unless the provider's base URL is overridden.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::auth0::{DATABASE, FakeAuth0Management, TOKEN};
+use flowvault_testkit::providers::auth0::{DATABASE, FakeAuth0Management};
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -39,7 +39,7 @@ async fn create_user_posts_the_payload_with_the_token() {
         "user_metadata": {"plan": "pro"},
     });
     let out = h
-        .run("AUTH0", "CREATE_USER", json!({"payload": payload}), setup(), Some(TOKEN))
+        .run("AUTH0", "CREATE_USER", json!({"payload": payload}), setup(), Some(fake.token()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let got = fake.log().last().unwrap_or_else(|| panic!("nothing received"));
@@ -63,7 +63,7 @@ async fn without_an_override_the_domain_is_the_host() {
     let mut h = Harness::new();
     h.host(DOMAIN, fake.router());
     let out = h
-        .run("AUTH0", "GET_USER", json!({"user_id": id}), setup(), Some(TOKEN))
+        .run("AUTH0", "GET_USER", json!({"user_id": id}), setup(), Some(fake.token()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out["user_id"], id);
@@ -75,7 +75,7 @@ async fn get_user_encodes_the_id_in_the_path() {
     let fake = FakeAuth0Management::new();
     let id = fake.add_user("ada@example.com");
     let out = harness(&fake)
-        .run("AUTH0", "GET_USER", json!({"user_id": id}), setup(), Some(TOKEN))
+        .run("AUTH0", "GET_USER", json!({"user_id": id}), setup(), Some(fake.token()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let got = fake.log().last().unwrap_or_else(|| panic!("nothing received"));
@@ -91,12 +91,12 @@ async fn update_user_patches_the_changes() {
     let h = harness(&fake);
     let params =
         json!({"user_id": id, "changes": {"user_metadata": {"plan": "pro"}, "name": "Ada"}});
-    h.run("AUTH0", "UPDATE_USER", params, setup(), Some(TOKEN))
+    h.run("AUTH0", "UPDATE_USER", params, setup(), Some(fake.token()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let params = json!({"user_id": id, "changes": {"user_metadata": {"seats": 3}}});
     let out = h
-        .run("AUTH0", "UPDATE_USER", params, setup(), Some(TOKEN))
+        .run("AUTH0", "UPDATE_USER", params, setup(), Some(fake.token()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let got = fake.log().last().unwrap_or_else(|| panic!("nothing received"));
@@ -117,7 +117,7 @@ async fn send_request_reaches_any_path_with_its_query() {
         "params": {"q": "email:\"ada@example.com\"", "per_page": 5},
     });
     let out = harness(&fake)
-        .run("AUTH0", "SEND_REQUEST", params, setup(), Some(TOKEN))
+        .run("AUTH0", "SEND_REQUEST", params, setup(), Some(fake.token()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let got = fake.log().last().unwrap_or_else(|| panic!("nothing received"));
@@ -131,7 +131,7 @@ async fn auth0_errors_keep_their_message_and_status() {
     let fake = FakeAuth0Management::new();
     let h = harness(&fake);
     let err = h
-        .run("AUTH0", "GET_USER", json!({"user_id": "auth0|nobody"}), setup(), Some(TOKEN))
+        .run("AUTH0", "GET_USER", json!({"user_id": "auth0|nobody"}), setup(), Some(fake.token()))
         .await
         .err()
         .unwrap_or_else(|| panic!("an unknown user was found"));
@@ -139,19 +139,21 @@ async fn auth0_errors_keep_their_message_and_status() {
     assert_eq!(err.status, Some(404));
 
     let payload = json!({"connection": DATABASE, "email": "ada@example.com", "password": "pw"});
-    h.run("AUTH0", "CREATE_USER", json!({"payload": payload.clone()}), setup(), Some(TOKEN))
+    h.run("AUTH0", "CREATE_USER", json!({"payload": payload.clone()}), setup(), Some(fake.token()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let err =
-        h.run("AUTH0", "CREATE_USER", json!({"payload": payload}), setup(), Some(TOKEN)).await;
+    let err = h
+        .run("AUTH0", "CREATE_USER", json!({"payload": payload}), setup(), Some(fake.token()))
+        .await;
     assert_eq!(
         err.err().map(|e| e.message).as_deref(),
         Some("AUTH0 answered 409: The user already exists.")
     );
 
     let payload = json!({"email": "grace@example.com", "password": "pw"});
-    let err =
-        h.run("AUTH0", "CREATE_USER", json!({"payload": payload}), setup(), Some(TOKEN)).await;
+    let err = h
+        .run("AUTH0", "CREATE_USER", json!({"payload": payload}), setup(), Some(fake.token()))
+        .await;
     assert_eq!(
         err.err().map(|e| e.message).as_deref(),
         Some(

@@ -2,7 +2,8 @@
 //! Clearbit's errors.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::clearbit::{FakeClearbit, SECRET_KEY};
+use flowvault_testkit::providers::clearbit::FakeClearbit;
+use flowvault_testkit::providers::fake_secret;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -29,7 +30,7 @@ async fn find_person_looks_up_the_email() {
             "CLEARBIT",
             "FIND_PERSON",
             json!({"connection_id": "ac_1", "email": "alex@clearbit.com"}),
-            key(SECRET_KEY),
+            key(fake.secret_key()),
             None,
         )
         .await
@@ -52,7 +53,7 @@ async fn find_company_looks_up_the_domain() {
             "CLEARBIT",
             "FIND_COMPANY",
             json!({"connection_id": "ac_1", "domain": "clearbit.com"}),
-            key(SECRET_KEY),
+            key(fake.secret_key()),
             None,
         )
         .await
@@ -76,7 +77,7 @@ async fn a_queued_lookup_is_pending_not_an_error() {
             "CLEARBIT",
             "FIND_PERSON",
             json!({"connection_id": "ac_1", "email": "new@example.com"}),
-            key(SECRET_KEY),
+            key(fake.secret_key()),
             None,
         )
         .await
@@ -88,7 +89,7 @@ async fn a_queued_lookup_is_pending_not_an_error() {
 async fn clearbit_errors_carry_its_message_and_never_the_key() {
     let fake = FakeClearbit::new();
     let h = serve(&fake);
-    let wrong = "sk_wrong_wrong_wrong_0000";
+    let wrong = &fake_secret("wrong-", 40);
     let err = h
         .run(
             "CLEARBIT",
@@ -109,7 +110,7 @@ async fn clearbit_errors_carry_its_message_and_never_the_key() {
             "CLEARBIT",
             "FIND_COMPANY",
             json!({"connection_id": "ac_1", "domain": "nowhere.example"}),
-            key(SECRET_KEY),
+            key(fake.secret_key()),
             None,
         )
         .await

@@ -2,7 +2,8 @@
 //! raw values, the OAuth token, Google's errors.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::google_sheets::{ACCESS_TOKEN, FakeGoogleSheets};
+use flowvault_testkit::providers::fake_secret;
+use flowvault_testkit::providers::google_sheets::FakeGoogleSheets;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -32,7 +33,7 @@ async fn add_row_appends_raw_values_to_the_named_sheet() {
         "values": ["Jane", "jane@example.com", 31, "=1+1"],
     });
     let out = h
-        .run("GOOGLE_SHEETS", "ADD_ROW", params, oauth(), Some(ACCESS_TOKEN))
+        .run("GOOGLE_SHEETS", "ADD_ROW", params, oauth(), Some(fake.access_token()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -69,7 +70,7 @@ async fn a_numeric_sheet_id_is_looked_up_by_gid() {
         "values": [["a", 1], ["b", null]],
     });
     let out = h
-        .run("GOOGLE_SHEETS", "ADD_ROW", params, oauth(), Some(ACCESS_TOKEN))
+        .run("GOOGLE_SHEETS", "ADD_ROW", params, oauth(), Some(fake.access_token()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let log = fake.log().all();
@@ -96,7 +97,7 @@ async fn without_a_sheet_the_first_one_is_used() {
     fake.add_spreadsheet(SHEET, &[(0, "First"), (7, "Second")]);
     let h = serve(&fake);
     let params = json!({"connection_id": "ac_1", "spreadsheet_id": SHEET, "values": ["x"]});
-    h.run("GOOGLE_SHEETS", "ADD_ROW", params, oauth(), Some(ACCESS_TOKEN))
+    h.run("GOOGLE_SHEETS", "ADD_ROW", params, oauth(), Some(fake.access_token()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -109,7 +110,7 @@ async fn google_errors_carry_its_message_and_never_the_token() {
     let fake = FakeGoogleSheets::new();
     fake.add_spreadsheet(SHEET, &[(0, "Sheet1")]);
     let h = serve(&fake);
-    let wrong = "ya29.expired-or-revoked-token";
+    let wrong = &fake_secret("revoked-", 40);
     let params = json!({"connection_id": "ac_1", "spreadsheet_id": SHEET, "values": ["x"]});
     let err = h
         .run("GOOGLE_SHEETS", "ADD_ROW", params, oauth(), Some(wrong))
@@ -126,7 +127,7 @@ async fn google_errors_carry_its_message_and_never_the_token() {
         "connection_id": "ac_1", "spreadsheet_id": SHEET, "sheet_id": "Nope", "values": ["x"],
     });
     let err = h
-        .run("GOOGLE_SHEETS", "ADD_ROW", params, oauth(), Some(ACCESS_TOKEN))
+        .run("GOOGLE_SHEETS", "ADD_ROW", params, oauth(), Some(fake.access_token()))
         .await
         .err()
         .unwrap_or_else(|| panic!("an unknown sheet must fail"));
@@ -136,7 +137,7 @@ async fn google_errors_carry_its_message_and_never_the_token() {
         "connection_id": "ac_1", "spreadsheet_id": SHEET, "sheet_id": 99, "values": ["x"],
     });
     let err = h
-        .run("GOOGLE_SHEETS", "ADD_ROW", params, oauth(), Some(ACCESS_TOKEN))
+        .run("GOOGLE_SHEETS", "ADD_ROW", params, oauth(), Some(fake.access_token()))
         .await
         .err()
         .unwrap_or_else(|| panic!("an unknown sheet id must fail"));

@@ -1,7 +1,8 @@
 //! HubSpot contacts against the fake: batch upsert by e-mail, read by e-mail, bearer tokens.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::hubspot::{FakeHubspot, TOKEN};
+use flowvault_testkit::providers::fake_secret;
+use flowvault_testkit::providers::hubspot::FakeHubspot;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -33,7 +34,7 @@ async fn upsert_contact_creates_by_email_with_the_properties() {
         "lastname": "Rivera",
     });
     let out = h
-        .run("HUBSPOT", "UPSERT_CONTACT", params, api_key(TOKEN), None)
+        .run("HUBSPOT", "UPSERT_CONTACT", params, api_key(fake.token()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
 
@@ -98,7 +99,7 @@ async fn get_contact_reads_by_email() {
             "HUBSPOT",
             "GET_CONTACT",
             json!({"connection_id": "ac_1", "email": "jane+crm@example.com"}),
-            api_key(TOKEN),
+            api_key(fake.token()),
             None,
         )
         .await
@@ -114,7 +115,7 @@ async fn get_contact_reads_by_email() {
 async fn hubspot_errors_carry_its_message_and_never_the_token() {
     let fake = FakeHubspot::new();
     let h = serve(&fake);
-    let wrong = "pat-na1-wrong-token-0000";
+    let wrong = &fake_secret("wrong-", 36);
     let err = h
         .run(
             "HUBSPOT",
@@ -135,7 +136,7 @@ async fn hubspot_errors_carry_its_message_and_never_the_token() {
             "HUBSPOT",
             "UPSERT_CONTACT",
             json!({"connection_id": "ac_1", "email": "a@example.com", "shoe_size": 42}),
-            api_key(TOKEN),
+            api_key(fake.token()),
             None,
         )
         .await
@@ -149,7 +150,7 @@ async fn hubspot_errors_carry_its_message_and_never_the_token() {
             "HUBSPOT",
             "GET_CONTACT",
             json!({"connection_id": "ac_1", "email": "nobody@example.com"}),
-            api_key(TOKEN),
+            api_key(fake.token()),
             None,
         )
         .await

@@ -3,9 +3,7 @@
 //! or the one the OAuth metadata endpoint gives for an OAuth token.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::mailchimp::{
-    API_KEY, FakeMailchimp, LIST_ID, OAUTH_TOKEN, subscriber_hash,
-};
+use flowvault_testkit::providers::mailchimp::{FakeMailchimp, LIST_ID, subscriber_hash};
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -42,7 +40,7 @@ async fn an_api_key_goes_to_its_data_center_with_the_subscriber_hash() {
     let fake = FakeMailchimp::new();
     let h = at_mailchimp_hosts(&fake);
     let out = h
-        .run("MAILCHIMP", "UPSERT_MEMBER", upsert("Ada@Example.COM"), api_key(API_KEY), None)
+        .run("MAILCHIMP", "UPSERT_MEMBER", upsert("Ada@Example.COM"), api_key(fake.api_key()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
 
@@ -69,14 +67,20 @@ async fn a_second_upsert_updates_the_member() {
     let fake = FakeMailchimp::new();
     let h = at_mailchimp_hosts(&fake);
     for _ in 0..2 {
-        h.run("MAILCHIMP", "UPSERT_MEMBER", upsert("ada@example.com"), api_key(API_KEY), None)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        h.run(
+            "MAILCHIMP",
+            "UPSERT_MEMBER",
+            upsert("ada@example.com"),
+            api_key(fake.api_key()),
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     }
     let mut params = upsert("ada@example.com");
     params["member"]["merge_fields"] = json!({"LNAME": "King"});
     let out = h
-        .run("MAILCHIMP", "UPSERT_MEMBER", params, api_key(API_KEY), None)
+        .run("MAILCHIMP", "UPSERT_MEMBER", params, api_key(fake.api_key()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out["full_name"], "Ada King");
@@ -109,7 +113,13 @@ async fn an_oauth_token_finds_its_endpoint_in_the_metadata() {
     let fake = FakeMailchimp::new();
     let h = at_mailchimp_hosts(&fake);
     let out = h
-        .run("MAILCHIMP", "UPSERT_MEMBER", upsert("ada@example.com"), oauth(), Some(OAUTH_TOKEN))
+        .run(
+            "MAILCHIMP",
+            "UPSERT_MEMBER",
+            upsert("ada@example.com"),
+            oauth(),
+            Some(fake.oauth_token()),
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let urls: Vec<String> = h.transport.sent().into_iter().map(|s| s.url).collect();
@@ -132,9 +142,15 @@ async fn a_base_url_override_serves_metadata_and_api() {
     fake.set_api_endpoint("https://mailchimp.test");
     let mut h = Harness::new();
     h.serve(AppId::Mailchimp, "mailchimp.test", fake.router());
-    h.run("MAILCHIMP", "UPSERT_MEMBER", upsert("ada@example.com"), oauth(), Some(OAUTH_TOKEN))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    h.run(
+        "MAILCHIMP",
+        "UPSERT_MEMBER",
+        upsert("ada@example.com"),
+        oauth(),
+        Some(fake.oauth_token()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let paths: Vec<String> = fake.log().all().into_iter().map(|r| r.path).collect();
     assert_eq!(paths.len(), 2);
     assert_eq!(paths[0], "/oauth2/metadata");
@@ -148,7 +164,7 @@ async fn validation_errors_name_the_field() {
     let mut params = upsert("ada@example.com");
     params["member"].as_object_mut().map(|m| m.remove("status_if_new"));
     let err = h
-        .run("MAILCHIMP", "UPSERT_MEMBER", params, api_key(API_KEY), None)
+        .run("MAILCHIMP", "UPSERT_MEMBER", params, api_key(fake.api_key()), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("a member without status_if_new was accepted"));
@@ -161,7 +177,8 @@ async fn validation_errors_name_the_field() {
     );
 
     let params = json!({"list_id": LIST_ID, "member": {"status_if_new": "subscribed"}});
-    let err = h.run("MAILCHIMP", "UPSERT_MEMBER", params, api_key(API_KEY), None).await.err();
+    let err =
+        h.run("MAILCHIMP", "UPSERT_MEMBER", params, api_key(fake.api_key()), None).await.err();
     assert_eq!(err.map(|e| e.message).as_deref(), Some("param `member.email_address` is empty"));
     assert_eq!(fake.log().all().len(), 1);
 }
@@ -172,7 +189,7 @@ async fn an_unknown_list_is_mailchimps_404() {
     let mut params = upsert("ada@example.com");
     params["list_id"] = json!("nolist0000");
     let err = at_mailchimp_hosts(&fake)
-        .run("MAILCHIMP", "UPSERT_MEMBER", params, api_key(API_KEY), None)
+        .run("MAILCHIMP", "UPSERT_MEMBER", params, api_key(fake.api_key()), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("an unknown list was accepted"));

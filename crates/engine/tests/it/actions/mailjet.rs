@@ -2,7 +2,7 @@
 //! template, Mailjet's errors.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::mailjet::{API_KEY, FakeMailjet, SECRET_KEY};
+use flowvault_testkit::providers::mailjet::FakeMailjet;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -32,7 +32,7 @@ async fn send_email_with_html_content_to_several_recipients() {
         "content": "<p>Welcome aboard!</p>",
     });
     let out = h
-        .run("MAILJET", "SEND_EMAIL", params, keys(API_KEY, SECRET_KEY), None)
+        .run("MAILJET", "SEND_EMAIL", params, keys(fake.api_key(), fake.secret_key()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -64,7 +64,7 @@ async fn send_email_with_plain_text_or_a_template() {
         "subject": "Code",
         "content": "Your code is 1 < 2",
     });
-    h.run("MAILJET", "SEND_EMAIL", params, keys(API_KEY, SECRET_KEY), None)
+    h.run("MAILJET", "SEND_EMAIL", params, keys(fake.api_key(), fake.secret_key()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -82,7 +82,7 @@ async fn send_email_with_plain_text_or_a_template() {
         "template_id": 4_242_424,
         "variables": {"first_name": "Jane"},
     });
-    h.run("MAILJET", "SEND_EMAIL", params, keys(API_KEY, SECRET_KEY), None)
+    h.run("MAILJET", "SEND_EMAIL", params, keys(fake.api_key(), fake.secret_key()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -109,7 +109,7 @@ async fn mailjet_errors_carry_its_message_and_never_the_keys() {
     });
     let wrong = "wrongsecretwrongsecretwrongsecret";
     let err = h
-        .run("MAILJET", "SEND_EMAIL", params, keys(API_KEY, wrong), None)
+        .run("MAILJET", "SEND_EMAIL", params, keys(fake.api_key(), wrong), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("a wrong secret must fail"));
@@ -118,13 +118,13 @@ async fn mailjet_errors_carry_its_message_and_never_the_keys() {
         err.message
             .starts_with("MAILJET answered 401: API key authentication/authorization failure")
     );
-    assert!(!err.message.contains(wrong) && !err.message.contains(API_KEY));
+    assert!(!err.message.contains(wrong) && !err.message.contains(fake.api_key()));
 
     let params = json!({
         "connection_id": "ac_1", "from_email": "hello@acme.example", "to": "jane@example.com",
     });
     let err = h
-        .run("MAILJET", "SEND_EMAIL", params, keys(API_KEY, SECRET_KEY), None)
+        .run("MAILJET", "SEND_EMAIL", params, keys(fake.api_key(), fake.secret_key()), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("a message without content must fail"));

@@ -2,7 +2,8 @@
 //! OAuth bearer token), JSON bodies with custom fields merged in, Pipedrive's errors.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::pipedrive::{API_TOKEN, FakePipedrive};
+use flowvault_testkit::providers::fake_secret;
+use flowvault_testkit::providers::pipedrive::FakePipedrive;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -35,7 +36,7 @@ async fn add_person_sends_the_token_in_the_query_and_merges_custom_fields() {
         "fields": {CUSTOM: "gold", "name": "overridden by the param"},
     });
     let out = h
-        .run("PIPEDRIVE", "ADD_PERSON", params, token(API_TOKEN), None)
+        .run("PIPEDRIVE", "ADD_PERSON", params, token(fake.api_token()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -74,7 +75,7 @@ async fn add_deal_links_the_person_organization_and_stage() {
         "fields": {CUSTOM: "inbound"},
     });
     let out = h
-        .run("PIPEDRIVE", "ADD_DEAL", params, token(API_TOKEN), None)
+        .run("PIPEDRIVE", "ADD_DEAL", params, token(fake.api_token()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -123,7 +124,7 @@ async fn add_organization_with_an_oauth_token() {
 async fn pipedrive_errors_carry_its_message_and_never_the_token() {
     let fake = FakePipedrive::new();
     let h = serve(&fake);
-    let wrong = "ffffffffffffffffffffffffffffffffffffffff";
+    let wrong = &fake_secret("wrong-", 40);
     let err = h
         .run(
             "PIPEDRIVE",
@@ -144,7 +145,7 @@ async fn pipedrive_errors_carry_its_message_and_never_the_token() {
             "PIPEDRIVE",
             "ADD_DEAL",
             json!({"connection_id": "ac_1", "title": " "}),
-            token(API_TOKEN),
+            token(fake.api_token()),
             None,
         )
         .await

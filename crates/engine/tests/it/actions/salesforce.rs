@@ -2,7 +2,8 @@
 //! leave their SOQL literal or SOSL term.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::salesforce::{ACCESS_TOKEN, FakeSalesforce};
+use flowvault_testkit::providers::fake_secret;
+use flowvault_testkit::providers::salesforce::FakeSalesforce;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -19,8 +20,8 @@ fn oauth() -> Option<(AppId, Value)> {
     Some((AppId::Salesforce, json!({"type": "OAUTH_CODE"})))
 }
 
-async fn run(h: &Harness, action: &str, params: Value) -> Value {
-    h.run("SALESFORCE", action, params, oauth(), Some(ACCESS_TOKEN))
+async fn run(h: &Harness, fake: &FakeSalesforce, action: &str, params: Value) -> Value {
+    h.run("SALESFORCE", action, params, oauth(), Some(fake.access_token()))
         .await
         .unwrap_or_else(|e| panic!("{action}: {e}"))
 }
@@ -45,7 +46,7 @@ async fn create_lead_posts_the_fields_and_the_payload() {
         "email": "jane@example.com",
         "payload": {"LeadSource": "Web", "Score__c": 12, "LastName": "loses to last_name"},
     });
-    let out = run(&h, "CREATE_LEAD", params).await;
+    let out = run(&h, &fake, "CREATE_LEAD", params).await;
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
     assert_eq!(sent.method, "POST");
     assert_eq!(sent.path, "/services/data/v60.0/sobjects/Lead");
@@ -68,7 +69,7 @@ async fn get_and_update_lead_by_id() {
     let id = fake.add_lead(json!({"LastName": "Rivera", "Company": "Acme", "Status": "Open"}));
     let h = serve(&fake);
 
-    let out = run(&h, "GET_LEAD", json!({"connection_id": "ac_1", "lead_id": id})).await;
+    let out = run(&h, &fake, "GET_LEAD", json!({"connection_id": "ac_1", "lead_id": id})).await;
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
     assert_eq!(
         (sent.method.as_str(), sent.path.clone()),
@@ -79,7 +80,7 @@ async fn get_and_update_lead_by_id() {
 
     let params =
         json!({"connection_id": "ac_1", "lead_id": id, "payload": {"Status": "Qualified"}});
-    let out = run(&h, "UPDATE_LEAD", params).await;
+    let out = run(&h, &fake, "UPDATE_LEAD", params).await;
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
     assert_eq!(sent.method, "PATCH");
     assert_eq!(sent.path, format!("/services/data/v60.0/sobjects/Lead/{id}"));
@@ -102,7 +103,7 @@ async fn search_leads_by_email_is_a_soql_query() {
         "search_value": "jane@example.com",
         "lead_fields": ["Email", "Name"],
     });
-    let out = run(&h, "SEARCH_LEADS", params).await;
+    let out = run(&h, &fake, "SEARCH_LEADS", params).await;
     assert_eq!(
         last_query(&fake),
         "SELECT Id, Email, Name FROM Lead WHERE Email = 'jane@example.com' LIMIT 200"
@@ -124,7 +125,7 @@ async fn a_search_value_cannot_break_out_of_the_soql_literal() {
         "search_value": sneaky,
         "lead_fields": ["Email"],
     });
-    let out = run(&h, "SEARCH_LEADS", params).await;
+    let out = run(&h, &fake, "SEARCH_LEADS", params).await;
     assert_eq!(
         last_query(&fake),
         "SELECT Id, Email FROM Lead WHERE Name = 'x\\' OR Name != \\'' LIMIT 200"
@@ -138,7 +139,7 @@ async fn a_search_value_cannot_break_out_of_the_soql_literal() {
         "lead_fields": ["Email FROM User WHERE Id != null --"],
     });
     let err = h
-        .run("SALESFORCE", "SEARCH_LEADS", params, oauth(), Some(ACCESS_TOKEN))
+        .run("SALESFORCE", "SEARCH_LEADS", params, oauth(), Some(fake.access_token()))
         .await
         .err()
         .unwrap_or_else(|| panic!("a field that is not a name must be refused"));
@@ -156,7 +157,7 @@ async fn search_leads_in_all_fields_is_an_escaped_sosl_search() {
         "search_value": "O'Brien-Smith",
         "lead_fields": ["Company"],
     });
-    let out = run(&h, "SEARCH_LEADS", params).await;
+    let out = run(&h, &fake, "SEARCH_LEADS", params).await;
     assert_eq!(
         last_query(&fake),
         "FIND {O\\'Brien\\-Smith} IN ALL FIELDS RETURNING Lead(Id, Company) LIMIT 200"
@@ -170,7 +171,7 @@ async fn search_leads_in_all_fields_is_an_escaped_sosl_search() {
         "search_value": "} IN ALL FIELDS RETURNING User(Id",
         "lead_fields": [],
     });
-    let out = run(&h, "SEARCH_LEADS", params).await;
+    let out = run(&h, &fake, "SEARCH_LEADS", params).await;
     assert_eq!(out["totalSize"], 0, "the braces stayed in the term");
 }
 
@@ -178,7 +179,7 @@ async fn search_leads_in_all_fields_is_an_escaped_sosl_search() {
 async fn salesforce_errors_carry_its_message_and_never_the_token() {
     let fake = FakeSalesforce::new();
     let h = serve(&fake);
-    let wrong = "00DFakeOrg!expired-session-token";
+    let wrong = &fake_secret("expired-", 48);
     let err = h
         .run(
             "SALESFORCE",
@@ -196,7 +197,7 @@ async fn salesforce_errors_carry_its_message_and_never_the_token() {
 
     let params = json!({"connection_id": "ac_1", "last_name": "Rivera", "company": ""});
     let err = h
-        .run("SALESFORCE", "CREATE_LEAD", params, oauth(), Some(ACCESS_TOKEN))
+        .run("SALESFORCE", "CREATE_LEAD", params, oauth(), Some(fake.access_token()))
         .await
         .err()
         .unwrap_or_else(|| panic!("a lead without a company must fail"));
@@ -208,7 +209,7 @@ async fn salesforce_errors_carry_its_message_and_never_the_token() {
             "GET_LEAD",
             json!({"connection_id": "ac_1", "lead_id": "../../sobjects/User"}),
             oauth(),
-            Some(ACCESS_TOKEN),
+            Some(fake.access_token()),
         )
         .await
         .err()

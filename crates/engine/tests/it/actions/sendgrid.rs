@@ -2,7 +2,8 @@
 //! body, the API key a bearer token; a `202` gives the message id, a `400` SendGrid's message.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::sendgrid::{API_KEY, FakeSendgrid};
+use flowvault_testkit::providers::fake_secret;
+use flowvault_testkit::providers::sendgrid::FakeSendgrid;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -31,7 +32,7 @@ fn mail() -> Value {
 async fn send_email_posts_the_mail_send_body_with_the_key_as_bearer() {
     let fake = FakeSendgrid::new();
     let out = harness(&fake)
-        .run("SENDGRID", "SEND_EMAIL", mail(), setup(API_KEY), None)
+        .run("SENDGRID", "SEND_EMAIL", mail(), setup(fake.api_key()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let got = fake.log().last().unwrap_or_else(|| panic!("nothing received"));
@@ -57,7 +58,7 @@ async fn a_template_send_needs_no_subject_or_content() {
         "template_id": "d-0123456789abcdef0123456789abcdef",
     });
     let out = harness(&fake)
-        .run("SENDGRID", "SEND_EMAIL", params, setup(API_KEY), None)
+        .run("SENDGRID", "SEND_EMAIL", params, setup(fake.api_key()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out["status"], 202);
@@ -71,7 +72,7 @@ async fn sendgrids_first_error_becomes_the_message() {
     let mut params = mail();
     params.as_object_mut().map(|m| m.remove("content"));
     let err = harness(&fake)
-        .run("SENDGRID", "SEND_EMAIL", params, setup(API_KEY), None)
+        .run("SENDGRID", "SEND_EMAIL", params, setup(fake.api_key()), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("a mail without content was accepted"));
@@ -91,7 +92,8 @@ async fn a_personalization_without_recipients_is_refused() {
     let fake = FakeSendgrid::new();
     let mut params = mail();
     params["personalizations"] = json!([{"subject": "no one"}]);
-    let err = harness(&fake).run("SENDGRID", "SEND_EMAIL", params, setup(API_KEY), None).await;
+    let err =
+        harness(&fake).run("SENDGRID", "SEND_EMAIL", params, setup(fake.api_key()), None).await;
     let message = err.err().map(|e| e.message).unwrap_or_default();
     assert!(message.starts_with("SENDGRID answered 400: The to array is required"), "{message}");
 }
@@ -99,9 +101,10 @@ async fn a_personalization_without_recipients_is_refused() {
 #[tokio::test]
 async fn a_revoked_key_is_a_401_without_the_key() {
     let fake = FakeSendgrid::new();
-    let revoked = "SG.revokedKeyId0000000001.revokedSecret000000000000000000000000001";
+    let revoked = fake_secret("revoked-", 64);
+    let revoked_secret = revoked.strip_prefix("revoked-").unwrap_or_default();
     let err = harness(&fake)
-        .run("SENDGRID", "SEND_EMAIL", mail(), setup(revoked), None)
+        .run("SENDGRID", "SEND_EMAIL", mail(), setup(&revoked), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("a revoked key was accepted"));
@@ -110,5 +113,5 @@ async fn a_revoked_key_is_a_401_without_the_key() {
         err.message,
         "SENDGRID answered 401: The provided authorization grant is invalid, expired, or revoked"
     );
-    assert!(!err.message.contains("revokedSecret"));
+    assert!(!err.message.contains(revoked_secret));
 }

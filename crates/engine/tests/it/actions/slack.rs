@@ -3,7 +3,8 @@
 //! required, `ok: false` answers turned into errors).
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::slack::{BOT_TOKEN, FakeSlack, GENERAL, WEBHOOK_PATH};
+use flowvault_testkit::providers::fake_secret;
+use flowvault_testkit::providers::slack::{FakeSlack, GENERAL};
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -29,12 +30,12 @@ async fn a_webhook_gets_the_message_as_json() {
     let fake = FakeSlack::new();
     let params = json!({"text": "Deploy finished", "attachments": [{"text": "all green"}]});
     let out = harness(&fake)
-        .run("SLACK", "POST_MESSAGE", params, webhook(WEBHOOK_PATH), None)
+        .run("SLACK", "POST_MESSAGE", params, webhook(fake.webhook_path()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out, json!({"ok": true, "response": "ok"}));
     let got = fake.log().last().unwrap_or_else(|| panic!("nothing received"));
-    assert_eq!((got.method.as_str(), got.path.as_str()), ("POST", WEBHOOK_PATH));
+    assert_eq!((got.method.as_str(), got.path.as_str()), ("POST", fake.webhook_path()));
     assert_eq!(got.content_type.as_deref(), Some("application/json"));
     assert_eq!(
         got.body,
@@ -46,24 +47,26 @@ async fn a_webhook_gets_the_message_as_json() {
 async fn webhook_refusals_are_errors_with_slacks_reason() {
     let fake = FakeSlack::new();
     let h = harness(&fake);
+    let hook = fake.webhook_path();
     // An empty attachments list is something to send, but not a message Slack accepts.
     let err = h
-        .run("SLACK", "POST_MESSAGE", json!({"attachments": []}), webhook(WEBHOOK_PATH), None)
+        .run("SLACK", "POST_MESSAGE", json!({"attachments": []}), webhook(hook), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("an empty message was accepted"));
     assert_eq!((err.message.as_str(), err.status), ("SLACK answered 400: no_text", Some(400)));
 
-    let revoked = "/services/T0FAKE0001/B0FAKE0001/revokedWebhookSecret0001";
+    let revoked_secret = fake_secret("revoked-", 24);
+    let revoked = format!("/services/T0FAKE0001/B0FAKE0001/{revoked_secret}");
     let err = h
-        .run("SLACK", "POST_MESSAGE", json!({"text": "hi"}), webhook(revoked), None)
+        .run("SLACK", "POST_MESSAGE", json!({"text": "hi"}), webhook(&revoked), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("an unknown webhook was accepted"));
     assert_eq!(err.message, "SLACK answered 403: invalid_token");
-    assert!(!err.message.contains("revokedWebhookSecret"));
+    assert!(!err.message.contains(&revoked_secret));
 
-    let err = h.run("SLACK", "POST_MESSAGE", json!({}), webhook(WEBHOOK_PATH), None).await.err();
+    let err = h.run("SLACK", "POST_MESSAGE", json!({}), webhook(hook), None).await.err();
     assert_eq!(err.map(|e| e.message).as_deref(), Some("give `text` or `attachments`"));
     assert_eq!(fake.log().all().len(), 2, "the empty message never left");
 }
@@ -73,7 +76,7 @@ async fn oauth_posts_with_chat_post_message() {
     let fake = FakeSlack::new();
     let params = json!({"channel": "#general", "text": "Héllo from a flow"});
     let out = harness(&fake)
-        .run("SLACK", "POST_MESSAGE", params, oauth(), Some(BOT_TOKEN))
+        .run("SLACK", "POST_MESSAGE", params, oauth(), Some(&fake.bot_token()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let got = fake.log().last().unwrap_or_else(|| panic!("nothing received"));
@@ -95,7 +98,7 @@ async fn oauth_posts_attachments_without_text() {
     let params =
         json!({"channel": "C0FAKE0002", "attachments": [{"color": "#f00", "text": "down"}]});
     let out = harness(&fake)
-        .run("SLACK", "POST_MESSAGE", params, oauth(), Some(BOT_TOKEN))
+        .run("SLACK", "POST_MESSAGE", params, oauth(), Some(&fake.bot_token()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out["channel"], "C0FAKE0002");
@@ -108,8 +111,9 @@ async fn oauth_posts_attachments_without_text() {
 async fn oauth_needs_a_channel() {
     let fake = FakeSlack::new();
     let h = harness(&fake);
+    let token = fake.bot_token();
     for params in [json!({"text": "hi"}), json!({"text": "hi", "channel": ""})] {
-        let err = h.run("SLACK", "POST_MESSAGE", params, oauth(), Some(BOT_TOKEN)).await.err();
+        let err = h.run("SLACK", "POST_MESSAGE", params, oauth(), Some(&token)).await.err();
         assert_eq!(
             err.map(|e| e.message).as_deref(),
             Some("param `channel` is required to post with a Slack OAuth connection")
@@ -122,10 +126,11 @@ async fn oauth_needs_a_channel() {
 async fn ok_false_answers_are_errors() {
     let fake = FakeSlack::new();
     let h = harness(&fake);
+    let (token, revoked) = (fake.bot_token(), fake_secret("revoked-", 40));
     let cases = [
-        (json!({"channel": "#nowhere", "text": "hi"}), BOT_TOKEN, "channel_not_found"),
-        (json!({"channel": "#general", "text": " "}), BOT_TOKEN, "no_text"),
-        (json!({"channel": "#general", "text": "hi"}), "xoxb-revoked-token-0000", "invalid_auth"),
+        (json!({"channel": "#nowhere", "text": "hi"}), &token, "channel_not_found"),
+        (json!({"channel": "#general", "text": " "}), &token, "no_text"),
+        (json!({"channel": "#general", "text": "hi"}), &revoked, "invalid_auth"),
     ];
     for (params, token, error) in cases {
         let err = h

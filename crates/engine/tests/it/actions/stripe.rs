@@ -2,7 +2,8 @@
 //! Connect token as a bearer token, Stripe's error messages.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::stripe::{FakeStripe, SECRET_KEY};
+use flowvault_testkit::providers::fake_secret;
+use flowvault_testkit::providers::stripe::FakeStripe;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -36,7 +37,7 @@ async fn create_customer_sends_a_form_with_nested_fields() {
         "tax_id": {"type": "eu_vat", "value": "FR12345678901"},
     });
     let out = h
-        .run("STRIPE", "CREATE_CUSTOMER", params, key_pair(SECRET_KEY), None)
+        .run("STRIPE", "CREATE_CUSTOMER", params, key_pair(fake.secret_key()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
 
@@ -71,7 +72,7 @@ async fn get_customer_reads_it_by_id() {
             "STRIPE",
             "GET_CUSTOMER",
             json!({"connection_id": "ac_1", "id": id}),
-            key_pair(SECRET_KEY),
+            key_pair(fake.secret_key()),
             None,
         )
         .await
@@ -99,7 +100,7 @@ async fn update_customer_posts_only_the_given_fields() {
         "metadata": {"plan": "pro"},
     });
     let out = h
-        .run("STRIPE", "UPDATE_CUSTOMER", params, key_pair(SECRET_KEY), None)
+        .run("STRIPE", "UPDATE_CUSTOMER", params, key_pair(fake.secret_key()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -124,7 +125,7 @@ async fn find_customers_lists_by_exact_email() {
     let h = serve(&fake);
     let params = json!({"connection_id": "ac_1", "email": "jane@example.com"});
     let out = h
-        .run("STRIPE", "FIND_CUSTOMERS", params, key_pair(SECRET_KEY), None)
+        .run("STRIPE", "FIND_CUSTOMERS", params, key_pair(fake.secret_key()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -139,7 +140,8 @@ async fn find_customers_lists_by_exact_email() {
 #[tokio::test]
 async fn an_oauth_connection_uses_its_access_token() {
     let fake = FakeStripe::new();
-    fake.accept_key("sk_live_connected_account_token");
+    let connected = fake_secret("fake_stripe_connected_", 32);
+    fake.accept_key(&connected);
     let h = serve(&fake);
     let out = h
         .run(
@@ -147,7 +149,7 @@ async fn an_oauth_connection_uses_its_access_token() {
             "FIND_CUSTOMERS",
             json!({"connection_id": "ac_1", "email": "x@example.com"}),
             Some((AppId::Stripe, json!({"type": "OAUTH_CODE"}))),
-            Some("sk_live_connected_account_token"),
+            Some(&connected),
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -158,21 +160,26 @@ async fn an_oauth_connection_uses_its_access_token() {
 async fn a_wrong_key_is_stripes_message_without_the_key() {
     let fake = FakeStripe::new();
     let h = serve(&fake);
-    let wrong = "sk_test_wrongWrongWrongKey9876";
+    let wrong = fake_secret("fake_stripe_wrong_", 32);
     let err = h
         .run(
             "STRIPE",
             "GET_CUSTOMER",
             json!({"connection_id": "ac_1", "id": "cus_1"}),
-            key_pair(wrong),
+            key_pair(&wrong),
             None,
         )
         .await
         .err()
         .unwrap_or_else(|| panic!("a wrong key must fail"));
     assert_eq!(err.status, Some(401));
-    assert_eq!(err.message, "STRIPE answered 401: Invalid API Key provided: sk_test_****9876");
-    assert!(!err.message.contains(wrong));
+    // Stripe shows the key up to its last `_` and its last four characters.
+    let last4 = &wrong[wrong.len() - 4..];
+    assert_eq!(
+        err.message,
+        format!("STRIPE answered 401: Invalid API Key provided: fake_stripe_wrong_****{last4}")
+    );
+    assert!(!err.message.contains(&wrong));
 }
 
 #[tokio::test]
@@ -184,7 +191,7 @@ async fn stripe_refusals_carry_its_message() {
             "STRIPE",
             "GET_CUSTOMER",
             json!({"connection_id": "ac_1", "id": "cus_missing"}),
-            key_pair(SECRET_KEY),
+            key_pair(fake.secret_key()),
             None,
         )
         .await
@@ -195,7 +202,7 @@ async fn stripe_refusals_carry_its_message() {
 
     let params = json!({"connection_id": "ac_1", "email": "a@example.com", "tax_exempt": "maybe"});
     let err = h
-        .run("STRIPE", "CREATE_CUSTOMER", params, key_pair(SECRET_KEY), None)
+        .run("STRIPE", "CREATE_CUSTOMER", params, key_pair(fake.secret_key()), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("a bad tax_exempt must fail"));

@@ -1,7 +1,8 @@
 //! Telegram `SEND_MESSAGE` against the fake: the bot token in the path and never in an error.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::telegram::{BOT_TOKEN, FakeTelegram};
+use flowvault_testkit::providers::fake_secret;
+use flowvault_testkit::providers::telegram::FakeTelegram;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -26,7 +27,7 @@ async fn send_message_posts_chat_and_text_to_the_bot_path() {
     let text = "New sign-up: jane@example.com";
     let params = json!({"connection_id": "ac_1", "chat_id": "123456789", "text": text});
     let out = h
-        .run("TELEGRAM", "SEND_MESSAGE", params, bot(BOT_TOKEN), None)
+        .run("TELEGRAM", "SEND_MESSAGE", params, bot(fake.bot_token()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -41,7 +42,7 @@ async fn send_message_posts_chat_and_text_to_the_bot_path() {
         fake.messages(),
         [("123456789".to_owned(), "New sign-up: jane@example.com".to_owned())]
     );
-    assert!(!out.to_string().contains(BOT_TOKEN));
+    assert!(!out.to_string().contains(fake.bot_token()));
 }
 
 #[tokio::test]
@@ -50,7 +51,7 @@ async fn telegram_errors_carry_its_description_and_never_the_token() {
     fake.add_chat("123456789");
     let h = serve(&fake);
     let params = json!({"connection_id": "ac_1", "chat_id": "123456789", "text": "hi"});
-    let wrong = "7012345678:AAWrongWrongWrongWrongWrongWrong";
+    let wrong = &fake_secret("1000000001:wrong-", 35);
     let err = h
         .run("TELEGRAM", "SEND_MESSAGE", params.clone(), bot(wrong), None)
         .await
@@ -62,12 +63,12 @@ async fn telegram_errors_carry_its_description_and_never_the_token() {
 
     let params = json!({"connection_id": "ac_1", "chat_id": "999", "text": "hi"});
     let err = h
-        .run("TELEGRAM", "SEND_MESSAGE", params, bot(BOT_TOKEN), None)
+        .run("TELEGRAM", "SEND_MESSAGE", params, bot(fake.bot_token()), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("an unknown chat must fail"));
     assert_eq!(err.message, "TELEGRAM answered 400: Bad Request: chat not found");
-    assert!(!err.message.contains(BOT_TOKEN));
+    assert!(!err.message.contains(fake.bot_token()));
 }
 
 #[tokio::test]
@@ -89,12 +90,13 @@ async fn a_token_that_would_change_the_path_is_refused_without_being_echoed() {
 async fn an_unreachable_api_error_does_not_hold_the_url() {
     // No fake serves the host: the transport fails, and its message must not carry the token.
     let h = Harness::new();
+    let token = FakeTelegram::new().bot_token().to_owned();
     let params = json!({"connection_id": "ac_1", "chat_id": "1", "text": "hi"});
     let err = h
-        .run("TELEGRAM", "SEND_MESSAGE", params, bot(BOT_TOKEN), None)
+        .run("TELEGRAM", "SEND_MESSAGE", params, bot(&token), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("an unreachable API must fail"));
-    assert!(!err.message.contains(BOT_TOKEN), "{}", err.message);
+    assert!(!err.message.contains(&token), "{}", err.message);
     assert!(!err.message.contains("/bot"), "{}", err.message);
 }

@@ -2,7 +2,7 @@
 //! SID and auth token, Twilio's errors passed on without the token.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio};
+use flowvault_testkit::providers::twilio::{ACCOUNT_SID, FakeTwilio};
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -25,7 +25,7 @@ async fn send_sms_posts_the_messages_form_with_basic_auth() {
     let params =
         json!({"to": "+15005550006", "from": "+15005550001", "message": "Your code is 123"});
     let out = harness(&fake)
-        .run("TWILIO", "SEND_SMS", params, setup(AUTH_TOKEN), None)
+        .run("TWILIO", "SEND_SMS", params, setup(fake.auth_token()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
 
@@ -54,7 +54,7 @@ async fn make_call_sends_a_url_as_url_and_anything_else_as_twiml() {
     ] {
         let params = json!({"to": "+15005550006", "from": "+15005550001", "payload": payload});
         let out = h
-            .run("TWILIO", "MAKE_CALL", params, setup(AUTH_TOKEN), None)
+            .run("TWILIO", "MAKE_CALL", params, setup(fake.auth_token()), None)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let got = fake.log().last().unwrap_or_else(|| panic!("nothing received"));
@@ -78,7 +78,7 @@ async fn a_wrong_auth_token_is_twilios_20003_without_the_token() {
         .unwrap_or_else(|| panic!("a wrong token was accepted"));
     assert_eq!(err.status, Some(401));
     assert_eq!(err.message, "TWILIO answered 401: Authenticate");
-    assert!(!err.message.contains(wrong) && !err.message.contains(AUTH_TOKEN));
+    assert!(!err.message.contains(wrong) && !err.message.contains(fake.auth_token()));
     assert_eq!(fake.log().all().len(), 1, "the request reached the fake");
 }
 
@@ -88,7 +88,7 @@ async fn twilios_validation_errors_are_passed_on() {
     let h = harness(&fake);
     let params = json!({"to": "12345", "from": "+15005550001", "message": "hi"});
     let err = h
-        .run("TWILIO", "SEND_SMS", params, setup(AUTH_TOKEN), None)
+        .run("TWILIO", "SEND_SMS", params, setup(fake.auth_token()), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("an invalid number was accepted"));
@@ -97,7 +97,7 @@ async fn twilios_validation_errors_are_passed_on() {
 
     // An empty param never reaches Twilio.
     let params = json!({"to": "+15005550006", "from": "+15005550001", "message": ""});
-    let err = h.run("TWILIO", "SEND_SMS", params, setup(AUTH_TOKEN), None).await.err();
+    let err = h.run("TWILIO", "SEND_SMS", params, setup(fake.auth_token()), None).await.err();
     assert_eq!(err.map(|e| e.message).as_deref(), Some("param `message` is empty"));
     assert_eq!(fake.log().all().len(), 1);
 }

@@ -2,7 +2,8 @@
 //! token, Graph API errors.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::whatsapp::{ACCESS_TOKEN, FakeWhatsapp};
+use flowvault_testkit::providers::fake_secret;
+use flowvault_testkit::providers::whatsapp::FakeWhatsapp;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -40,7 +41,7 @@ async fn send_a_text_message() {
             "WHATSAPP",
             "SEND_MESSAGE",
             params("TEXT", json!("Your code is 123456")),
-            token(ACCESS_TOKEN),
+            token(fake.access_token()),
             None,
         )
         .await
@@ -73,7 +74,7 @@ async fn send_a_template_and_an_image() {
         "WHATSAPP",
         "SEND_MESSAGE",
         params("TEMPLATE", template.clone()),
-        token(ACCESS_TOKEN),
+        token(fake.access_token()),
         None,
     )
     .await
@@ -86,7 +87,7 @@ async fn send_a_template_and_an_image() {
         "WHATSAPP",
         "SEND_MESSAGE",
         params("IMAGE", json!("https://cdn.example/a.png")),
-        token(ACCESS_TOKEN),
+        token(fake.access_token()),
         None,
     )
     .await
@@ -102,7 +103,7 @@ async fn graph_errors_carry_their_message_and_never_the_token() {
     let fake = FakeWhatsapp::new();
     fake.add_sender(SENDER);
     let h = serve(&fake);
-    let wrong = "EAAWrongWrongWrongWrongToken";
+    let wrong = &fake_secret("wrong-", 48);
     let err = h
         .run("WHATSAPP", "SEND_MESSAGE", params("TEXT", json!("hi")), token(wrong), None)
         .await
@@ -120,7 +121,7 @@ async fn graph_errors_carry_their_message_and_never_the_token() {
             "WHATSAPP",
             "SEND_MESSAGE",
             params("TEXT", json!({"preview_url": false})),
-            token(ACCESS_TOKEN),
+            token(fake.access_token()),
             None,
         )
         .await
@@ -135,7 +136,7 @@ async fn graph_errors_carry_their_message_and_never_the_token() {
     let mut other = params("TEXT", json!("hi"));
     other["sender_id"] = json!("999");
     let err = h
-        .run("WHATSAPP", "SEND_MESSAGE", other, token(ACCESS_TOKEN), None)
+        .run("WHATSAPP", "SEND_MESSAGE", other, token(fake.access_token()), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("an unknown sender must fail"));

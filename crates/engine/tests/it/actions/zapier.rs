@@ -2,7 +2,8 @@
 //! query for `GET`), Zapier's answer, and errors that never show the hook URL.
 
 use flowvault_core::AppId;
-use flowvault_testkit::providers::zapier::{FakeZapier, HOOK_PATH};
+use flowvault_testkit::providers::fake_secret;
+use flowvault_testkit::providers::zapier::FakeZapier;
 use serde_json::{Value, json};
 
 use super::harness::Harness;
@@ -29,12 +30,12 @@ async fn trigger_webhook_posts_the_extra_params_as_json() {
         "plan": {"name": "pro", "seats": 3},
     });
     let out = h
-        .run("ZAPIER", "TRIGGER_WEBHOOK", params, hook(HOOK_PATH), None)
+        .run("ZAPIER", "TRIGGER_WEBHOOK", params, hook(fake.hook_path()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
     assert_eq!(sent.method, "POST");
-    assert_eq!(sent.path, HOOK_PATH);
+    assert_eq!(sent.path, fake.hook_path());
     assert_eq!(sent.content_type.as_deref(), Some("application/json"));
     assert_eq!(
         sent.body,
@@ -50,16 +51,16 @@ async fn get_sends_the_data_as_query_parameters_and_put_as_json() {
     let h = serve(&fake);
     let params =
         json!({"connection_id": "ac_1", "method": "GET", "email": "jane@example.com", "n": 2});
-    h.run("ZAPIER", "TRIGGER_WEBHOOK", params, hook(HOOK_PATH), None)
+    h.run("ZAPIER", "TRIGGER_WEBHOOK", params, hook(fake.hook_path()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
     assert_eq!(sent.method, "GET");
-    assert_eq!(sent.path, format!("{HOOK_PATH}?email=jane%40example.com&n=2"));
+    assert_eq!(sent.path, format!("{}?email=jane%40example.com&n=2", fake.hook_path()));
     assert_eq!(sent.body, Value::Null);
 
     let params = json!({"connection_id": "ac_1", "method": "PUT", "email": "jane@example.com"});
-    h.run("ZAPIER", "TRIGGER_WEBHOOK", params, hook(HOOK_PATH), None)
+    h.run("ZAPIER", "TRIGGER_WEBHOOK", params, hook(fake.hook_path()), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let sent = fake.log().last().unwrap_or_else(|| panic!("nothing sent"));
@@ -93,13 +94,14 @@ async fn a_silent_hook_answers_with_its_status() {
 async fn an_unknown_hook_fails_without_showing_its_url() {
     let fake = FakeZapier::new();
     let h = serve(&fake);
-    let path = "/hooks/catch/1234567/deleted9/";
+    let deleted = fake_secret("deleted", 12);
+    let path = format!("/hooks/catch/1234567/{deleted}/");
     let err = h
         .run(
             "ZAPIER",
             "TRIGGER_WEBHOOK",
             json!({"connection_id": "ac_1", "a": 1}),
-            hook(path),
+            hook(&path),
             None,
         )
         .await
@@ -107,7 +109,7 @@ async fn an_unknown_hook_fails_without_showing_its_url() {
         .unwrap_or_else(|| panic!("an unknown hook must fail"));
     assert_eq!(err.status, Some(404));
     assert_eq!(err.message, "ZAPIER answered 404: Unable to find the hook.");
-    assert!(!err.message.contains("deleted9"));
+    assert!(!err.message.contains(&deleted));
 }
 
 #[tokio::test]
@@ -121,12 +123,13 @@ async fn an_answer_that_echoes_the_hook_has_it_scrubbed() {
             (StatusCode::GONE, axum::Json(body))
         }),
     );
-    let path = "/hooks/catch/1234567/secret42/";
+    let secret = fake_secret("fake", 12);
+    let path = format!("/hooks/catch/1234567/{secret}/");
     let err = h
-        .run("ZAPIER", "TRIGGER_WEBHOOK", json!({"connection_id": "ac_1"}), hook(path), None)
+        .run("ZAPIER", "TRIGGER_WEBHOOK", json!({"connection_id": "ac_1"}), hook(&path), None)
         .await
         .err()
         .unwrap_or_else(|| panic!("a 410 must fail"));
     assert_eq!(err.message, "ZAPIER answered 410: hook [webhook URL] is gone ([webhook path])");
-    assert!(!err.message.contains("secret42"));
+    assert!(!err.message.contains(&secret));
 }
