@@ -74,17 +74,7 @@ async fn dispatch(
         ConnectionsCommand::List { app, json } => {
             let app = app.as_deref().map(parse_app).transpose()?;
             let tenant = tenant_id(open, tenant_name).await?;
-            let mut all = Vec::new();
-            loop {
-                let query = ListQuery { app, offset: all.len() as u64, limit: 100 };
-                let page = vault.list_connections(&tenant, &query).await?;
-                let done =
-                    page.items.is_empty() || all.len() + page.items.len() >= page.total as usize;
-                all.extend(page.items);
-                if done {
-                    break;
-                }
-            }
+            let all = all_pages(app, async |q| vault.list_connections(&tenant, q).await).await?;
             if json.json {
                 output::json(&all)
             } else {
@@ -178,17 +168,10 @@ async fn dispatch(
             let tenant = tenant_id(open, tenant_name).await?;
             let id = parse_id(id)?;
             if !force {
-                vault.connection(&tenant, &id).await.map_err(|e| not_found(e, &id, tenant_name))?;
-                let users = vault.flows_using(&tenant, &id).await?;
-                if !users.is_empty() {
-                    let names: Vec<String> =
-                        users.iter().map(|(f, name)| format!("{name} ({f})")).collect();
-                    bail!(
-                        "{id} is used by {} flow(s): {}; update them first, or delete with --force",
-                        users.len(),
-                        names.join(", ")
-                    );
-                }
+                vault
+                    .ensure_unused(&tenant, &id)
+                    .await
+                    .map_err(|e| anyhow!("{e}; update them first, or delete with --force"))?;
             }
             vault
                 .delete_connection(&tenant, &id, *if_version)
@@ -196,6 +179,22 @@ async fn dispatch(
                 .map_err(|e| not_found(e, &id, tenant_name))?;
             eprintln!("deleted {id}");
             Ok(())
+        }
+    }
+}
+
+/// Every item of a paged list, 100 at a time.
+pub(crate) async fn all_pages<T>(
+    app: Option<AppId>,
+    mut fetch: impl AsyncFnMut(&ListQuery) -> Result<flowvault_store::Page<T>, VaultError>,
+) -> Result<Vec<T>> {
+    let mut all = Vec::new();
+    loop {
+        let page = fetch(&ListQuery { app, offset: all.len() as u64, limit: 100 }).await?;
+        let done = page.items.is_empty() || all.len() + page.items.len() >= page.total as usize;
+        all.extend(page.items);
+        if done {
+            return Ok(all);
         }
     }
 }

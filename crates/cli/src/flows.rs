@@ -9,11 +9,11 @@ use flowvault_core::{
 };
 use flowvault_engine::{ExecutionView, RunInput, RunLimits};
 use flowvault_server::ConfigFile;
-use flowvault_store::{ExecutionQuery, ListQuery, VaultError};
+use flowvault_store::{ExecutionQuery, VaultError};
 use serde_json::{Value, json};
 
 use crate::args::{ExecutionsCommand, FlowsCommand, Global};
-use crate::connections::tenant_id;
+use crate::connections::{all_pages, tenant_id};
 use crate::unlock::{OpenVault, open_vault};
 use crate::{engine_config, output};
 
@@ -57,17 +57,7 @@ async fn dispatch(open: &OpenVault, tenant_name: &TenantName, cmd: &FlowsCommand
         }
         FlowsCommand::List(json) => {
             let tenant = tenant_id(open, tenant_name).await?;
-            let mut all = Vec::new();
-            loop {
-                let query = ListQuery { app: None, offset: all.len() as u64, limit: 100 };
-                let page = vault.list_flows(&tenant, &query).await?;
-                let done =
-                    page.items.is_empty() || all.len() + page.items.len() >= page.total as usize;
-                all.extend(page.items);
-                if done {
-                    break;
-                }
-            }
+            let all = all_pages(None, async |q| vault.list_flows(&tenant, q).await).await?;
             if json.json {
                 let summaries: Vec<_> = all.iter().map(Flow::summary).collect();
                 return output::json(&summaries);
@@ -206,11 +196,9 @@ async fn dispatch_executions(
         }
         ExecutionsCommand::Show { flow, id, json } => {
             let (flow, id) = (parse_flow(flow)?, parse_execution(id)?);
-            let row = vault.execution(&tenant, &flow, &id).await.map_err(execution_missing)?;
-            let record = vault
-                .open_execution(&tenant, &row)?
-                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
-            let view = flowvault_engine::execution_view(&row, record.as_ref(), true);
+            let view = flowvault_engine::stored_execution(vault, &tenant, &flow, &id, true)
+                .await
+                .map_err(execution_missing)?;
             if json.json {
                 return output::json(&view);
             }

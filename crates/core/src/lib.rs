@@ -37,7 +37,7 @@ pub use setup::{Setup, SetupDecodeError, SetupFields};
 pub use template::{
     EvalError, MAX_EVALUATED_NODES, MAX_RENDERED_OUTPUT, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_SOURCE,
     Rendered, Template, TemplateAt, TemplateCheckError, TemplateError, TemplateScope,
-    action_refs_in, check_value, render_params, render_value,
+    action_refs_in, check_value, render_object, render_params, render_value,
 };
 pub use time::{Clock, SystemClock, Timestamp, TimestampError};
 pub use validate::{

@@ -1,13 +1,13 @@
 //! Executions: running a flow on request (waiting for it or not) and keeping its record —
 //! sealed, secrets scrubbed — for the executions API.
 
-use flowvault_core::{ExecutionId, FlowId, TenantId, Timestamp};
-use flowvault_store::{ExecutionRow, VaultError};
+use flowvault_core::{ExecutionId, Flow, FlowId, TenantId, Timestamp};
+use flowvault_store::{ExecutionRow, Vault, VaultError};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::Engine;
-use crate::run::{FlowError, RunInput, RunLimits, RunStatus};
+use crate::run::{FlowError, RunInput, RunLimits, RunOutcome, RunStatus};
 
 /// Background runs one process keeps going at once; past this, new ones are refused (the API
 /// answers 429) rather than piling up.
@@ -100,30 +100,28 @@ impl Engine {
                 .try_acquire_owned()
                 .map_err(|_| ExecuteError::Busy { limit: MAX_BACKGROUND_RUNS })?;
             vault.insert_execution(tenant, &row).await?;
-            let (engine, tenant, view_row) = (self.clone(), tenant.clone(), row.clone());
+            let running = view(&row, None, false);
+            let (engine, tenant) = (self.clone(), tenant.clone());
             tokio::spawn(async move {
                 let _permit = permit;
-                let outcome = engine.run_flow(&tenant, &flow, input, limits).await;
-                let mut row = view_row;
-                if let Err(e) = engine.finish(&tenant, &mut row, &outcome) {
-                    tracing::error!(error = %e, "cannot seal an execution record");
-                }
-                if let Err(e) = engine.vault().update_execution(&tenant, &row).await {
-                    tracing::error!(error = %e, execution = %row.id, "cannot store an execution");
-                }
+                let stored = match engine.run_into(&tenant, &flow, input, limits, &mut row).await {
+                    Ok(_) => engine.vault().update_execution(&tenant, &row).await,
+                    Err(e) => Err(e),
+                };
+                log_end(&row, stored.as_ref().err());
             });
-            return Ok(view(&row, None, false));
+            return Ok(running);
         }
         // The run is a task of its own: if the caller goes away (a client that disconnects, a
         // request timeout), the run still ends and its execution is still stored.
-        let (engine, tenant, flow_id) = (self.clone(), tenant.clone(), flow_id.clone());
+        let (engine, tenant) = (self.clone(), tenant.clone());
         let task = tokio::spawn(async move {
-            let outcome = engine.run_flow(&tenant, &flow, input, limits).await;
-            engine.finish(&tenant, &mut row, &outcome)?;
-            engine.vault().insert_execution(&tenant, &row).await?;
-            tracing::info!(execution = %row.id, flow = %flow_id, status = %row.status, "flow ran");
-            let record = serde_json::to_value(&outcome.record).ok();
-            Ok(view(&row, record.as_ref(), false))
+            let outcome = engine.run_into(&tenant, &flow, input, limits, &mut row).await?;
+            let stored = engine.vault().insert_execution(&tenant, &row).await;
+            log_end(&row, stored.as_ref().err());
+            stored?;
+            let record = &outcome.record;
+            Ok(from_row(&row, record.result.clone(), record.error.clone(), None))
         });
         match task.await {
             Ok(result) => result.map_err(ExecuteError::Vault),
@@ -132,20 +130,23 @@ impl Engine {
         }
     }
 
-    /// Puts a finished run into its row: status, times, sealed record.
-    fn finish(
+    /// Runs `flow` and puts the finished run into `row`: status, times, sealed record.
+    async fn run_into(
         &self,
         tenant: &TenantId,
+        flow: &Flow,
+        input: RunInput,
+        limits: RunLimits,
         row: &mut ExecutionRow,
-        outcome: &crate::run::RunOutcome,
-    ) -> Result<(), VaultError> {
+    ) -> Result<RunOutcome, VaultError> {
+        let outcome = self.run_flow(tenant, flow, input, limits).await;
         let record = serde_json::to_vec(&outcome.record).unwrap_or_default();
         row.record_sealed = Some(self.vault().seal_execution(tenant, &row.id, &record)?);
         row.status = outcome.status.as_str().to_owned();
         row.started_at = Some(outcome.started_at);
         row.ended_at = Some(outcome.ended_at);
         row.updated_at = outcome.ended_at;
-        Ok(())
+        Ok(outcome)
     }
 
     /// A stored execution, with its record's debug details when `debug`.
@@ -159,12 +160,38 @@ impl Engine {
         id: &ExecutionId,
         debug: bool,
     ) -> Result<ExecutionView, VaultError> {
-        let row = self.vault().execution(tenant, flow, id).await?;
-        let record = self
-            .vault()
-            .open_execution(tenant, &row)?
-            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
-        Ok(view(&row, record.as_ref(), debug))
+        stored_execution(self.vault(), tenant, flow, id, debug).await
+    }
+}
+
+/// A stored execution, opened, with its record's debug details when `debug` (the executions API
+/// and `flowvault executions show`).
+///
+/// # Errors
+/// [`VaultError::NotFound`], or [`VaultError::Sealed`] for a tampered record.
+pub async fn stored_execution(
+    vault: &Vault,
+    tenant: &TenantId,
+    flow: &FlowId,
+    id: &ExecutionId,
+    debug: bool,
+) -> Result<ExecutionView, VaultError> {
+    let row = vault.execution(tenant, flow, id).await?;
+    let record = vault
+        .open_execution(tenant, &row)?
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+    Ok(view(&row, record.as_ref(), debug))
+}
+
+/// One log line per finished run: ids and status, never data.
+fn log_end(row: &ExecutionRow, failed_to_store: Option<&VaultError>) {
+    match failed_to_store {
+        None => {
+            tracing::info!(execution = %row.id, flow = %row.flow_id, status = %row.status, "flow ran")
+        }
+        Some(e) => {
+            tracing::error!(execution = %row.id, flow = %row.flow_id, error = %e, "cannot store an execution")
+        }
     }
 }
 
@@ -174,6 +201,20 @@ pub fn view(row: &ExecutionRow, record: Option<&Value>, debug: bool) -> Executio
     let error = record
         .and_then(|r| r.get("error"))
         .and_then(|e| serde_json::from_value::<FlowError>(e.clone()).ok());
+    let debug = if debug {
+        record.and_then(|r| r.get("actions")).map(|a| serde_json::json!({ "actions": a }))
+    } else {
+        None
+    };
+    from_row(row, result, error, debug)
+}
+
+fn from_row(
+    row: &ExecutionRow,
+    result: Option<Value>,
+    error: Option<FlowError>,
+    debug: Option<Value>,
+) -> ExecutionView {
     ExecutionView {
         id: row.id.clone(),
         flow_id: row.flow_id.clone(),
@@ -183,12 +224,8 @@ pub fn view(row: &ExecutionRow, record: Option<&Value>, debug: bool) -> Executio
         updated_at: row.updated_at,
         started_at: row.started_at,
         ended_at: row.ended_at,
-        result,
+        result: result.filter(|v| !v.is_null()),
         error,
-        debug: if debug {
-            record.and_then(|r| r.get("actions")).map(|a| serde_json::json!({ "actions": a }))
-        } else {
-            None
-        },
+        debug,
     }
 }

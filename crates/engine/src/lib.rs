@@ -33,7 +33,9 @@ pub use actions::{ActionError, Auth, Body, Call, Http, Request, Response, invoke
 pub use clock::TokioClock;
 pub use connect::ConnectError;
 pub use engine::{Credentials, Engine, EngineConfig, Fresh, RefreshError};
-pub use executions::{ExecuteError, ExecutionView, MAX_BACKGROUND_RUNS, view as execution_view};
+pub use executions::{
+    ExecuteError, ExecutionView, MAX_BACKGROUND_RUNS, stored_execution, view as execution_view,
+};
 pub use grants::GrantError;
 pub use net::{NetPolicy, Refused, classify};
 pub use providers::{ClientAuthMethod, Provider, Providers};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use flowvault_core::{ConnectionId, Flow, FlowAction, SetupType, TenantId, Timestamp};
-use flowvault_core::{TemplateScope, render_params};
+use flowvault_core::{TemplateScope, render_object};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -273,7 +273,7 @@ impl Run<'_> {
             actions: &self.outputs,
             now: started_at,
         };
-        let rendered = render_params(&Value::Object(action.params.clone()), &scope);
+        let rendered = render_object(&action.params, &scope);
         let params = match rendered {
             Ok(rendered) => {
                 // `functions.mask(…)`: the action gets the value, the record never does.

@@ -154,6 +154,11 @@ impl From<VaultError> for ApiError {
         match e {
             VaultError::NotFound => ApiError::not_found("The resource does not exist"),
             VaultError::VersionConflict { .. } => ApiError::conflict(e.to_string()),
+            VaultError::InUse { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "connection_in_use",
+                format!("{e}. Update them first, or delete with ?force=true"),
+            ),
             other => ApiError::internal(&other),
         }
     }

@@ -228,20 +228,54 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
     }
 }
 
+/// A query string's `(name, value)` pairs, each name at most once.
+///
+/// # Errors
+/// `invalid_query_string` for a malformed query or a repeated name.
+pub(crate) fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
+        .map_err(|_| ApiError::invalid_query("The query string is not valid"))?;
+    let mut seen = HashSet::new();
+    if let Some((key, _)) = pairs.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+        let key: String = key.chars().filter(|c| !c.is_control()).take(64).collect();
+        return Err(ApiError::invalid_query(format!("Query parameter {key} is given twice")));
+    }
+    Ok(pairs)
+}
+
+/// The value of `name`, the only parameter the query may hold, which must be one of `allowed`;
+/// `None` without it.
+///
+/// # Errors
+/// `invalid_query_string` naming the parameter and its values.
+pub(crate) fn only_param(
+    query: Option<&str>,
+    name: &str,
+    allowed: &[&'static str],
+) -> Result<Option<&'static str>, ApiError> {
+    let mut found = None;
+    for (key, value) in query_pairs(query)? {
+        if key != name {
+            return Err(ApiError::invalid_query(format!(
+                "Unknown query parameter (the only one is {name})"
+            )));
+        }
+        found = Some(allowed.iter().copied().find(|a| *a == value).ok_or_else(|| {
+            ApiError::invalid_query(format!(
+                "Query parameter {name} must be {}",
+                allowed.join(" or ")
+            ))
+        })?);
+    }
+    Ok(found)
+}
+
 impl ListParams {
     /// Parses a list's query. `accepted` names further parameters Auth0 defines for this list
     /// that change nothing here, with the values they may take: they are checked, then ignored.
     pub(crate) fn parse(query: &str, accepted: &[(&str, &[&str])]) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-            .map_err(|_| ApiError::invalid_query("The query string is not valid"))?;
         let mut params = ListParams { page: 0, per_page: 50, include_totals: false };
-        let mut seen = HashSet::new();
-        for (key, value) in &pairs {
-            if !seen.insert(key.as_str()) {
-                return Err(ApiError::invalid_query(format!(
-                    "Query parameter {key} is given twice"
-                )));
-            }
+        for (key, value) in &query_pairs(Some(query))? {
             let int = |min: u64, max: u64| {
                 value.parse::<u64>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
                     ApiError::invalid_query(format!(

@@ -134,18 +134,6 @@ impl Vault {
         Ok(self.store.delete_flow(tenant, id).await?)
     }
 
-    /// The flows that use a connection: `(id, name)`.
-    ///
-    /// # Errors
-    /// The store's.
-    pub async fn flows_using(
-        &self,
-        tenant: &TenantId,
-        connection: &flowvault_core::ConnectionId,
-    ) -> Result<Vec<(FlowId, String)>, VaultError> {
-        Ok(self.store.flows_using(tenant, connection).await?)
-    }
-
     /// Seals an execution's record.
     ///
     /// # Errors

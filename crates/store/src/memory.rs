@@ -137,14 +137,7 @@ impl Store for MemoryStore {
             .collect();
         // Stable: ties keep insertion order.
         matching.sort_by_key(|r| r.created_at);
-        let total = matching.len() as u64;
-        let items = matching
-            .into_iter()
-            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
-            .cloned()
-            .collect();
-        Ok(Page { items, total })
+        Ok(page_of(matching, query))
     }
 
     async fn update_connection(
@@ -471,14 +464,7 @@ impl Store for MemoryStore {
         let mut all: Vec<&FlowRow> =
             s.flows.iter().filter(|(t, _, _)| t == tenant).map(|(_, f, _)| f).collect();
         all.sort_by_key(|f| f.created_at);
-        let total = all.len() as u64;
-        let items = all
-            .into_iter()
-            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
-            .cloned()
-            .collect();
-        Ok(Page { items, total })
+        Ok(page_of(all, query))
     }
 
     async fn update_flow(
@@ -636,4 +622,16 @@ impl Store for MemoryStore {
         s.executions.retain(|(_, e)| e.created_at >= before);
         Ok((n - s.executions.len()) as u64)
     }
+}
+
+/// The page `query` asks for of `sorted`.
+fn page_of<T: Clone>(sorted: Vec<&T>, query: &ListQuery) -> Page<T> {
+    let total = sorted.len() as u64;
+    let items = sorted
+        .into_iter()
+        .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+        .cloned()
+        .collect();
+    Page { items, total }
 }

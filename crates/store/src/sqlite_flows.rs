@@ -9,6 +9,12 @@ use crate::records::{ListQuery, Page};
 use crate::sqlite::{SqliteStore, corrupt, db, opt_time, parse, to_i64, to_u64};
 use crate::store::StoreError;
 
+macro_rules! flow_columns {
+    () => {
+        "id, name, actions, version, created_at, updated_at, executed_at"
+    };
+}
+
 macro_rules! execution_columns {
     () => {
         "id, flow_id, trace_id, status, record_sealed, created_at, updated_at, started_at, ended_at"
@@ -23,10 +29,11 @@ impl SqliteStore {
         connections: &[ConnectionId],
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "INSERT INTO flows (tenant_id, id, name, actions, version, created_at, updated_at, executed_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
+        sqlx::query(concat!(
+            "INSERT INTO flows (tenant_id, ",
+            flow_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ))
         .bind(tenant.as_str())
         .bind(row.id.as_str())
         .bind(row.name.as_str())
@@ -50,14 +57,18 @@ impl SqliteStore {
         tenant: &TenantId,
         id: &FlowId,
     ) -> Result<Option<FlowRow>, StoreError> {
-        sqlx::query("SELECT id, name, actions, version, created_at, updated_at, executed_at FROM flows WHERE tenant_id = ?1 AND id = ?2")
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db)?
-            .map(|r| flow_from_row(&r))
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            flow_columns!(),
+            " FROM flows WHERE tenant_id = ?1 AND id = ?2"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?
+        .map(|r| flow_from_row(&r))
+        .transpose()
     }
 
     pub(crate) async fn list_flows_(
@@ -65,10 +76,11 @@ impl SqliteStore {
         tenant: &TenantId,
         query: &ListQuery,
     ) -> Result<Page<FlowRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, name, actions, version, created_at, updated_at, executed_at FROM flows \
-             WHERE tenant_id = ?1 ORDER BY created_at, rowid LIMIT ?2 OFFSET ?3",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            flow_columns!(),
+            " FROM flows WHERE tenant_id = ?1 ORDER BY created_at, rowid LIMIT ?2 OFFSET ?3"
+        ))
         .bind(tenant.as_str())
         .bind(to_i64(query.limit)?)
         .bind(to_i64(query.offset)?)
@@ -96,12 +108,12 @@ impl SqliteStore {
         change: &FlowChange,
     ) -> Result<FlowRow, StoreError> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query(
-            "UPDATE flows SET name = COALESCE(?4, name), actions = COALESCE(?5, actions), updated_at = ?6, \
-               version = version + 1 \
-             WHERE tenant_id = ?1 AND id = ?2 AND version = ?3 \
-             RETURNING id, name, actions, version, created_at, updated_at, executed_at",
-        )
+        let row = sqlx::query(concat!(
+            "UPDATE flows SET name = COALESCE(?4, name), actions = COALESCE(?5, actions), \
+               updated_at = ?6, version = version + 1 \
+             WHERE tenant_id = ?1 AND id = ?2 AND version = ?3 RETURNING ",
+            flow_columns!()
+        ))
         .bind(tenant.as_str())
         .bind(id.as_str())
         .bind(to_i64(expected)?)

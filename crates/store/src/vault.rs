@@ -83,6 +83,14 @@ pub enum VaultError {
         /// The setup's app.
         given: AppId,
     },
+    /// Flows use the connection (deleting it would break them at their next run).
+    #[error("vault connection {connection} is used by {} flow(s): {}", flows.len(), names(flows))]
+    InUse {
+        /// The connection.
+        connection: ConnectionId,
+        /// The flows that use it: `(id, name)`.
+        flows: Vec<(flowvault_core::FlowId, String)>,
+    },
     /// A request refers to things the store does not have (say, a flow naming a connection that
     /// does not exist).
     #[error(transparent)]
@@ -93,6 +101,11 @@ pub enum VaultError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+}
+
+/// `Name (af_…), Other (af_…)`.
+fn names(flows: &[(flowvault_core::FlowId, String)]) -> String {
+    flows.iter().map(|(id, name)| format!("{name} ({id})")).collect::<Vec<_>>().join(", ")
 }
 
 impl From<StoreError> for VaultError {
@@ -319,6 +332,24 @@ impl Vault {
     ///
     /// # Errors
     /// [`VaultError::NotFound`] or [`VaultError::VersionConflict`].
+    /// Refuses ([`VaultError::InUse`]) if flows use the connection: call before deleting one,
+    /// unless the deletion is forced.
+    ///
+    /// # Errors
+    /// [`VaultError::InUse`], or the store's error.
+    pub async fn ensure_unused(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<(), VaultError> {
+        let flows = self.store.flows_using(tenant, id).await?;
+        if flows.is_empty() {
+            Ok(())
+        } else {
+            Err(VaultError::InUse { connection: id.clone(), flows })
+        }
+    }
+
     pub async fn delete_connection(
         &self,
         tenant: &TenantId,

@@ -322,6 +322,19 @@ pub fn render_params(value: &Value, scope: &TemplateScope<'_>) -> Result<Rendere
     Ok(Rendered { value, masked: budget.masked })
 }
 
+/// [`render_params`] of an object, without copying it into a [`Value`] first.
+///
+/// # Errors
+/// [`EvalError`] from the first string that fails.
+pub fn render_object(
+    params: &Map<String, Value>,
+    scope: &TemplateScope<'_>,
+) -> Result<Rendered, EvalError> {
+    let mut budget = Budget::new();
+    let value = render_map(params, scope, &mut budget, &mut String::new())?;
+    Ok(Rendered { value, masked: budget.masked })
+}
+
 fn render_in(
     value: &Value,
     scope: &TemplateScope<'_>,
@@ -345,17 +358,24 @@ fn render_in(
             }
             Value::Array(out)
         }
-        Value::Object(obj) => {
-            let mut out = Map::new();
-            for (k, v) in obj {
-                let len = push_key(path, k);
-                out.insert(k.clone(), render_in(v, scope, budget, path)?);
-                path.truncate(len);
-            }
-            Value::Object(out)
-        }
+        Value::Object(obj) => render_map(obj, scope, budget, path)?,
         other => other.clone(),
     })
+}
+
+fn render_map(
+    obj: &Map<String, Value>,
+    scope: &TemplateScope<'_>,
+    budget: &mut Budget,
+    path: &mut String,
+) -> Result<Value, EvalError> {
+    let mut out = Map::new();
+    for (k, v) in obj {
+        let len = push_key(path, k);
+        out.insert(k.clone(), render_in(v, scope, budget, path)?);
+        path.truncate(len);
+    }
+    Ok(Value::Object(out))
 }
 
 /// Parses every string inside a params value, for checks when a flow is saved. Returns the

@@ -15,7 +15,9 @@ use crate::auth::{
     CreateConnections, DeleteConnections, ReadConnections, Scoped, UpdateConnections,
 };
 use crate::error::ApiError;
-use crate::extract::{ConnectionIdPath, IfMatch, IfNoneMatch, JsonBody, ListParams, etag};
+use crate::extract::{
+    ConnectionIdPath, IfMatch, IfNoneMatch, JsonBody, ListParams, etag, only_param,
+};
 use crate::state::AppState;
 
 pub(crate) const PATH: &str = "/api/v2/flows/vault/connections";
@@ -214,12 +216,7 @@ pub(crate) async fn remove(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant();
-    let force = match query.as_deref() {
-        None | Some("") => false,
-        Some("force=true") => true,
-        Some("force=false") => false,
-        Some(_) => return Err(ApiError::invalid_query("The only query parameter is force=true")),
-    };
+    let force = only_param(query.as_deref(), "force", &["true", "false"])? == Some("true");
     let expected = match &precondition {
         p if p.given() => {
             let current = state.vault.connection(tenant, &id).await.map_err(not_found)?;
@@ -231,22 +228,7 @@ pub(crate) async fn remove(
         _ => None,
     };
     if !force {
-        // Deleting credentials that flows use would break them at their next run: say which.
-        state.vault.connection(tenant, &id).await.map_err(not_found)?;
-        let users = state.vault.flows_using(tenant, &id).await?;
-        if !users.is_empty() {
-            let names: Vec<String> =
-                users.iter().map(|(fid, name)| format!("{name} ({fid})")).collect();
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "connection_in_use",
-                format!(
-                    "The connection is used by {} flow(s): {}. Update them first, or delete with ?force=true",
-                    users.len(),
-                    names.join(", ")
-                ),
-            ));
-        }
+        state.vault.ensure_unused(tenant, &id).await?;
     }
     match state.vault.delete_connection(tenant, &id, expected).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),

@@ -17,7 +17,7 @@ use crate::auth::{
     Scoped, UpdateFlows,
 };
 use crate::error::ApiError;
-use crate::extract::{FlowPath, IfMatch, JsonBody, ListParams, etag};
+use crate::extract::{FlowPath, IfMatch, JsonBody, ListParams, etag, only_param, query_pairs};
 use crate::state::AppState;
 
 pub(crate) const PATH: &str = "/api/v2/flows";
@@ -221,20 +221,7 @@ pub(crate) async fn run(
     RawQuery(query): RawQuery,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let mut wait = false;
-    for (k, v) in
-        serde_urlencoded::from_str::<Vec<(String, String)>>(query.as_deref().unwrap_or_default())
-            .map_err(|_| ApiError::invalid_query("The query string is not valid"))?
-    {
-        match (k.as_str(), v.as_str()) {
-            ("wait", "true") => wait = true,
-            ("wait", "false") => wait = false,
-            ("wait", _) => {
-                return Err(ApiError::invalid_query("Query parameter wait must be true or false"));
-            }
-            _ => return Err(ApiError::invalid_query("Unknown query parameter (expected wait)")),
-        }
-    }
+    let wait = only_param(query.as_deref(), "wait", &["true", "false"])? == Some("true");
     let Value::Object(obj) = body else {
         return Err(ApiError::invalid_body("The request body must be a JSON object"));
     };
@@ -351,19 +338,7 @@ pub(crate) async fn read_execution(
     path: FlowPath,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut debug = false;
-    for (k, v) in
-        serde_urlencoded::from_str::<Vec<(String, String)>>(query.as_deref().unwrap_or_default())
-            .map_err(|_| ApiError::invalid_query("The query string is not valid"))?
-    {
-        match (k.as_str(), v.as_str()) {
-            ("hydrate", "debug") => debug = true,
-            ("hydrate", _) => {
-                return Err(ApiError::invalid_query("Query parameter hydrate must be debug"));
-            }
-            _ => return Err(ApiError::invalid_query("Unknown query parameter (expected hydrate)")),
-        }
-    }
+    let debug = only_param(query.as_deref(), "hydrate", &["debug"])?.is_some();
     let id = path.execution.ok_or_else(|| ApiError::invalid_uri("The path has no execution id"))?;
     let view = state
         .engine
@@ -428,15 +403,23 @@ impl ExecutionParams {
                 ))
             })
         };
-        for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-            .map_err(|_| ApiError::invalid_query("The query string is not valid"))?
-        {
+        for (k, v) in query_pairs(Some(query))? {
             match k.as_str() {
                 "from" => p.from = Some(v),
                 "take" => p.take = Some(int("take", &v, 1, 100)?),
                 "page" => p.page = int("page", &v, 0, 1000)?,
                 "per_page" => p.per_page = Some(int("per_page", &v, 1, 100)?),
-                "include_totals" => p.include_totals = v == "true",
+                "include_totals" => {
+                    p.include_totals = match v.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(ApiError::invalid_query(
+                                "Query parameter include_totals must be true or false",
+                            ));
+                        }
+                    }
+                }
                 _ => {
                     return Err(ApiError::invalid_query(
                         "Unknown query parameter (expected from, take, page, per_page, include_totals)",
