@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow, bail};
 use flowvault_core::AppId;
 use flowvault_engine::{
     ClientAuthMethod, Engine, EngineConfig, HttpLimits, HttpTransport, NetPolicy, Providers,
-    RefreshPolicy,
+    RefreshPolicy, RunCapacity,
 };
 use flowvault_server::ConfigFile;
 use flowvault_store::Vault;
@@ -119,7 +119,16 @@ pub(crate) fn engine(
         allow_private_network: allow_private.or(file.allow_private_network).unwrap_or(false),
     };
     let transport = HttpTransport::new(net, HttpLimits::default())?;
-    let config =
-        EngineConfig { policy: refresh_policy(file), providers: providers(file)?, owner: None };
+    let config = EngineConfig {
+        policy: refresh_policy(file),
+        providers: providers(file)?,
+        owner: None,
+        runs: run_capacity(file)?,
+    };
     Ok(Engine::new(vault, Arc::new(transport), config))
+}
+
+/// The `[executions]` run limits.
+pub(crate) fn run_capacity(file: &ConfigFile) -> Result<RunCapacity> {
+    file.executions.clone().unwrap_or_default().run_capacity().map_err(|e| anyhow!("{e}"))
 }

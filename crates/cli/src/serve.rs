@@ -94,6 +94,7 @@ pub(crate) async fn run(global: &Global, args: &ServeArgs) -> Result<()> {
         policy: engine_config::refresh_policy(&file),
         providers: engine_config::providers(&file)?,
         owner: None,
+        runs: engine_config::run_capacity(&file)?,
     };
     let engine = Engine::new(vault, Arc::new(transport), engine_config);
     let app = App::new(engine, config).await?;

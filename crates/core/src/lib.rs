@@ -11,6 +11,7 @@ mod flow;
 mod ids;
 mod labels;
 mod net;
+mod redact;
 mod scope;
 mod setup;
 mod template;
@@ -24,14 +25,15 @@ pub use catalog::{
 pub use connection::{Connection, ConnectionStatus, TokenProblem};
 pub use flow::{
     ActionSpec, ConnectionRef, Flow, FlowAction, FlowName, FlowPatch, FlowSummary, NewFlow,
-    ParamKind, ParamSpec, connection_refs, parse_actions, validate_flow_create,
-    validate_flow_patch,
+    ParamKind, ParamSpec, connection_refs, header_refusal, header_value_refusal, parse_actions,
+    validate_flow_create, validate_flow_patch,
 };
 pub use ids::{
     ClientId, ConnectionId, ExecutionId, FlowId, IdError, TenantId, TenantName, TenantNameError,
 };
 pub use labels::{AccountName, ClientName, ConnectionName, Environment};
 pub use net::{ip_class, is_private_host};
+pub use redact::{MIN_SECRET, REDACTED, Redactor};
 pub use scope::{Scope, Scopes, UnknownScope};
 pub use setup::{Setup, SetupDecodeError, SetupFields};
 pub use template::{

@@ -18,7 +18,13 @@ fn classify_v4(ip: Ipv4Addr) -> Option<&'static str> {
     match o {
         [127, ..] => Some("loopback"),
         [10, ..] | [172, 16..=31, ..] | [192, 168, ..] => Some("private"),
-        [169, 254, 169, 254] | [168, 63, 129, 16] | [100, 100, 100, 200] => Some("cloud metadata"),
+        // AWS (and most clouds), ECS task credentials, EKS pod identity, Azure's wire server,
+        // Alibaba Cloud.
+        [169, 254, 169, 254]
+        | [169, 254, 170, 2]
+        | [169, 254, 170, 23]
+        | [168, 63, 129, 16]
+        | [100, 100, 100, 200] => Some("cloud metadata"),
         [169, 254, ..] => Some("link-local"),
         [100, 64..=127, ..] => Some("shared (CGNAT)"),
         [0, ..] => Some("unspecified"),

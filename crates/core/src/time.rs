@@ -2,12 +2,19 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Serialize, Serializer};
 
 /// An instant in UTC with millisecond precision, written as ISO 8601 with a `Z`
-/// (`2026-11-26T09:30:00.125Z`), as Auth0 writes them. The text form sorts in time order.
+/// (`2026-11-26T09:30:00.125Z`), as Auth0 writes them.
+///
+/// Timestamps lie between [`Timestamp::MIN`] (the Unix epoch) and [`Timestamp::MAX`] (the last
+/// millisecond of year 9999), so the text form is always 24 characters and sorts in time
+/// order — stores compare it as text. Arithmetic saturates at the bounds instead of
+/// overflowing: a provider that says its token lasts 10^14 seconds gets a time far in the
+/// future, not a panic or a year that sorts before today.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(DateTime<Utc>);
 
@@ -17,10 +24,50 @@ pub struct Timestamp(DateTime<Utc>);
 pub struct TimestampError;
 
 impl Timestamp {
-    /// Wraps a `chrono` instant, dropping precision below a millisecond.
+    /// The earliest timestamp: `1970-01-01T00:00:00.000Z`.
+    pub const MIN: Timestamp = Timestamp(DateTime::<Utc>::UNIX_EPOCH);
+
+    /// The latest timestamp: `9999-12-31T23:59:59.999Z`.
+    pub const MAX: Timestamp =
+        Timestamp(match DateTime::from_timestamp_millis(253_402_300_799_999) {
+            Some(t) => t,
+            None => DateTime::<Utc>::UNIX_EPOCH,
+        });
+
+    /// Wraps a `chrono` instant, dropping precision below a millisecond, and clamped to
+    /// [`Timestamp::MIN`]..=[`Timestamp::MAX`].
     #[must_use]
     pub fn from_datetime(t: DateTime<Utc>) -> Self {
-        Self(t.trunc_subsecs(3))
+        Self(t.trunc_subsecs(3).clamp(Self::MIN.0, Self::MAX.0))
+    }
+
+    /// `self + d`, or `None` past [`Timestamp::MAX`].
+    #[must_use]
+    pub fn checked_add(self, d: Duration) -> Option<Self> {
+        let d = chrono::TimeDelta::from_std(d).ok()?;
+        let t = self.0.checked_add_signed(d)?;
+        (t <= Self::MAX.0).then(|| Self(t.trunc_subsecs(3)))
+    }
+
+    /// `self + d`, or [`Timestamp::MAX`] past it.
+    #[must_use]
+    pub fn saturating_add(self, d: Duration) -> Self {
+        self.checked_add(d).unwrap_or(Self::MAX)
+    }
+
+    /// `self - d`, or [`Timestamp::MIN`] before it.
+    #[must_use]
+    pub fn saturating_sub(self, d: Duration) -> Self {
+        chrono::TimeDelta::from_std(d)
+            .ok()
+            .and_then(|d| self.0.checked_sub_signed(d))
+            .map_or(Self::MIN, Self::from_datetime)
+    }
+
+    /// How long after `earlier` this is; zero if it is not after it.
+    #[must_use]
+    pub fn duration_since(self, earlier: Timestamp) -> Duration {
+        (self.0 - earlier.0).to_std().unwrap_or(Duration::ZERO)
     }
 
     /// The instant as `chrono` sees it.
@@ -51,10 +98,14 @@ impl fmt::Debug for Timestamp {
 impl FromStr for Timestamp {
     type Err = TimestampError;
 
+    /// Parses RFC 3339; an instant outside [`Timestamp::MIN`]..=[`Timestamp::MAX`] is an
+    /// error, not clamped (a stored time out of range was not written by flowvault).
     fn from_str(s: &str) -> Result<Self, TimestampError> {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| Self::from_datetime(t.with_timezone(&Utc)))
-            .map_err(|_| TimestampError)
+        let t = DateTime::parse_from_rfc3339(s).map_err(|_| TimestampError)?.with_timezone(&Utc);
+        if t < Self::MIN.0 || t > Self::MAX.0 {
+            return Err(TimestampError);
+        }
+        Ok(Self(t.trunc_subsecs(3)))
     }
 }
 
@@ -91,5 +142,28 @@ mod tests {
         assert_eq!(t.to_string(), "2026-11-26T08:30:00.125Z");
         assert_eq!(t.to_string().parse::<Timestamp>(), Ok(t));
         assert!("yesterday".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn the_text_form_has_a_fixed_width_and_arithmetic_saturates() {
+        assert_eq!(Timestamp::MIN.to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999Z");
+        let now: Timestamp = "2026-12-03T10:00:00Z".parse().unwrap_or_else(|_| unreachable!());
+        for secs in [0, 1, 1_000_000_000_000, 100_000_000_000_000, u64::MAX] {
+            let t = now.saturating_add(Duration::from_secs(secs));
+            assert_eq!(t.to_string().len(), 24, "{secs}");
+            assert!(t >= now);
+            assert_eq!(t.to_string().parse::<Timestamp>(), Ok(t));
+        }
+        assert_eq!(now.checked_add(Duration::from_secs(1_000_000_000_000)), None);
+        assert_eq!(now.saturating_add(Duration::from_secs(u64::MAX)), Timestamp::MAX);
+        assert_eq!(now.saturating_sub(Duration::from_secs(u64::MAX)), Timestamp::MIN);
+        assert_eq!(Timestamp::MAX.duration_since(Timestamp::MIN).as_secs(), 253_402_300_799);
+        assert_eq!(Timestamp::MIN.duration_since(now), Duration::ZERO);
+        // What a wedged refresher once stored: a year past 9999 does not parse.
+        assert!("+33715-01-01T00:00:00.000Z".parse::<Timestamp>().is_err());
+        assert!("1969-12-31T23:59:59.999Z".parse::<Timestamp>().is_err());
+        let far = chrono::DateTime::<Utc>::MAX_UTC;
+        assert_eq!(Timestamp::from_datetime(far), Timestamp::MAX);
     }
 }

@@ -751,6 +751,16 @@ mod tests {
         // Slack may switch from a webhook to OAuth.
         let p = validate_patch(AppId::Slack, &json!({"setup": {"type": "OAUTH_CODE"}}));
         assert!(p.is_ok_and(|p| p.setup.is_some_and(|s| s.setup_type() == SetupType::OauthCode)));
+        // An authorization code can't be handed over: Connect obtains tokens.
+        let e = validate_patch(
+            AppId::Slack,
+            &json!({"setup": {"type": "OAUTH_CODE", "code": "c0de-from-elsewhere"}}),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(e.contains("setup.code") && e.contains("Connect"), "{e}");
+        assert!(!e.contains("c0de-from-elsewhere"), "{e}");
     }
 
     #[test]

@@ -1,15 +1,16 @@
-//! Management client secrets: generated here, shown once, stored only as a hash.
+//! Management client secrets: generated here, shown once, stored only as a keyed hash.
 //!
 //! A secret is 32 random bytes, written `fvs_` + unpadded base64url (the prefix lets secret
 //! scanners recognise a leaked one). With 256 bits of entropy there is no dictionary to attack,
-//! so a single SHA-256 (domain-separated) is the right hash: a slow password hash would only
-//! hand an attacker a cheap way to burn CPU on the token endpoint.
+//! so a fast hash is the right one: a slow password hash would only hand an attacker a cheap way
+//! to burn CPU on the token endpoint. The digest is keyed by the vault's integrity key
+//! ([`crate::Keyring::client_secret_hash`]), so someone who can write the database can't store
+//! the hash of a secret of their own.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::CryptoError;
@@ -27,19 +28,14 @@ pub fn generate_client_secret() -> Result<SecretString, CryptoError> {
     Ok(SecretString::from(format!("{CLIENT_SECRET_PREFIX}{}", URL_SAFE_NO_PAD.encode(*bytes))))
 }
 
-/// The stored form of a client secret.
+/// The unkeyed, domain-separated SHA-256 of a secret: what earlier builds stored, and what the
+/// keyed hash is computed over.
 #[must_use]
-pub fn hash_client_secret(secret: &str) -> [u8; 32] {
+pub(crate) fn digest(secret: &str) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"flowvault:v1:client-secret\0");
     h.update(secret.as_bytes());
     h.finalize().into()
-}
-
-/// Whether `secret` hashes to `stored`, compared in constant time.
-#[must_use]
-pub fn verify_client_secret(secret: &str, stored: &[u8]) -> bool {
-    hash_client_secret(secret).ct_eq(stored).into()
 }
 
 #[cfg(test)]
@@ -49,15 +45,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_are_random_prefixed_and_verify() {
+    fn secrets_are_random_and_prefixed() {
         let a = generate_client_secret().unwrap_or_else(|_| unreachable!());
         let b = generate_client_secret().unwrap_or_else(|_| unreachable!());
         assert!(a.expose_secret().starts_with("fvs_"));
         assert_eq!(a.expose_secret().len(), 4 + 43);
         assert_ne!(a.expose_secret(), b.expose_secret());
-        let stored = hash_client_secret(a.expose_secret());
-        assert!(verify_client_secret(a.expose_secret(), &stored));
-        assert!(!verify_client_secret(b.expose_secret(), &stored));
-        assert!(!verify_client_secret(a.expose_secret(), &stored[..31]));
+        assert_ne!(digest(a.expose_secret()), digest(b.expose_secret()));
     }
 }

@@ -29,6 +29,9 @@ pub enum CryptoError {
     /// The operating system's random generator failed.
     #[error("the random generator failed")]
     Rng,
+    /// The keyring has no key of this kind (an integrity key, before the vault is upgraded).
+    #[error("the keyring has no {0} key")]
+    MissingKey(&'static str),
 }
 
 /// The keyring could not be unlocked.

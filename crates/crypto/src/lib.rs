@@ -6,9 +6,9 @@
 //! and does not know what a connection is beyond the tenant, object and purpose strings that a
 //! [`SealContext`] binds ciphertexts to.
 //!
-//! AES-256-GCM, HMAC-SHA-256 and Argon2id come from the RustCrypto crates (`aes-gcm`, `hmac`,
-//! `sha2`, `argon2`); randomness from the operating system (`getrandom`). Key material lives in
-//! zeroizing buffers with redacting `Debug`.
+//! AES-256-GCM and AES Key Wrap come from aws-lc-rs; HMAC-SHA-256 and Argon2id from the
+//! RustCrypto crates (`hmac`, `sha2`, `argon2`); randomness from the operating system
+//! (`getrandom`). Key material lives in zeroizing buffers with redacting `Debug`.
 
 mod client_secret;
 mod envelope;
@@ -16,10 +16,8 @@ mod error;
 mod keyring;
 mod keys;
 
-pub use client_secret::{
-    CLIENT_SECRET_PREFIX, generate_client_secret, hash_client_secret, verify_client_secret,
-};
+pub use client_secret::{CLIENT_SECRET_PREFIX, generate_client_secret};
 pub use envelope::{FORMAT_VERSION, OVERHEAD, SealContext};
 pub use error::{CryptoError, UnlockError};
-pub use keyring::{KeyKind, Keyring, SealedKey};
+pub use keyring::{KeyKind, Keyring, MAC_LEN, SealedKey};
 pub use keys::{KEY_LEN, KdfParams, MasterKey, generate_salt};

@@ -157,8 +157,10 @@ async fn memory(n: usize) {
         let token = format!(
             "{{\"access_token\":\"at-{i:032}\",\"token_type\":\"Bearer\",\"obtained_at\":\"{now}\"}}"
         );
-        let sealed =
-            b.vault.seal_tokens(&b.tenant, id, token.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let sealed = b
+            .vault
+            .seal_tokens(&b.tenant, id, row.app_id, token.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
         let later = |secs: i64| {
             flowvault_core::Timestamp::from_datetime(
                 now.as_datetime() + chrono::Duration::seconds(secs),

@@ -37,21 +37,18 @@ impl Default for TokioClock {
 
 impl Clock for TokioClock {
     fn now(&self) -> Timestamp {
-        let elapsed =
-            chrono::Duration::from_std(self.start.elapsed()).unwrap_or(chrono::Duration::MAX);
-        Timestamp::from_datetime(self.wall + elapsed)
+        Timestamp::from_datetime(self.wall).saturating_add(self.start.elapsed())
     }
 }
 
-/// `t + d`.
+/// `t + d`, saturating at [`Timestamp::MAX`]: no time computation can overflow.
 #[must_use]
 pub(crate) fn after(t: Timestamp, d: Duration) -> Timestamp {
-    let d = chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
-    Timestamp::from_datetime(t.as_datetime() + d)
+    t.saturating_add(d)
 }
 
 /// `b - a`, zero if `b` is earlier.
 #[must_use]
 pub(crate) fn between(a: Timestamp, b: Timestamp) -> Duration {
-    (b.as_datetime() - a.as_datetime()).to_std().unwrap_or(Duration::ZERO)
+    b.duration_since(a)
 }

@@ -212,7 +212,12 @@ impl Engine {
         let granted = obtained.granted_scopes.clone().unwrap_or_else(|| pending.scopes.clone());
         let write = TokenWrite::Tokens {
             sealed: vault
-                .seal_tokens(tenant, id, &obtained.tokens.seal_bytes())
+                .seal_tokens(
+                    tenant,
+                    id,
+                    row.app_id,
+                    &obtained.tokens.seal_bytes().map_err(internal)?,
+                )
                 .map_err(internal)?,
             expires_at: obtained.tokens.expires_at(),
             refresh_at: obtained.tokens.expires_at().map(|e| self.inner.policy.refresh_at(now, e)),

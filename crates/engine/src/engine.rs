@@ -34,6 +34,8 @@ pub struct EngineConfig {
     pub providers: Providers,
     /// This process's name in leases (default: a random one).
     pub owner: Option<String>,
+    /// How many flow runs may be in progress, in total and per tenant.
+    pub runs: crate::slots::RunCapacity,
 }
 
 /// An access token just obtained or checked, for the request about to use it.
@@ -157,8 +159,8 @@ pub(crate) struct Inner {
     next_flight: std::sync::atomic::AtomicU64,
     pub(crate) metrics: Metrics,
     pub(crate) wake: Notify,
-    /// Background runs in progress, at most [`crate::executions::MAX_BACKGROUND_RUNS`].
-    pub(crate) background: Arc<tokio::sync::Semaphore>,
+    /// Runs in progress, in total and per tenant.
+    pub(crate) runs: Arc<crate::slots::RunSlots>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -199,9 +201,7 @@ impl Engine {
                 next_flight: std::sync::atomic::AtomicU64::new(0),
                 metrics: Metrics::new(),
                 wake: Notify::new(),
-                background: Arc::new(tokio::sync::Semaphore::new(
-                    crate::executions::MAX_BACKGROUND_RUNS,
-                )),
+                runs: crate::slots::RunSlots::new(config.runs),
             }),
         }
     }
@@ -237,7 +237,7 @@ impl Engine {
     }
 
     /// How many refreshes ended with `result` (`ok`, `reused`, `transient_error`,
-    /// `needs_reauth`, `failed`).
+    /// `needs_reauth`, `failed`, `unsaved`).
     #[must_use]
     pub fn refresh_count(&self, result: &'static str) -> u64 {
         self.inner.metrics.count(result)
@@ -327,7 +327,18 @@ impl Engine {
                 // It removes its own entry when done; the lock held here orders that removal
                 // after this insertion.
                 let task = tokio::spawn(async move {
-                    let result = run_refresh(&inner, &t, &i, reason).await;
+                    // A refresh that panics (a bug, or a provider answer nobody foresaw) must not
+                    // leave its entry behind: every later refresh would join a failed flight.
+                    let run = std::panic::AssertUnwindSafe(run_refresh(&inner, &t, &i, reason));
+                    let result = match run.catch_unwind().await {
+                        Ok(result) => result,
+                        Err(_) => {
+                            tracing::error!(connection = %i, "token refresh panicked; its lease is released");
+                            inner.metrics.refresh(RefreshResult::Failed);
+                            let _ = inner.vault.store().release_lease(&t, &i, &inner.owner).await;
+                            Err(RefreshError::Internal)
+                        }
+                    };
                     let mut inflight =
                         inner.inflight.lock().unwrap_or_else(PoisonError::into_inner);
                     if inflight.get(&(t.clone(), i.clone())).is_some_and(|(g, _)| *g == generation)
@@ -346,6 +357,24 @@ impl Engine {
         };
         flight.await
     }
+}
+
+/// Takes a connection whose stored token state can't be read out of the schedule, so it can't
+/// hold up anything else, and says why on the connection.
+async fn unreadable(
+    inner: &Inner,
+    tenant: &TenantId,
+    id: &ConnectionId,
+    why: &str,
+) -> RefreshError {
+    tracing::error!(connection = %id, why, "token state unreadable: connection taken out of the refresh schedule");
+    let message =
+        format!("the stored token state can't be read ({why}): update or reconnect the connection");
+    if let Err(e) = inner.vault.store().mark_unreadable(tenant, id, &message).await {
+        tracing::error!(connection = %id, error = %e, "cannot mark a connection unreadable");
+    }
+    inner.metrics.refresh(RefreshResult::Failed);
+    RefreshError::Failed { name: id.to_string(), message }
 }
 
 fn internal(e: impl std::fmt::Display) -> RefreshError {
@@ -370,7 +399,9 @@ pub(crate) fn open_tokens(
     row: &ConnectionRow,
 ) -> Result<Option<TokenSet>, RefreshError> {
     match vault.open_row_tokens(tenant, row) {
-        Ok(Some(bytes)) => TokenSet::from_bytes(&bytes).map(Some).map_err(internal),
+        // Token bytes that don't parse count as no tokens: the refresh that follows takes the
+        // connection out of the schedule and says why on it.
+        Ok(Some(bytes)) => Ok(TokenSet::from_bytes(&bytes).ok()),
         Ok(None) => Ok(None),
         Err(e) => Err(internal(e)),
     }
@@ -412,6 +443,15 @@ async fn run_refresh(
                 tokio::time::sleep(LEASE_POLL).await;
             }
             Err(StoreError::NotFound) => return Err(RefreshError::NotFound),
+            Err(StoreError::Corrupt(what)) => {
+                return Err(unreadable(
+                    inner,
+                    tenant,
+                    id,
+                    &format!("stored data is damaged: {what}"),
+                )
+                .await);
+            }
             Err(e) => return Err(internal(e)),
         }
     };
@@ -443,7 +483,14 @@ async fn refresh_leased(
     let vault = &inner.vault;
     let now = vault.now();
     let name = row.name.to_string();
-    let current = open_tokens(vault, tenant, row)?;
+    let current = match vault.open_row_tokens(tenant, row) {
+        Ok(Some(bytes)) => match TokenSet::from_bytes(&bytes) {
+            Ok(set) => Some(set),
+            Err(e) => return Err(unreadable(inner, tenant, &row.id, &e.to_string()).await),
+        },
+        Ok(None) => None,
+        Err(e) => return Err(internal(e)),
+    };
     // After taking the lease, look again: someone may have refreshed while we waited.
     if let Some(set) = &current {
         let usable = set.valid_for(now, inner.policy.margin);
@@ -482,16 +529,24 @@ async fn refresh_leased(
         now,
         timeout: inner.policy.request_timeout,
     };
-    let outcome = grants::obtain(&ctx, &setup, current.as_ref()).await;
+    // The lease is renewed while the provider answers: a slow provider must not let another
+    // process take the lease and present the same (single-use) refresh token.
+    let obtain = grants::obtain(&ctx, &setup, current.as_ref());
+    let renew = keep_lease(inner, tenant, &row.id);
+    tokio::pin!(obtain, renew);
+    let outcome = tokio::select! {
+        outcome = &mut obtain => outcome,
+        () = &mut renew => obtain.await,
+    };
     let (write, result) = match outcome {
         Ok(obtained) => {
-            let sealed = vault
-                .seal_tokens(tenant, &row.id, &obtained.tokens.seal_bytes())
-                .map_err(internal)?;
+            let plain = obtained.tokens.seal_bytes().map_err(internal)?;
+            let sealed =
+                vault.seal_tokens(tenant, &row.id, row.app_id, &plain).map_err(internal)?;
             let write = TokenWrite::Tokens {
                 sealed,
                 expires_at: obtained.tokens.expires_at(),
-                refresh_at: obtained.tokens.expires_at().map(|e| inner.policy.refresh_at(now, e)),
+                refresh_at: obtained.tokens.next_refresh(&inner.policy, now),
                 granted_scopes: obtained.granted_scopes.clone(),
                 account_name: obtained
                     .account_name
@@ -529,24 +584,95 @@ async fn refresh_leased(
             (write, Err(RefreshError::Failed { name, message }))
         }
     };
-    match vault
-        .store()
-        .finish_refresh(tenant, &row.id, &inner.owner, row.token.tokens_version, &write)
-        .await
-    {
-        Ok(_) => {
+    match write_outcome(inner, tenant, row, &write).await {
+        Ok(()) => {
             if result.is_ok() {
                 inner.metrics.refresh(RefreshResult::Ok);
             }
             result.map(|fresh| (fresh, true))
         }
         Err(StoreError::VersionConflict { .. }) => {
-            // The tokens were replaced (new credentials) or the lease was lost while we waited
-            // on the provider: what we got is stale.
+            // The tokens were replaced meanwhile (new credentials, or a refresh elsewhere that
+            // stored first): what we got is stale.
             tracing::warn!(connection = %row.id, "connection changed during a token refresh; result discarded");
             Err(RefreshError::Conflict { name: row.name.to_string() })
         }
-        Err(e) => Err(internal(e)),
+        Err(e) => {
+            let TokenWrite::Tokens { .. } = write else { return Err(internal(e)) };
+            // New tokens that could not be stored: if the provider rotated the refresh token,
+            // the stored one is spent. Say so everywhere it can be seen, and hand the access
+            // token to whoever waits for it: it is valid.
+            tracing::error!(connection = %row.id, error = %e, "a refreshed token could not be saved; if the provider rotated its refresh token, the connection will need to be reconnected");
+            inner.metrics.refresh(RefreshResult::Unsaved);
+            let note = TokenWrite::Retry {
+                last_error: format!(
+                    "a refreshed token could not be saved ({e}); the connection may need to be reconnected"
+                ),
+                retry_at: after(vault.now(), inner.policy.backoff(row.token.attempts + 1)),
+            };
+            let _ = vault
+                .store()
+                .finish_refresh(tenant, &row.id, &inner.owner, row.token.tokens_version, &note)
+                .await;
+            result.map(|fresh| (fresh, false))
+        }
+    }
+}
+
+/// How often a refresh's write is tried before it is given up.
+const WRITE_ATTEMPTS: u32 = 6;
+
+/// Stores a refresh's outcome, retrying a failing store with backoff (100 ms, doubling) and
+/// renewing the lease meanwhile. A version conflict is final.
+async fn write_outcome(
+    inner: &Inner,
+    tenant: &TenantId,
+    row: &ConnectionRow,
+    write: &TokenWrite,
+) -> Result<(), StoreError> {
+    let store = inner.vault.store();
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match store
+            .finish_refresh(tenant, &row.id, &inner.owner, row.token.tokens_version, write)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e @ StoreError::VersionConflict { .. }) => return Err(e),
+            Err(e) if attempt >= WRITE_ATTEMPTS => return Err(e),
+            Err(e) => {
+                tracing::warn!(connection = %row.id, attempt, error = %e, "cannot store a token refresh; retrying");
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2);
+                attempt += 1;
+                let now = inner.vault.now();
+                let until = after(now, inner.policy.lease);
+                let _ = store.lease(tenant, &row.id, &inner.owner, now, until).await;
+            }
+        }
+    }
+}
+
+/// Renews `owner`'s lease on a connection every third of the lease time; returns when it can't
+/// (someone else holds it, or the store fails), leaving the refresh to finish on its own.
+async fn keep_lease(inner: &Inner, tenant: &TenantId, id: &ConnectionId) {
+    let every = (inner.policy.lease / 3).max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(every).await;
+        let now = inner.vault.now();
+        let until = after(now, inner.policy.lease);
+        match inner.vault.store().lease(tenant, id, &inner.owner, now, until).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                tracing::warn!(connection = %id, "lost the refresh lease during a token request");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(connection = %id, error = %e, "cannot renew the refresh lease");
+                return;
+            }
+        }
     }
 }
 

@@ -8,24 +8,24 @@ use serde_json::Value;
 
 use crate::engine::Engine;
 use crate::run::{FlowError, RunInput, RunLimits, RunOutcome, RunStatus};
+use crate::slots::RunLimit;
 
-/// Background runs one process keeps going at once; past this, new ones are refused (the API
-/// answers 429) rather than piling up.
-pub const MAX_BACKGROUND_RUNS: usize = 256;
-
-/// Why a run could not start.
+/// Why a run could not start (or its execution could not be stored).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExecuteError {
     /// The flow does not exist, or the store failed.
     #[error(transparent)]
     Vault(#[from] VaultError),
-    /// Too many background runs are in progress.
-    #[error("{limit} flow runs are in progress already; try again shortly")]
+    /// Too many runs are in progress, for this tenant or in all.
+    #[error("{limit}; try again shortly")]
     Busy {
-        /// The limit.
-        limit: usize,
+        /// The limit that is full.
+        limit: RunLimit,
     },
+    /// The record of the run could not be serialised (nothing is stored in its place).
+    #[error("the record of the run can't be serialised: {0}")]
+    Record(#[source] serde_json::Error),
 }
 
 /// An execution as the API shows it (Auth0's fields, plus `flow_id`, `result` and `error`).
@@ -63,11 +63,13 @@ pub struct ExecutionView {
 impl Engine {
     /// Runs a flow: with `wait`, to its end, returning the finished execution; without, in the
     /// background, returning it `running`. The execution and its record are stored either way.
+    /// Either kind of run holds one of the tenant's run slots until it ends.
     ///
     /// # Errors
     /// [`ExecuteError::Vault`] with [`VaultError::NotFound`] for an unknown flow (or one deleted
-    /// while it ran), the store's error; [`ExecuteError::Busy`] when too many background runs
-    /// are in progress.
+    /// while it ran), [`VaultError::Tampered`] for a flow that fails its integrity check, the
+    /// store's error; [`ExecuteError::Busy`] when the tenant's runs, or all runs, are at their
+    /// limit.
     pub async fn execute(
         &self,
         tenant: &TenantId,
@@ -78,6 +80,8 @@ impl Engine {
     ) -> Result<ExecutionView, ExecuteError> {
         let vault = self.vault();
         let flow = vault.flow(tenant, flow_id).await?;
+        let slot =
+            self.inner.runs.try_take(tenant).map_err(|limit| ExecuteError::Busy { limit })?;
         let now = vault.now();
         let mut trace = [0u8; 12];
         let _ = getrandom::fill(&mut trace);
@@ -93,19 +97,15 @@ impl Engine {
             ended_at: None,
         };
         if !wait {
-            let permit = self
-                .inner
-                .background
-                .clone()
-                .try_acquire_owned()
-                .map_err(|_| ExecuteError::Busy { limit: MAX_BACKGROUND_RUNS })?;
             vault.insert_execution(tenant, &row).await?;
             let running = view(&row, None, false);
             let (engine, tenant) = (self.clone(), tenant.clone());
             tokio::spawn(async move {
-                let _permit = permit;
+                let _slot = slot;
                 let stored = match engine.run_into(&tenant, &flow, input, limits, &mut row).await {
-                    Ok(_) => engine.vault().update_execution(&tenant, &row).await,
+                    Ok(_) => {
+                        engine.vault().update_execution(&tenant, &row).await.map_err(Into::into)
+                    }
                     Err(e) => Err(e),
                 };
                 log_end(&row, stored.as_ref().err());
@@ -113,18 +113,20 @@ impl Engine {
             return Ok(running);
         }
         // The run is a task of its own: if the caller goes away (a client that disconnects, a
-        // request timeout), the run still ends and its execution is still stored.
+        // request timeout), the run still ends, its execution is still stored, and it holds its
+        // slot until then.
         let (engine, tenant) = (self.clone(), tenant.clone());
         let task = tokio::spawn(async move {
+            let _slot = slot;
             let outcome = engine.run_into(&tenant, &flow, input, limits, &mut row).await?;
-            let stored = engine.vault().insert_execution(&tenant, &row).await;
+            let stored = engine.vault().insert_execution(&tenant, &row).await.map_err(Into::into);
             log_end(&row, stored.as_ref().err());
             stored?;
             let record = &outcome.record;
             Ok(from_row(&row, record.result.clone(), record.error.clone(), None))
         });
         match task.await {
-            Ok(result) => result.map_err(ExecuteError::Vault),
+            Ok(result) => result,
             // Nothing aborts the task; a panic in it is the caller's panic too.
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
@@ -138,10 +140,11 @@ impl Engine {
         input: RunInput,
         limits: RunLimits,
         row: &mut ExecutionRow,
-    ) -> Result<RunOutcome, VaultError> {
+    ) -> Result<RunOutcome, ExecuteError> {
         let outcome = self.run_flow(tenant, flow, input, limits).await;
-        let record = serde_json::to_vec(&outcome.record).unwrap_or_default();
-        row.record_sealed = Some(self.vault().seal_execution(tenant, &row.id, &record)?);
+        let record = serde_json::to_vec(&outcome.record).map_err(ExecuteError::Record)?;
+        row.record_sealed =
+            Some(self.vault().seal_execution(tenant, &row.id, &row.flow_id, &record)?);
         row.status = outcome.status.as_str().to_owned();
         row.started_at = Some(outcome.started_at);
         row.ended_at = Some(outcome.ended_at);
@@ -184,7 +187,7 @@ pub async fn stored_execution(
 }
 
 /// One log line per finished run: ids and status, never data.
-fn log_end(row: &ExecutionRow, failed_to_store: Option<&VaultError>) {
+fn log_end(row: &ExecutionRow, failed_to_store: Option<&ExecuteError>) {
     match failed_to_store {
         None => {
             tracing::info!(execution = %row.id, flow = %row.flow_id, status = %row.status, "flow ran")

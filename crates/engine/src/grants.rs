@@ -19,10 +19,12 @@ use serde_json::Value;
 use url::Url;
 use zeroize::Zeroizing;
 
+use flowvault_core::Redactor;
+
 use crate::clock::after;
 use crate::providers::{ClientAuthMethod, Provider};
-use crate::tokens::TokenSet;
-use crate::transport::{OutboundRequest, Transport, TransportError};
+use crate::tokens::{MAX_REFRESH_TOKEN_LIFETIME, MAX_RETRY_AFTER, MAX_TOKEN_LIFETIME, TokenSet};
+use crate::transport::{OutboundRequest, OutboundResponse, Transport, TransportError};
 
 /// Why a grant did not produce tokens. Messages never contain a secret.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -263,7 +265,9 @@ async fn request(
             }
         }
     }
-    let body = Zeroizing::new(serde_urlencoded::to_string(&params).unwrap_or_default());
+    let body = Zeroizing::new(serde_urlencoded::to_string(&params).map_err(|_| {
+        GrantError::Failed { message: "the token request can't be encoded".to_owned() }
+    })?);
     for (_, v) in params.iter_mut() {
         zeroize::Zeroize::zeroize(v);
     }
@@ -276,9 +280,22 @@ async fn request(
         }
         e => GrantError::Failed { message: format!("token endpoint: {e}") },
     })?;
+    let mut redactor = Redactor::with(secrets.iter().copied());
+    parse_response(ctx.provider, ctx.now, &response, &mut redactor)
+}
+
+/// Reads a token endpoint's answer: an error (its message scrubbed of `redactor`'s secrets), or
+/// the tokens — with every provider-supplied duration checked and bounded. Pure: the answer is
+/// hostile input, and this is what the fuzz harness feeds.
+pub(crate) fn parse_response(
+    provider: &Provider,
+    now: Timestamp,
+    response: &OutboundResponse,
+    redactor: &mut Redactor,
+) -> Result<Obtained, GrantError> {
     let status = response.status;
     let json: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
-    let described = |json: &Value| {
+    let mut described = |json: &Value| {
         let error = json.get("error").and_then(Value::as_str).unwrap_or("");
         let description = json.get("error_description").and_then(Value::as_str).unwrap_or("");
         let mut m = format!("token endpoint answered {}", status.as_u16());
@@ -290,19 +307,20 @@ async fn request(
             m.push_str(": ");
             m.push_str(&truncate(description, 200));
         }
-        scrub(&m, secrets)
+        redactor.scrub_str(&m).into_owned()
     };
 
     if status.is_server_error() {
         return Err(GrantError::Transient { message: described(&json), retry_after: None });
     }
     if status.as_u16() == 429 {
+        // Honoured up to MAX_RETRY_AFTER: a provider can't park a connection for years.
         let retry_after = response
             .headers
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER));
         return Err(GrantError::Transient { message: described(&json), retry_after });
     }
     // Slack answers 200 with {"ok": false, "error": "…"}.
@@ -328,11 +346,9 @@ async fn request(
                 message: "the token endpoint's answer has no access_token".to_owned(),
             },
         )?;
-    let expires_in = match json.get("expires_in") {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.parse().ok(),
-        _ => None,
-    };
+    let expires_in = lifetime(&json, "expires_in", MAX_TOKEN_LIFETIME)?;
+    let refresh_expires_in =
+        lifetime(&json, "refresh_token_expires_in", MAX_REFRESH_TOKEN_LIFETIME)?;
     let tokens = TokenSet {
         access_token: SecretString::from(access_token.to_owned()),
         refresh_token: json
@@ -341,19 +357,18 @@ async fn request(
             .filter(|t| !t.is_empty())
             .map(|t| SecretString::from(t.to_owned())),
         token_type: json.get("token_type").and_then(Value::as_str).unwrap_or("Bearer").to_owned(),
-        expires_at: expires_in.filter(|s| *s > 0).map(|s| after(ctx.now, Duration::from_secs(s))),
+        expires_at: expires_in.map(|d| after(now, d)),
+        refresh_expires_at: refresh_expires_in.map(|d| after(now, d)),
         scope: json.get("scope").and_then(Value::as_str).map(str::to_owned),
-        obtained_at: ctx.now,
-        api_base: ctx
-            .provider
+        obtained_at: now,
+        api_base: provider
             .api_base_pointer
             .as_deref()
             .and_then(|p| json.pointer(p))
             .and_then(Value::as_str)
             .and_then(api_base),
     };
-    let account_name = ctx
-        .provider
+    let account_name = provider
         .account_name_pointer
         .as_deref()
         .and_then(|p| json.pointer(p))
@@ -364,6 +379,30 @@ async fn request(
         tokens,
         account_name,
     })
+}
+
+/// A lifetime the provider gives in seconds (`expires_in`, `refresh_token_expires_in`): a
+/// positive number (or a string of one), clamped to `max`; absent means "not said". Anything
+/// else — zero, a negative number, text — is an error naming the field, so the connection shows
+/// what is wrong instead of holding a token believed to never expire, or already expired.
+fn lifetime(json: &Value, field: &str, max: Duration) -> Result<Option<Duration>, GrantError> {
+    let seconds = match json.get(field) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(_) => None,
+    };
+    match seconds {
+        Some(s) if s.is_finite() && s >= 1.0 => {
+            Ok(Some(Duration::try_from_secs_f64(s).map_or(max, |d| d.min(max))))
+        }
+        _ => Err(GrantError::Failed {
+            message: format!(
+                "the token endpoint's answer has an invalid {field}: it must be a positive number \
+                 of seconds"
+            ),
+        }),
+    }
 }
 
 /// A provider-named API host: an `https` origin (no credentials, path, query), else ignored —
@@ -388,15 +427,6 @@ fn truncate(s: &str, max: usize) -> String {
     let mut out: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
     if s.chars().count() > max {
         out.push('…');
-    }
-    out
-}
-
-/// Replaces every occurrence of a secret (of 4+ characters) in `message`.
-pub(crate) fn scrub(message: &str, secrets: &[&str]) -> String {
-    let mut out = message.to_owned();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(s, "[redacted]");
     }
     out
 }
@@ -465,11 +495,35 @@ mod tests {
     }
 
     #[test]
-    fn scrubbing_and_scopes() {
-        assert_eq!(
-            scrub("bad token abcd1234 here", &["abcd1234", "xy"]),
-            "bad token [redacted] here"
-        );
+    fn provider_lifetimes_are_bounded() {
+        let max = Duration::from_secs(100);
+        let life = |v: Value| lifetime(&serde_json::json!({ "expires_in": v }), "expires_in", max);
+        assert_eq!(life(Value::from(60)).ok().flatten(), Some(Duration::from_secs(60)));
+        assert_eq!(life(Value::from("60")).ok().flatten(), Some(Duration::from_secs(60)));
+        assert_eq!(life(Value::from(59.5)).ok().flatten(), Some(Duration::from_secs_f64(59.5)));
+        for huge in [
+            Value::from(1_000_000_000_000u64),
+            Value::from(1e14),
+            Value::from(u64::MAX),
+            Value::from(1e300),
+        ] {
+            assert_eq!(life(huge.clone()).ok().flatten(), Some(max), "{huge}");
+        }
+        for bad in [
+            Value::from(-5),
+            Value::from(0),
+            Value::from("abc"),
+            Value::from(true),
+            serde_json::json!([1]),
+        ] {
+            let e = life(bad.clone()).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains("invalid expires_in"), "{bad}: {e}");
+        }
+        assert_eq!(lifetime(&serde_json::json!({}), "expires_in", max).ok(), Some(None));
+    }
+
+    #[test]
+    fn scopes_and_truncation() {
         assert_eq!(normalize_scopes("a,b  c"), "a b c");
         assert_eq!(truncate("é\nx", 1), "é…");
     }

@@ -22,9 +22,9 @@ mod grants;
 mod metrics;
 mod net;
 mod providers;
-mod redact;
 mod refresher;
 mod run;
+mod slots;
 mod tokens;
 mod transport;
 mod verify;
@@ -33,16 +33,18 @@ pub use actions::{ActionError, Auth, Body, Call, Http, Request, Response, invoke
 pub use clock::TokioClock;
 pub use connect::ConnectError;
 pub use engine::{Credentials, Engine, EngineConfig, Fresh, RefreshError};
-pub use executions::{
-    ExecuteError, ExecutionView, MAX_BACKGROUND_RUNS, stored_execution, view as execution_view,
-};
+pub use executions::{ExecuteError, ExecutionView, stored_execution, view as execution_view};
 pub use grants::GrantError;
 pub use net::{NetPolicy, Refused, classify};
 pub use providers::{ClientAuthMethod, Provider, Providers};
 pub use run::{
     ActionRecord, FlowError, RecordedError, RunInput, RunLimits, RunOutcome, RunRecord, RunStatus,
 };
-pub use tokens::{RefreshPolicy, TokenSet, TokensUnreadable};
+pub use slots::{RunCapacity, RunLimit};
+pub use tokens::{
+    MAX_REFRESH_TOKEN_LIFETIME, MAX_RETRY_AFTER, MAX_TOKEN_LIFETIME, RefreshPolicy, TokenSet,
+    TokensUnreadable,
+};
 pub use transport::{
     HttpLimits, HttpTransport, OutboundRequest, OutboundResponse, Transport, TransportError,
 };

@@ -19,6 +19,8 @@ pub(crate) enum RefreshResult {
     NeedsReauth,
     /// Another failure.
     Failed,
+    /// New tokens were obtained but could not be stored.
+    Unsaved,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -59,6 +61,7 @@ impl Metrics {
             RefreshResult::TransientError => "transient_error",
             RefreshResult::NeedsReauth => "needs_reauth",
             RefreshResult::Failed => "failed",
+            RefreshResult::Unsaved => "unsaved",
         };
         self.refreshes.get_or_create(&ResultLabel { result }).inc();
     }

@@ -14,10 +14,14 @@ use url::{Host, Url};
 /// The operator's choice about private networks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct NetPolicy {
-    /// Allow loopback, private, link-local, CGNAT and metadata addresses, and plain `http` to
-    /// them where `https` is otherwise required (local fakes, demos, tests).
+    /// Allow loopback, private, link-local and CGNAT addresses, and plain `http` to them where
+    /// `https` is otherwise required (local fakes, demos, tests). Cloud metadata addresses stay
+    /// refused: they hand out the host's own credentials.
     pub allow_private_network: bool,
 }
+
+/// The class [`classify`] gives cloud metadata services.
+const METADATA: &str = "cloud metadata";
 
 /// Why a destination is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +36,14 @@ pub enum Refused {
         host: String,
         /// What kind of address.
         class: &'static str,
+    },
+    /// The address is a cloud metadata service, which flowvault never calls.
+    #[error(
+        "{host} is a cloud metadata address; flowvault never calls those (they hand out the host's own credentials), whatever the network settings"
+    )]
+    Metadata {
+        /// The host as written (or the address).
+        host: String,
     },
     /// The URL's scheme is not allowed here.
     #[error("{0} is not an allowed URL: only https (or http to an allowed private address) is")]
@@ -49,6 +61,7 @@ impl NetPolicy {
     pub fn check_ip(&self, host: &str, ip: IpAddr) -> Result<(), Refused> {
         match classify(ip) {
             None => Ok(()),
+            Some(METADATA) => Err(Refused::Metadata { host: host.to_owned() }),
             Some(_) if self.allow_private_network => Ok(()),
             Some(class) => Err(Refused::PrivateAddress { host: host.to_owned(), class }),
         }
@@ -117,7 +130,20 @@ mod tests {
         );
         assert!(strict.check_url(&url("ftp://example.com/"), false).is_err());
         assert!(open.check_url(&url("http://127.0.0.1:8080/token"), true).is_ok());
-        assert!(open.check_url(&url("http://169.254.169.254/"), false).is_ok());
+        assert!(open.check_url(&url("http://10.1.2.3/"), false).is_ok());
+        // Cloud metadata stays out of reach even when private networks are allowed.
+        for metadata in [
+            "http://169.254.169.254/latest/meta-data",
+            "http://[fd00:ec2::254]/",
+            "http://100.100.100.200/",
+            "http://168.63.129.16/",
+            "http://169.254.170.2/v2/credentials",
+            "http://[::ffff:169.254.169.254]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+        ] {
+            let err = open.check_url(&url(metadata), false).err();
+            assert!(matches!(err, Some(Refused::Metadata { .. })), "{metadata}: {err:?}");
+        }
         let err = strict
             .check_url(&url("http://10.0.0.1/"), false)
             .err()

@@ -33,7 +33,7 @@ impl Engine {
                 }
             };
             let full_batch = claimed.len() >= inner.policy.batch as usize;
-            for (tenant, row) in claimed {
+            for (tenant, id) in claimed {
                 let permit = tokio::select! {
                     permit = permits.clone().acquire_owned() => match permit {
                         Ok(p) => p,
@@ -44,7 +44,7 @@ impl Engine {
                 let engine = self.clone();
                 tokio::spawn(async move {
                     // Errors are recorded on the connection and logged by the refresh itself.
-                    let _ = engine.refresh_shared(&tenant, &row.id, Reason::Scheduled).await;
+                    let _ = engine.refresh_shared(&tenant, &id, Reason::Scheduled).await;
                     drop(permit);
                 });
             }

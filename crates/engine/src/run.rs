@@ -8,14 +8,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use flowvault_core::{ConnectionId, Flow, FlowAction, SetupType, TenantId, Timestamp};
+use flowvault_core::{ConnectionId, Flow, FlowAction, Redactor, SetupType, TenantId, Timestamp};
 use flowvault_core::{TemplateScope, render_object};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::actions::{self, ActionError, Call, Http};
 use crate::engine::{Credentials, Engine};
-use crate::redact::Redactor;
 
 /// What a run starts with. `Debug` shows no values (fields may hold what a user typed).
 #[derive(Clone, Default)]
@@ -224,14 +223,14 @@ impl Engine {
                     redactor.scrub(o);
                 }
                 if let Some(e) = a.error.as_mut() {
-                    e.message = redactor.scrub_str(&e.message);
+                    e.message = redactor.scrub_str(&e.message).into_owned();
                 }
             }
             if let Some(r) = record.result.as_mut() {
                 redactor.scrub(r);
             }
             if let Some(e) = record.error.as_mut() {
-                e.message = redactor.scrub_str(&e.message);
+                e.message = redactor.scrub_str(&e.message).into_owned();
             }
         }
         RunOutcome { status, record, started_at, ended_at: self.vault().now() }
@@ -368,7 +367,10 @@ impl Run<'_> {
                 _ => self.call(action, &params, started_at).await.map(|v| (v, None)),
             };
         match result {
-            Ok((output, stop)) => {
+            Ok((mut output, stop)) => {
+                // What a provider echoed of a connection's secret is scrubbed before later
+                // templates can read it (and send it somewhere else).
+                self.redactor.scrub(&mut output);
                 let size = json_size(&output);
                 if self.output_bytes.saturating_add(size) > MAX_RUN_OUTPUTS {
                     let e = ActionError::new(format!(
@@ -428,22 +430,8 @@ impl Run<'_> {
             )),
             other => ActionError::new(other.to_string()),
         })?;
-        for secret in credentials.setup.secret_values() {
-            self.redactor.add(secret);
-        }
-        if let Some(t) = &credentials.token {
-            self.redactor.add(t.expose());
-        }
-        // The forms secrets travel in as HTTP Basic credentials (`user:secret`, base64).
-        let secrets: Vec<&str> = credentials.setup.secret_values().collect();
-        let mut users: Vec<&str> = secrets.clone();
-        users.extend(BASIC_USERS.iter().filter_map(|f| credentials.setup.expose(f)));
-        users.extend(["flowvault", ""]);
-        for secret in &secrets {
-            for user in &users {
-                self.redactor.add_basic(user, secret);
-            }
-        }
+        let token = credentials.token.as_deref().map(crate::engine::Fresh::expose);
+        self.redactor.add_credentials(&credentials.setup, token);
         // Scopes the action needs, checked before anything is sent.
         if credentials.setup.setup_type() == SetupType::OauthCode && !action.spec.scopes.is_empty()
         {
@@ -511,7 +499,7 @@ impl Run<'_> {
     ) -> Next {
         let input = bounded(input);
         // Scrubbed now: later actions read it.
-        let message = self.redactor.scrub_str(&e.message);
+        let message = self.redactor.scrub_str(&e.message).into_owned();
         self.record.actions.push(ActionRecord {
             id: action.id.clone(),
             alias: action.alias.clone(),
@@ -538,8 +526,9 @@ impl Run<'_> {
     }
 }
 
-/// The most output (JSON bytes) one run keeps for its templates.
-const MAX_RUN_OUTPUTS: usize = 32 * 1024 * 1024;
+/// The most output (JSON bytes) one run keeps for its templates. With the cap on runs in
+/// progress ([`crate::RunCapacity`]), this bounds what runs hold in memory.
+const MAX_RUN_OUTPUTS: usize = 8 * 1024 * 1024;
 
 /// An input or output larger than this (JSON bytes) is recorded as its size only.
 const MAX_RECORDED_VALUE: usize = 64 * 1024;
@@ -572,9 +561,6 @@ fn json_size(value: &Value) -> usize {
 
 /// The longest a provider may take to answer one action.
 const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Setup fields that are the user half of HTTP Basic credentials.
-const BASIC_USERS: &[&str] = &["account_id", "username", "api_key", "client_id"];
 
 /// `true`, `"true"`, a non-zero number, a non-empty array/object/other string → true.
 fn truthy(v: &Value) -> bool {

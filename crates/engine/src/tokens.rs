@@ -10,6 +10,17 @@ use zeroize::Zeroizing;
 
 use crate::clock::{after, between};
 
+/// The longest access-token lifetime flowvault believes: a provider's larger `expires_in` is
+/// clamped to it (the token is refreshed within that time anyway).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(365 * 86_400);
+
+/// The longest refresh-token lifetime flowvault believes (`refresh_token_expires_in`).
+pub const MAX_REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// The longest `Retry-After` a token endpoint is obeyed for: a provider can't park a connection
+/// for longer than this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
 /// The tokens of one connection. `Debug` shows no token; the only way out is [`TokenSet::seal_bytes`]
 /// (sealed at once) or [`TokenSet::access_token`] for the request about to use it.
 pub struct TokenSet {
@@ -17,6 +28,8 @@ pub struct TokenSet {
     pub(crate) refresh_token: Option<SecretString>,
     pub(crate) token_type: String,
     pub(crate) expires_at: Option<Timestamp>,
+    /// When the refresh token stops working, if the provider said.
+    pub(crate) refresh_expires_at: Option<Timestamp>,
     pub(crate) scope: Option<String>,
     pub(crate) obtained_at: Timestamp,
     /// The connection's own API host, from the token response (Salesforce's `instance_url`).
@@ -32,6 +45,8 @@ struct Stored {
     token_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_expires_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
     obtained_at: String,
@@ -85,19 +100,40 @@ impl TokenSet {
         self.expires_at.is_none_or(|e| after(now, margin) < e)
     }
 
-    /// The bytes to seal.
+    /// When the refresher should act next: before the access token expires, and before the
+    /// refresh token does (a refresh then gets a new one), as `policy` says; `None` if neither
+    /// expires.
     #[must_use]
-    pub fn seal_bytes(&self) -> Zeroizing<Vec<u8>> {
+    pub fn next_refresh(&self, policy: &RefreshPolicy, now: Timestamp) -> Option<Timestamp> {
+        let access = self.expires_at.map(|e| policy.refresh_at(now, e));
+        let refresh = self
+            .refresh_token
+            .as_ref()
+            .and(self.refresh_expires_at)
+            .map(|e| policy.refresh_at(now, e));
+        match (access, refresh) {
+            (Some(a), Some(r)) => Some(a.min(r)),
+            (a, r) => a.or(r),
+        }
+    }
+
+    /// The bytes to seal.
+    ///
+    /// # Errors
+    /// If serialisation fails (it does not for strings; the error is passed on rather than
+    /// sealing empty bytes in place of tokens).
+    pub fn seal_bytes(&self) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
         let stored = Stored {
             access_token: self.access_token.expose_secret().to_owned(),
             refresh_token: self.refresh_token.as_ref().map(|r| r.expose_secret().to_owned()),
             token_type: self.token_type.clone(),
             expires_at: self.expires_at.map(|t| t.to_string()),
+            refresh_expires_at: self.refresh_expires_at.map(|t| t.to_string()),
             scope: self.scope.clone(),
             obtained_at: self.obtained_at.to_string(),
             api_base: self.api_base.as_ref().map(ToString::to_string),
         };
-        Zeroizing::new(serde_json::to_vec(&stored).unwrap_or_default())
+        serde_json::to_vec(&stored).map(Zeroizing::new)
     }
 
     /// Reads back what [`TokenSet::seal_bytes`] wrote.
@@ -112,6 +148,7 @@ impl TokenSet {
             refresh_token: s.refresh_token.clone().map(SecretString::from),
             token_type: s.token_type.clone(),
             expires_at: s.expires_at.as_deref().map(time).transpose()?,
+            refresh_expires_at: s.refresh_expires_at.as_deref().map(time).transpose()?,
             scope: s.scope.clone(),
             obtained_at: time(&s.obtained_at)?,
             api_base: s
@@ -248,17 +285,23 @@ mod tests {
             refresh_token: Some(SecretString::from("rt-456".to_owned())),
             token_type: "Bearer".into(),
             expires_at: Some(t("2026-01-01T01:00:00Z")),
+            refresh_expires_at: Some(t("2026-01-02T00:00:00Z")),
             scope: Some("a b".into()),
             obtained_at: t("2026-01-01T00:00:00Z"),
             api_base: url::Url::parse("https://eu12.my.salesforce.com").ok(),
         };
-        let back = TokenSet::from_bytes(&set.seal_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let bytes = set.seal_bytes().unwrap_or_else(|e| panic!("{e}"));
+        let back = TokenSet::from_bytes(&bytes).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back.access_token(), "at-123");
         assert_eq!(
             back.refresh_token.as_ref().map(|r| r.expose_secret().to_owned()).as_deref(),
             Some("rt-456")
         );
         assert_eq!(back.expires_at, set.expires_at);
+        assert_eq!(back.refresh_expires_at, set.refresh_expires_at);
+        // Refreshed before either token runs out: 15 min before the access token here.
+        let p = RefreshPolicy::default();
+        assert_eq!(back.next_refresh(&p, set.obtained_at), Some(t("2026-01-01T00:45:00Z")));
         let debug = format!("{back:?}");
         assert!(!debug.contains("at-123") && !debug.contains("rt-456"));
         assert!(back.valid_for(t("2026-01-01T00:58:00Z"), Duration::from_secs(60)));

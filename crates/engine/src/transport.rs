@@ -256,6 +256,11 @@ fn map_error(e: reqwest::Error) -> TransportError {
                 class: "non-public",
             });
         }
+        if text.contains("flowvault never calls those") {
+            return TransportError::Refused(Refused::Metadata {
+                host: String::from("redirect target"),
+            });
+        }
         source = s.source();
     }
     if e.is_timeout() {

@@ -4,14 +4,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use flowvault_core::{AppId, ConnectionId, SetupType, TenantId};
+use flowvault_core::{AppId, ConnectionId, Redactor, SetupType, TenantId};
 use http::header::{AUTHORIZATION, HeaderName};
 use http::{HeaderValue, Method};
 use serde::Serialize;
 use url::Url;
 
 use crate::engine::{Credentials, Engine, RefreshError};
-use crate::grants::scrub;
 use crate::transport::OutboundRequest;
 
 /// What a test found.
@@ -75,7 +74,9 @@ impl Engine {
                 }
             });
         };
-        let secrets: Vec<&str> = credentials.setup.secret_values().collect();
+        let mut redactor = Redactor::default();
+        let token = credentials.token.as_deref().map(crate::engine::Fresh::expose);
+        redactor.add_credentials(&credentials.setup, token);
         let Ok(url) = Url::parse(&check.url) else {
             return Ok(Verification {
                 ok: Some(false),
@@ -99,7 +100,7 @@ impl Engine {
             Err(e) => {
                 return Ok(Verification {
                     ok: Some(false),
-                    message: scrub(&e.to_string(), &secrets),
+                    message: redactor.scrub_str(&e.to_string()).into_owned(),
                     status_code: None,
                 });
             }
@@ -125,7 +126,7 @@ impl Engine {
         };
         Ok(Verification {
             ok: Some(ok),
-            message: scrub(&message, &secrets),
+            message: redactor.scrub_str(&message).into_owned(),
             status_code: Some(status),
         })
     }

@@ -59,9 +59,11 @@ impl Config {
                 max_duration: Duration::from_secs(25),
                 max_delay: Duration::from_secs(20),
             },
+            // A background run may wait (DELAY_FLOW) a few minutes, not an hour: it holds one of
+            // its tenant's run slots all the while, and does not survive a restart.
             async_run_limits: flowvault_engine::RunLimits {
                 max_duration: Duration::from_secs(3600),
-                max_delay: Duration::from_secs(3600),
+                max_delay: Duration::from_secs(300),
             },
             execution_retention: Some(Duration::from_secs(30 * 86_400)),
         }
@@ -194,6 +196,13 @@ pub struct ExecutionsFile {
     pub wait_max_secs: Option<u64>,
     /// A background run stops after this many seconds (default 3600).
     pub background_max_secs: Option<u64>,
+    /// The longest `DELAY_FLOW` a background run may wait, in seconds (default 300).
+    pub background_max_delay_secs: Option<u64>,
+    /// Flow runs in progress at once in this process, waited for or in the background
+    /// (default 128).
+    pub max_runs: Option<usize>,
+    /// Flow runs in progress at once per tenant (default 32).
+    pub max_runs_per_tenant: Option<usize>,
 }
 
 impl ExecutionsFile {
@@ -222,9 +231,41 @@ impl ExecutionsFile {
                 return Err("[executions] background_max_secs must be at least 1".to_owned());
             }
             config.async_run_limits.max_duration = Duration::from_secs(secs);
+            config.async_run_limits.max_delay =
+                config.async_run_limits.max_delay.min(Duration::from_secs(secs));
+        }
+        if let Some(secs) = self.background_max_delay_secs {
+            if secs > config.async_run_limits.max_duration.as_secs() {
+                return Err(format!(
+                    "[executions] background_max_delay_secs must be at most background_max_secs ({})",
+                    config.async_run_limits.max_duration.as_secs()
+                ));
+            }
             config.async_run_limits.max_delay = Duration::from_secs(secs);
         }
         Ok(())
+    }
+
+    /// How many runs may be in progress, as these settings say.
+    ///
+    /// # Errors
+    /// A message naming the setting at fault.
+    pub fn run_capacity(&self) -> Result<flowvault_engine::RunCapacity, String> {
+        let mut capacity = flowvault_engine::RunCapacity::default();
+        if let Some(n) = self.max_runs {
+            if n == 0 {
+                return Err("[executions] max_runs must be at least 1".to_owned());
+            }
+            capacity.total = n;
+        }
+        if let Some(n) = self.max_runs_per_tenant {
+            if n == 0 {
+                return Err("[executions] max_runs_per_tenant must be at least 1".to_owned());
+            }
+            capacity.per_tenant = n;
+        }
+        capacity.per_tenant = capacity.per_tenant.min(capacity.total);
+        Ok(capacity)
     }
 }
 

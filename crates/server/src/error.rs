@@ -114,6 +114,18 @@ impl ApiError {
         }
     }
 
+    /// 429: the tenant's (or the process's) flow runs are at their limit; retry in a second.
+    pub fn too_many_runs(limit: &flowvault_engine::RunLimit) -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_runs",
+                format!("{limit}; retry after the Retry-After delay"),
+            )
+        }
+    }
+
     /// 500; `detail` is logged, not sent.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
@@ -159,6 +171,14 @@ impl From<VaultError> for ApiError {
                 "connection_in_use",
                 format!("{e}. Update them first, or delete with ?force=true"),
             ),
+            VaultError::Tampered { .. } => {
+                tracing::error!(error = %e, "integrity check failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "integrity_check_failed",
+                    e.to_string(),
+                )
+            }
             other => ApiError::internal(&other),
         }
     }

@@ -5,9 +5,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use flowvault_core::{ClientId, ClientName, Scopes, TenantId, Timestamp};
-use flowvault_crypto::{
-    SealContext, generate_client_secret, hash_client_secret, verify_client_secret,
-};
+use flowvault_crypto::{CryptoError, Keyring, SealContext, generate_client_secret};
 use secrecy::{ExposeSecret as _, SecretString};
 use zeroize::Zeroizing;
 
@@ -52,6 +50,28 @@ impl fmt::Debug for SigningKey {
 
 const PURPOSE_SIGNING_KEY: &str = "signing-key";
 const VAULT_SCOPE: &str = "vault";
+const CLIENT_MAC: &str = "client";
+
+/// The MAC of a management client row: over what decides what its tokens may do.
+pub(crate) fn client_mac(
+    keyring: &Keyring,
+    id: &ClientId,
+    tenant: &TenantId,
+    scopes: &Scopes,
+    secret_hash: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let scopes = scopes.to_string();
+    Ok(keyring.mac(CLIENT_MAC, &client_parts(id, tenant, &scopes, secret_hash))?.to_vec())
+}
+
+fn client_parts<'a>(
+    id: &'a ClientId,
+    tenant: &'a TenantId,
+    scopes: &'a str,
+    secret_hash: &'a [u8],
+) -> [&'a [u8]; 4] {
+    [id.as_str().as_bytes(), tenant.as_str().as_bytes(), scopes.as_bytes(), secret_hash]
+}
 
 impl Vault {
     /// Creates a management client; returns it with its secret, which is not stored and can't
@@ -66,13 +86,17 @@ impl Vault {
         scopes: Scopes,
     ) -> Result<(ManagementClient, SecretString), VaultError> {
         let secret = generate_client_secret()?;
+        let id = ClientId::generate();
+        let secret_hash = self.keyring.client_secret_hash(secret.expose_secret())?.to_vec();
+        let mac = client_mac(&self.keyring, &id, tenant, &scopes, &secret_hash)?;
         let row = ClientRow {
-            id: ClientId::generate(),
+            id,
             tenant_id: tenant.clone(),
             name,
-            secret_hash: hash_client_secret(secret.expose_secret()).to_vec(),
+            secret_hash,
             scopes,
             created_at: self.clock.now(),
+            mac: Some(mac),
         };
         self.store.insert_client(&row).await?;
         Ok((client_view(row), secret))
@@ -88,20 +112,35 @@ impl Vault {
         id: &ClientId,
         secret: &str,
     ) -> Result<Option<ManagementClient>, VaultError> {
-        let Some(row) = self.store.client(id).await? else {
+        let Some(row) = self.authentic(self.store.client(id).await?) else {
             // Hash anyway, so an unknown id costs the same as a wrong secret.
-            let _ = hash_client_secret(secret);
+            let _ = self.keyring.client_secret_hash(secret);
             return Ok(None);
         };
-        Ok(verify_client_secret(secret, &row.secret_hash).then(|| client_view(row)))
+        Ok(self.keyring.verify_client_secret(secret, &row.secret_hash).then(|| client_view(row)))
     }
 
-    /// A client by id, whatever its tenant (to check that a token's client still exists).
+    /// A client by id, whatever its tenant (to check that a token's client still exists). A row
+    /// that fails its integrity check counts as no client.
     ///
     /// # Errors
     /// The store's.
     pub async fn client(&self, id: &ClientId) -> Result<Option<ManagementClient>, VaultError> {
-        Ok(self.store.client(id).await?.map(client_view))
+        Ok(self.authentic(self.store.client(id).await?).map(client_view))
+    }
+
+    /// `row` if its MAC holds — its tenant, scopes and secret hash are as flowvault wrote them;
+    /// otherwise `None`, and an error in the log (someone wrote the database directly).
+    fn authentic(&self, row: Option<ClientRow>) -> Option<ClientRow> {
+        let row = row?;
+        let scopes = row.scopes.to_string();
+        let parts = client_parts(&row.id, &row.tenant_id, &scopes, &row.secret_hash);
+        if row.mac.as_ref().is_some_and(|mac| self.keyring.verify_mac(CLIENT_MAC, &parts, mac)) {
+            Some(row)
+        } else {
+            tracing::error!(client = %row.id, "management client failed its integrity check (the database row was changed outside flowvault): refused");
+            None
+        }
     }
 
     /// A tenant's clients.
@@ -112,7 +151,8 @@ impl Vault {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<ManagementClient>, VaultError> {
-        Ok(self.store.list_clients(tenant).await?.into_iter().map(client_view).collect())
+        let rows = self.store.list_clients(tenant).await?;
+        Ok(rows.into_iter().filter_map(|r| self.authentic(Some(r))).map(client_view).collect())
     }
 
     /// Deletes a tenant's client; tokens it holds stop working.

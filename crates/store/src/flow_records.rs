@@ -21,6 +21,8 @@ pub struct FlowRow {
     pub updated_at: Timestamp,
     /// Last run.
     pub executed_at: Option<Timestamp>,
+    /// MAC over the tenant, id, version and actions (`None` only before the vault's upgrade).
+    pub mac: Option<Vec<u8>>,
 }
 
 /// A change to a flow.
@@ -30,6 +32,8 @@ pub struct FlowChange {
     pub name: Option<ConnectionName>,
     /// New actions (JSON) and the connections they use.
     pub actions: Option<(String, Vec<ConnectionId>)>,
+    /// The MAC of the flow as it will be after the change (its next version).
+    pub mac: Vec<u8>,
     /// The time of the change.
     pub updated_at: Timestamp,
 }

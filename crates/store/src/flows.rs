@@ -5,13 +5,46 @@ use flowvault_core::{
     ConnectionRef, ExecutionId, FieldError, Flow, FlowId, FlowPatch, NewFlow, Problem, TenantId,
     ValidationErrors, connection_refs, parse_actions,
 };
+use flowvault_crypto::{CryptoError, Keyring, SealContext};
 
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{ListQuery, Page};
 use crate::store::StoreError;
 use crate::vault::{Vault, VaultError};
 
-const PURPOSE_EXECUTION: &str = "execution";
+const FLOW_MAC: &str = "flow";
+
+/// The MAC of a flow row: over its tenant, id, version and actions — what decides which
+/// credentials its actions use and where they send them.
+pub(crate) fn flow_mac(
+    keyring: &Keyring,
+    tenant: &TenantId,
+    id: &FlowId,
+    version: u64,
+    actions: &str,
+) -> Result<Vec<u8>, CryptoError> {
+    let version = version.to_string();
+    Ok(keyring.mac(FLOW_MAC, &flow_parts(tenant, id, &version, actions))?.to_vec())
+}
+
+fn flow_parts<'a>(
+    tenant: &'a TenantId,
+    id: &'a FlowId,
+    version: &'a str,
+    actions: &'a str,
+) -> [&'a [u8]; 4] {
+    [tenant.as_str().as_bytes(), id.as_str().as_bytes(), version.as_bytes(), actions.as_bytes()]
+}
+
+/// What an execution's record is sealed for: its tenant, itself and its flow (so a record
+/// moved to another flow's executions does not open).
+pub(crate) fn execution_context(
+    tenant: &TenantId,
+    id: &ExecutionId,
+    flow: &FlowId,
+) -> Result<SealContext, CryptoError> {
+    SealContext::new(tenant.as_str(), id.as_str(), &format!("execution.{flow}"))
+}
 
 impl Vault {
     /// Checks that every connection the actions name exists in the tenant and belongs to the app
@@ -55,14 +88,18 @@ impl Vault {
         let refs = connection_refs(&new.actions);
         self.check_flow_connections(tenant, &refs).await?;
         let now = self.clock.now();
+        let id = FlowId::generate();
+        let actions = actions_json(&new.actions);
+        let mac = flow_mac(&self.keyring, tenant, &id, 1, &actions)?;
         let row = FlowRow {
-            id: FlowId::generate(),
+            id,
             name: new.name,
-            actions: actions_json(&new.actions),
+            actions,
             version: 1,
             created_at: now,
             updated_at: now,
             executed_at: None,
+            mac: Some(mac),
         };
         let used: Vec<_> = refs.into_iter().map(|r| r.connection).collect();
         self.store.insert_flow(tenant, &row, &used).await?;
@@ -83,7 +120,7 @@ impl Vault {
     /// [`VaultError::NotFound`].
     pub async fn flow(&self, tenant: &TenantId, id: &FlowId) -> Result<Flow, VaultError> {
         let row = self.store.flow(tenant, id).await?.ok_or(VaultError::NotFound)?;
-        flow_from(row)
+        self.flow_from(tenant, row)
     }
 
     /// A page of flows.
@@ -97,7 +134,11 @@ impl Vault {
     ) -> Result<Page<Flow>, VaultError> {
         let page = self.store.list_flows(tenant, query).await?;
         Ok(Page {
-            items: page.items.into_iter().map(flow_from).collect::<Result<_, _>>()?,
+            items: page
+                .items
+                .into_iter()
+                .map(|row| self.flow_from(tenant, row))
+                .collect::<Result<_, _>>()?,
             total: page.total,
         })
     }
@@ -113,17 +154,27 @@ impl Vault {
         patch: FlowPatch,
         expected_version: u64,
     ) -> Result<Flow, VaultError> {
+        let current = self.store.flow(tenant, id).await?.ok_or(VaultError::NotFound)?;
+        if current.version != expected_version {
+            return Err(VaultError::VersionConflict { current: current.version });
+        }
         let actions = match &patch.actions {
             Some(actions) => {
                 let refs = connection_refs(actions);
                 self.check_flow_connections(tenant, &refs).await?;
                 Some((actions_json(actions), refs.into_iter().map(|r| r.connection).collect()))
             }
-            None => None,
+            None => {
+                // The stored actions carry over to the next version: only if they are authentic.
+                self.verify_flow(tenant, &current)?;
+                None
+            }
         };
-        let change = FlowChange { name: patch.name, actions, updated_at: self.clock.now() };
+        let next_actions = actions.as_ref().map_or(current.actions.as_str(), |(a, _)| a.as_str());
+        let mac = flow_mac(&self.keyring, tenant, id, expected_version + 1, next_actions)?;
+        let change = FlowChange { name: patch.name, actions, mac, updated_at: self.clock.now() };
         let row = self.store.update_flow(tenant, id, expected_version, &change).await?;
-        flow_from(row)
+        self.flow_from(tenant, row)
     }
 
     /// Deletes a flow and its executions.
@@ -142,9 +193,10 @@ impl Vault {
         &self,
         tenant: &TenantId,
         id: &ExecutionId,
+        flow: &FlowId,
         record: &[u8],
     ) -> Result<Vec<u8>, VaultError> {
-        self.seal_for(tenant, id.as_str(), PURPOSE_EXECUTION, record)
+        Ok(self.keyring.seal(&execution_context(tenant, id, flow)?, record)?)
     }
 
     /// Opens an execution's record.
@@ -156,12 +208,12 @@ impl Vault {
         tenant: &TenantId,
         row: &ExecutionRow,
     ) -> Result<Option<Vec<u8>>, VaultError> {
-        row.record_sealed
-            .as_ref()
-            .map(|s| {
-                self.open_for(tenant, row.id.as_str(), PURPOSE_EXECUTION, s).map(|p| p.to_vec())
-            })
-            .transpose()
+        let Some(sealed) = &row.record_sealed else { return Ok(None) };
+        let ctx = execution_context(tenant, &row.id, &row.flow_id)?;
+        self.keyring
+            .open(&ctx, sealed)
+            .map(|p| Some(p.to_vec()))
+            .map_err(|source| VaultError::Sealed { object: row.id.to_string(), source })
     }
 
     /// Stores a new execution.
@@ -231,6 +283,26 @@ impl Vault {
 fn actions_json(actions: &[flowvault_core::FlowAction]) -> String {
     serde_json::Value::Array(actions.iter().map(flowvault_core::FlowAction::to_json).collect())
         .to_string()
+}
+
+impl Vault {
+    /// Checks a flow row's MAC.
+    fn verify_flow(&self, tenant: &TenantId, row: &FlowRow) -> Result<(), VaultError> {
+        let version = row.version.to_string();
+        let parts = flow_parts(tenant, &row.id, &version, &row.actions);
+        if row.mac.as_ref().is_some_and(|mac| self.keyring.verify_mac(FLOW_MAC, &parts, mac)) {
+            Ok(())
+        } else {
+            tracing::error!(flow = %row.id, "flow failed its integrity check (the database row was changed outside flowvault): refused");
+            Err(VaultError::Tampered { object: format!("flow {}", row.id) })
+        }
+    }
+
+    /// A stored flow, authenticated and parsed.
+    fn flow_from(&self, tenant: &TenantId, row: FlowRow) -> Result<Flow, VaultError> {
+        self.verify_flow(tenant, &row)?;
+        flow_from(row)
+    }
 }
 
 fn flow_from(row: FlowRow) -> Result<Flow, VaultError> {

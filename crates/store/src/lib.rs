@@ -16,14 +16,15 @@ mod records;
 mod sqlite;
 mod sqlite_flows;
 mod store;
+mod upgrade;
 mod vault;
 
 pub use clients::{ManagementClient, SigningKey};
 pub use flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 pub use memory::MemoryStore;
 pub use records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, SealedSetup,
-    SigningKeyRow, Tenant, TokenMeta, TokenReset, TokenWrite,
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, ResealedConnection,
+    RowUpgrade, SealedSetup, SigningKeyRow, Tenant, TokenMeta, TokenReset, TokenWrite,
 };
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreError};

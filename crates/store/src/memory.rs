@@ -13,8 +13,8 @@ use flowvault_crypto::SealedKey;
 
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, SigningKeyRow,
-    Tenant, TokenReset, TokenWrite,
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, RowUpgrade,
+    SigningKeyRow, Tenant, TokenReset, TokenWrite,
 };
 use crate::store::{Store, StoreError};
 
@@ -22,6 +22,9 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    /// How many more token writes ([`Store::finish_refresh`]) fail, for tests of what a refresh
+    /// does when the database is unavailable.
+    failing_token_writes: std::sync::atomic::AtomicU32,
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +59,11 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Makes the next `n` token writes fail with a database error (for tests).
+    pub fn fail_token_writes(&self, n: u32) {
+        self.failing_token_writes.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 #[async_trait]
@@ -82,6 +90,40 @@ impl Store for MemoryStore {
             s.meta.insert((*k).to_owned(), v.clone());
         }
         s.keyring = keys.to_vec();
+        Ok(true)
+    }
+
+    async fn upgrade_rows(&self, upgrade: &dyn RowUpgrade) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        let Some(keys) = upgrade.keyring(&s.keyring) else { return Ok(false) };
+        for (tenant, row) in &mut s.connections {
+            if let Some(new) = upgrade.connection(tenant, row) {
+                if let (Some(sealed), Some(setup)) = (new.setup_sealed, row.setup.as_mut()) {
+                    setup.sealed = sealed;
+                }
+                if let Some(tokens) = new.tokens_sealed {
+                    row.tokens_sealed = Some(tokens);
+                }
+                row.fingerprint = new.fingerprint;
+            }
+        }
+        for row in &mut s.clients {
+            if let Some((hash, mac)) = upgrade.client(row) {
+                row.secret_hash = hash;
+                row.mac = Some(mac);
+            }
+        }
+        for (tenant, row, _) in &mut s.flows {
+            if let Some(mac) = upgrade.flow(tenant, row) {
+                row.mac = Some(mac);
+            }
+        }
+        for (tenant, row) in &mut s.executions {
+            if let Some(record) = upgrade.execution(tenant, row) {
+                row.record_sealed = Some(record);
+            }
+        }
+        s.keyring = keys;
         Ok(true)
     }
 
@@ -251,7 +293,7 @@ impl Store for MemoryStore {
         now: Timestamp,
         until: Timestamp,
         limit: u32,
-    ) -> Result<Vec<(TenantId, ConnectionRow)>, StoreError> {
+    ) -> Result<Vec<(TenantId, ConnectionId)>, StoreError> {
         let mut s = self.state();
         let mut due: Vec<(Timestamp, usize)> = s
             .connections
@@ -272,9 +314,28 @@ impl Store for MemoryStore {
                 let (t, r) = &mut s.connections[i];
                 r.token.lease_owner = Some(owner.to_owned());
                 r.token.lease_until = Some(until);
-                (t.clone(), r.clone())
+                (t.clone(), r.id.clone())
             })
             .collect())
+    }
+
+    async fn mark_unreadable(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if let Some(row) = s.find(tenant, id) {
+            let t = &mut row.token;
+            t.problem = Some(TokenProblem::Error);
+            t.last_error = Some(message.to_owned());
+            t.refresh_at = None;
+            t.expires_at = None;
+            t.lease_owner = None;
+            t.lease_until = None;
+        }
+        Ok(())
     }
 
     async fn lease(
@@ -323,13 +384,19 @@ impl Store for MemoryStore {
         tokens_version: u64,
         write: &TokenWrite,
     ) -> Result<ConnectionRow, StoreError> {
+        use std::sync::atomic::Ordering;
+        let failing = &self.failing_token_writes;
+        if failing.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(StoreError::Database(
+                "injected failure: the database is unavailable".into(),
+            ));
+        }
         let mut s = self.state();
         let row = s.find(tenant, id).ok_or(StoreError::NotFound)?;
-        if row.token.lease_owner.as_deref() != Some(owner)
-            || row.token.tokens_version != tokens_version
-        {
+        if row.token.tokens_version != tokens_version {
             return Err(StoreError::VersionConflict { current: row.token.tokens_version });
         }
+        let ours = row.token.lease_owner.as_deref() == Some(owner);
         let t = &mut row.token;
         match write {
             TokenWrite::Tokens {
@@ -376,8 +443,10 @@ impl Store for MemoryStore {
                 t.refresh_at = None;
             }
         }
-        t.lease_owner = None;
-        t.lease_until = None;
+        if ours {
+            t.lease_owner = None;
+            t.lease_until = None;
+        }
         Ok(row.clone())
     }
 
@@ -492,6 +561,7 @@ impl Store for MemoryStore {
         }
         row.updated_at = change.updated_at;
         row.version += 1;
+        row.mac = Some(change.mac.clone());
         Ok(row.clone())
     }
 

@@ -160,6 +160,37 @@ pub struct SealedSetup {
     pub sealed: Vec<u8>,
 }
 
+/// A connection's secrets sealed anew, and its fingerprint, by [`RowUpgrade::connection`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResealedConnection {
+    /// The setup's new envelope (`None`: leave it as it is).
+    pub setup_sealed: Option<Vec<u8>>,
+    /// The tokens' new envelope (`None`: leave them as they are).
+    pub tokens_sealed: Option<Vec<u8>>,
+    /// The new fingerprint.
+    pub fingerprint: String,
+}
+
+/// How the rows of a vault written by an earlier build are brought up to date, row by row, in
+/// the one write transaction of [`crate::Store::upgrade_rows`]. Each method says what to write
+/// instead, or `None` to leave a row as it is (one that does not open, say: it stays refused).
+pub trait RowUpgrade: Send + Sync {
+    /// The keyring to store in place of `stored`, or `None` if `stored` is not the keyring this
+    /// upgrade was planned for (another process upgraded it first): nothing is written then.
+    fn keyring(
+        &self,
+        stored: &[flowvault_crypto::SealedKey],
+    ) -> Option<Vec<flowvault_crypto::SealedKey>>;
+    /// A connection's secrets, re-sealed, and its fingerprint.
+    fn connection(&self, tenant: &TenantId, row: &ConnectionRow) -> Option<ResealedConnection>;
+    /// A management client's `(secret_hash, mac)`.
+    fn client(&self, row: &ClientRow) -> Option<(Vec<u8>, Vec<u8>)>;
+    /// A flow's MAC.
+    fn flow(&self, tenant: &TenantId, row: &crate::FlowRow) -> Option<Vec<u8>>;
+    /// An execution's record, re-sealed.
+    fn execution(&self, tenant: &TenantId, row: &crate::ExecutionRow) -> Option<Vec<u8>>;
+}
+
 /// A change to a connection, applied only if its version is still the expected one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionChange {
@@ -202,12 +233,14 @@ pub struct ClientRow {
     pub tenant_id: TenantId,
     /// Display name.
     pub name: ClientName,
-    /// Hash of the client secret.
+    /// Keyed hash of the client secret.
     pub secret_hash: Vec<u8>,
     /// The scopes its tokens may carry.
     pub scopes: Scopes,
     /// Creation time.
     pub created_at: Timestamp,
+    /// MAC over the id, tenant, scopes and secret hash (`None` only before the vault's upgrade).
+    pub mac: Option<Vec<u8>>,
 }
 
 /// A token signing key as stored: the private key sealed.

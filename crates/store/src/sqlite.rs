@@ -21,8 +21,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, SealedSetup,
-    SigningKeyRow, Tenant, TokenMeta, TokenReset, TokenWrite,
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, RowUpgrade,
+    SealedSetup, SigningKeyRow, Tenant, TokenMeta, TokenReset, TokenWrite,
 };
 use crate::store::{Store, StoreError};
 
@@ -60,6 +60,7 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError::Database`] if the file can't be opened or migrated.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        private_file(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -73,6 +74,13 @@ impl SqliteStore {
             .await
             .map_err(db)?;
         MIGRATOR.run(&writer).await.map_err(|e| StoreError::Database(Box::new(e)))?;
+        // SQLite gives the journal files the database's mode; files left by an earlier build
+        // with a wider one are narrowed too.
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            narrow(Path::new(&side))?;
+        }
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4);
         let pool = SqlitePoolOptions::new()
             .max_connections(u32::try_from(readers).unwrap_or(8))
@@ -138,21 +146,84 @@ impl Store for SqliteStore {
     }
 
     async fn keyring(&self) -> Result<Vec<SealedKey>, StoreError> {
-        let rows = sqlx::query("SELECT kind, term, sealed FROM keyring ORDER BY kind, term")
-            .fetch_all(&self.pool)
+        let rows = sqlx::query(KEYRING_QUERY).fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(sealed_key_from_row).collect()
+    }
+
+    async fn upgrade_rows(&self, upgrade: &dyn RowUpgrade) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let stored: Vec<SealedKey> = sqlx::query(KEYRING_QUERY)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(sealed_key_from_row)
+            .collect::<Result<_, _>>()?;
+        let Some(keys) = upgrade.keyring(&stored) else { return Ok(false) };
+
+        let rows =
+            sqlx::query(concat!("SELECT tenant_id, ", connection_columns!(), " FROM connections"))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+        for r in &rows {
+            // A row that does not even parse is left as it is: it stays refused.
+            let (Ok(tenant), Ok(row)) = (parse::<TenantId>(r, "tenant_id"), connection_from_row(r))
+            else {
+                continue;
+            };
+            let Some(new) = upgrade.connection(&tenant, &row) else { continue };
+            sqlx::query(
+                "UPDATE connections SET setup_sealed = COALESCE(?3, setup_sealed), \
+                   tokens_sealed = COALESCE(?4, tokens_sealed), fingerprint = ?5 \
+                 WHERE tenant_id = ?1 AND id = ?2",
+            )
+            .bind(tenant.as_str())
+            .bind(row.id.as_str())
+            .bind(new.setup_sealed.as_deref())
+            .bind(new.tokens_sealed.as_deref())
+            .bind(&new.fingerprint)
+            .execute(&mut *tx)
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                let kind: String = r.try_get("kind").map_err(db)?;
-                let term: i64 = r.try_get("term").map_err(db)?;
-                Ok(SealedKey {
-                    kind: KeyKind::from_name(&kind).ok_or_else(|| corrupt("keyring kind"))?,
-                    term: u32::try_from(term).map_err(|_| corrupt("keyring term"))?,
-                    sealed: r.try_get("sealed").map_err(db)?,
-                })
-            })
-            .collect()
+        }
+
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, name, secret_hash, scopes, created_at, mac FROM management_clients",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        for r in &rows {
+            let Some((hash, mac)) = client_from_row(r).ok().and_then(|c| upgrade.client(&c)) else {
+                continue;
+            };
+            sqlx::query("UPDATE management_clients SET secret_hash = ?2, mac = ?3 WHERE id = ?1")
+                .bind(r.try_get::<String, _>("id").map_err(db)?)
+                .bind(hash)
+                .bind(mac)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+
+        self.upgrade_flow_rows(&mut tx, upgrade).await?;
+
+        sqlx::query("DELETE FROM keyring").execute(&mut *tx).await.map_err(db)?;
+        for k in &keys {
+            sqlx::query(
+                "INSERT INTO keyring (kind, term, sealed, created_at) \
+                 VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            )
+            .bind(k.kind.as_str())
+            .bind(i64::from(k.term))
+            .bind(&k.sealed)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     async fn initialise(
@@ -410,8 +481,8 @@ impl Store for SqliteStore {
 
     async fn insert_client(&self, row: &ClientRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO management_clients (id, tenant_id, name, secret_hash, scopes, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO management_clients (id, tenant_id, name, secret_hash, scopes, created_at, mac) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .bind(row.id.as_str())
         .bind(row.tenant_id.as_str())
@@ -419,6 +490,7 @@ impl Store for SqliteStore {
         .bind(&row.secret_hash)
         .bind(row.scopes.to_string())
         .bind(row.created_at.to_string())
+        .bind(row.mac.as_deref())
         .execute(&self.writer)
         .await
         .map_err(|e| match e.as_database_error() {
@@ -430,7 +502,7 @@ impl Store for SqliteStore {
 
     async fn client(&self, id: &ClientId) -> Result<Option<ClientRow>, StoreError> {
         sqlx::query(
-            "SELECT id, tenant_id, name, secret_hash, scopes, created_at FROM management_clients WHERE id = ?1",
+            "SELECT id, tenant_id, name, secret_hash, scopes, created_at, mac FROM management_clients WHERE id = ?1",
         )
         .bind(id.as_str())
         .fetch_optional(&self.pool)
@@ -442,7 +514,7 @@ impl Store for SqliteStore {
 
     async fn list_clients(&self, tenant: &TenantId) -> Result<Vec<ClientRow>, StoreError> {
         sqlx::query(
-            "SELECT id, tenant_id, name, secret_hash, scopes, created_at FROM management_clients \
+            "SELECT id, tenant_id, name, secret_hash, scopes, created_at, mac FROM management_clients \
              WHERE tenant_id = ?1 ORDER BY created_at, rowid",
         )
         .bind(tenant.as_str())
@@ -502,16 +574,15 @@ impl Store for SqliteStore {
         now: Timestamp,
         until: Timestamp,
         limit: u32,
-    ) -> Result<Vec<(TenantId, ConnectionRow)>, StoreError> {
-        let rows = sqlx::query(concat!(
+    ) -> Result<Vec<(TenantId, ConnectionId)>, StoreError> {
+        let rows = sqlx::query(
             "UPDATE connections SET lease_owner = ?1, lease_until = ?2 \
              WHERE rowid IN (SELECT rowid FROM connections \
                              WHERE refresh_at IS NOT NULL AND refresh_at <= ?3 \
                                AND (lease_owner IS NULL OR lease_until < ?3) \
                              ORDER BY refresh_at LIMIT ?4) \
-             RETURNING tenant_id, ",
-            connection_columns!()
-        ))
+             RETURNING tenant_id, id",
+        )
         .bind(owner)
         .bind(until.to_string())
         .bind(now.to_string())
@@ -519,7 +590,27 @@ impl Store for SqliteStore {
         .fetch_all(&self.writer)
         .await
         .map_err(db)?;
-        rows.iter().map(|r| Ok((parse(r, "tenant_id")?, connection_from_row(r)?))).collect()
+        rows.iter().map(|r| Ok((parse(r, "tenant_id")?, parse(r, "id")?))).collect()
+    }
+
+    async fn mark_unreadable(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE connections SET token_status = 'error', last_error = ?3, refresh_at = NULL, \
+               expires_at = NULL, lease_owner = NULL, lease_until = NULL \
+             WHERE tenant_id = ?1 AND id = ?2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(message)
+        .execute(&self.writer)
+        .await
+        .map_err(db)
+        .map(drop)
     }
 
     async fn lease(
@@ -587,8 +678,10 @@ impl Store for SqliteStore {
                        token_status = CASE WHEN ?11 = 0 AND token_status = 'needs_update' \
                                            THEN token_status ELSE NULL END, \
                        missing_scopes = CASE WHEN ?11 = 0 THEN missing_scopes ELSE NULL END, \
-                       last_error = NULL, attempts = 0, lease_owner = NULL, lease_until = NULL \
-                     WHERE tenant_id = ?1 AND id = ?2 AND lease_owner = ?3 AND tokens_version = ?4 \
+                       last_error = NULL, attempts = 0, \
+                       lease_until = CASE WHEN lease_owner = ?3 THEN NULL ELSE lease_until END, \
+                       lease_owner = CASE WHEN lease_owner = ?3 THEN NULL ELSE lease_owner END \
+                     WHERE tenant_id = ?1 AND id = ?2 AND tokens_version = ?4 \
                      RETURNING ",
                     connection_columns!()
                 ))
@@ -607,8 +700,10 @@ impl Store for SqliteStore {
             TokenWrite::Retry { last_error, retry_at } => sqlx::query(concat!(
                 "UPDATE connections SET token_status = CASE WHEN token_status = 'needs_update' \
                    THEN token_status ELSE 'error' END, last_error = ?5, attempts = attempts + 1, \
-                   refresh_at = ?6, lease_owner = NULL, lease_until = NULL \
-                 WHERE tenant_id = ?1 AND id = ?2 AND lease_owner = ?3 AND tokens_version = ?4 \
+                   refresh_at = ?6, \
+                   lease_until = CASE WHEN lease_owner = ?3 THEN NULL ELSE lease_until END, \
+                   lease_owner = CASE WHEN lease_owner = ?3 THEN NULL ELSE lease_owner END \
+                 WHERE tenant_id = ?1 AND id = ?2 AND tokens_version = ?4 \
                  RETURNING ",
                 connection_columns!()
             ))
@@ -620,8 +715,10 @@ impl Store for SqliteStore {
             .bind(retry_at.to_string()),
             TokenWrite::NeedsReauth { last_error } => sqlx::query(concat!(
                 "UPDATE connections SET token_status = 'needs_reauth', last_error = ?5, \
-                   attempts = attempts + 1, refresh_at = NULL, lease_owner = NULL, lease_until = NULL \
-                 WHERE tenant_id = ?1 AND id = ?2 AND lease_owner = ?3 AND tokens_version = ?4 \
+                   attempts = attempts + 1, refresh_at = NULL, \
+                   lease_until = CASE WHEN lease_owner = ?3 THEN NULL ELSE lease_until END, \
+                   lease_owner = CASE WHEN lease_owner = ?3 THEN NULL ELSE lease_owner END \
+                 WHERE tenant_id = ?1 AND id = ?2 AND tokens_version = ?4 \
                  RETURNING ",
                 connection_columns!()
             ))
@@ -829,7 +926,42 @@ impl Store for SqliteStore {
     }
 }
 
-fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreError> {
+/// Creates the database file readable by its owner only (SQLite creates its `-wal` and `-shm`
+/// files with the same mode), or narrows an existing one to that.
+fn private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => narrow(path),
+        Err(e) => Err(StoreError::Database(Box::new(e))),
+    }
+}
+
+/// Takes group and other permissions off an existing file.
+fn narrow(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| StoreError::Database(Box::new(e)))
+        }
+        _ => Ok(()),
+    }
+}
+
+const KEYRING_QUERY: &str = "SELECT kind, term, sealed FROM keyring ORDER BY kind, term";
+
+fn sealed_key_from_row(r: &SqliteRow) -> Result<SealedKey, StoreError> {
+    let kind: String = r.try_get("kind").map_err(db)?;
+    let term: i64 = r.try_get("term").map_err(db)?;
+    Ok(SealedKey {
+        kind: KeyKind::from_name(&kind).ok_or_else(|| corrupt("keyring kind"))?,
+        term: u32::try_from(term).map_err(|_| corrupt("keyring term"))?,
+        sealed: r.try_get("sealed").map_err(db)?,
+    })
+}
+
+pub(crate) fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreError> {
     let setup_type: Option<String> = r.try_get("setup_type").map_err(db)?;
     let setup_sealed: Option<Vec<u8>> = r.try_get("setup_sealed").map_err(db)?;
     let setup = match (setup_type, setup_sealed) {
@@ -905,6 +1037,7 @@ fn client_from_row(r: &SqliteRow) -> Result<ClientRow, StoreError> {
         secret_hash: r.try_get("secret_hash").map_err(db)?,
         scopes: parse(r, "scopes")?,
         created_at: parse(r, "created_at")?,
+        mac: r.try_get("mac").map_err(db)?,
     })
 }
 

@@ -5,13 +5,13 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
-use crate::records::{ListQuery, Page};
+use crate::records::{ListQuery, Page, RowUpgrade};
 use crate::sqlite::{SqliteStore, corrupt, db, opt_time, parse, to_i64, to_u64};
 use crate::store::StoreError;
 
 macro_rules! flow_columns {
     () => {
-        "id, name, actions, version, created_at, updated_at, executed_at"
+        "id, name, actions, version, created_at, updated_at, executed_at, mac"
     };
 }
 
@@ -32,7 +32,7 @@ impl SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO flows (tenant_id, ",
             flow_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
         ))
         .bind(tenant.as_str())
         .bind(row.id.as_str())
@@ -42,6 +42,7 @@ impl SqliteStore {
         .bind(row.created_at.to_string())
         .bind(row.updated_at.to_string())
         .bind(row.executed_at.map(|t| t.to_string()))
+        .bind(row.mac.as_deref())
         .execute(&mut *tx)
         .await
         .map_err(|e| match e.as_database_error() {
@@ -110,7 +111,7 @@ impl SqliteStore {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(concat!(
             "UPDATE flows SET name = COALESCE(?4, name), actions = COALESCE(?5, actions), \
-               updated_at = ?6, version = version + 1 \
+               updated_at = ?6, version = version + 1, mac = ?7 \
              WHERE tenant_id = ?1 AND id = ?2 AND version = ?3 RETURNING ",
             flow_columns!()
         ))
@@ -120,6 +121,7 @@ impl SqliteStore {
         .bind(change.name.as_ref().map(ConnectionName::as_str))
         .bind(change.actions.as_ref().map(|(a, _)| a.as_str()))
         .bind(change.updated_at.to_string())
+        .bind(change.mac.as_slice())
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
@@ -338,6 +340,63 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The flows and executions part of [`crate::Store::upgrade_rows`], in its transaction.
+    /// Executions are read a page at a time: there may be many.
+    pub(crate) async fn upgrade_flow_rows(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        upgrade: &dyn RowUpgrade,
+    ) -> Result<(), StoreError> {
+        let rows = sqlx::query(concat!("SELECT tenant_id, ", flow_columns!(), " FROM flows"))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db)?;
+        for r in &rows {
+            let (Ok(tenant), Ok(flow)) = (parse::<TenantId>(r, "tenant_id"), flow_from_row(r))
+            else {
+                continue;
+            };
+            let Some(mac) = upgrade.flow(&tenant, &flow) else { continue };
+            sqlx::query("UPDATE flows SET mac = ?3 WHERE tenant_id = ?1 AND id = ?2")
+                .bind(tenant.as_str())
+                .bind(flow.id.as_str())
+                .bind(mac)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+        }
+        let mut after = 0i64;
+        loop {
+            let rows = sqlx::query(concat!(
+                "SELECT seq, tenant_id, ",
+                execution_columns!(),
+                " FROM executions WHERE seq > ?1 ORDER BY seq LIMIT 500"
+            ))
+            .bind(after)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db)?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            after = last.try_get("seq").map_err(db)?;
+            for r in &rows {
+                let (Ok(tenant), Ok(e)) =
+                    (parse::<TenantId>(r, "tenant_id"), execution_from_row(r))
+                else {
+                    continue;
+                };
+                let Some(record) = upgrade.execution(&tenant, &e) else { continue };
+                sqlx::query("UPDATE executions SET record_sealed = ?2 WHERE seq = ?1")
+                    .bind(r.try_get::<i64, _>("seq").map_err(db)?)
+                    .bind(record)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db)?;
+            }
+        }
+    }
+}
+
 async fn set_connections(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     tenant: &TenantId,
@@ -372,6 +431,7 @@ fn flow_from_row(r: &SqliteRow) -> Result<FlowRow, StoreError> {
         created_at: parse(r, "created_at")?,
         updated_at: parse(r, "updated_at")?,
         executed_at: opt_time(r, "executed_at")?,
+        mac: r.try_get("mac").map_err(db)?,
     })
 }
 

@@ -8,8 +8,8 @@ use flowvault_crypto::SealedKey;
 
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, SigningKeyRow,
-    Tenant, TokenWrite,
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, RowUpgrade,
+    SigningKeyRow, Tenant, TokenWrite,
 };
 
 /// Why a store operation failed.
@@ -58,6 +58,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         keys: &[SealedKey],
         now: Timestamp,
     ) -> Result<bool, StoreError>;
+
+    /// Brings a vault written by an earlier build up to date in one write transaction: reads
+    /// the keyring and asks `upgrade` for the new one (returning `false`, writing nothing, if it
+    /// declines), then rewrites every connection, client, flow and execution as `upgrade` says,
+    /// and stores the new keyring last.
+    async fn upgrade_rows(&self, upgrade: &dyn RowUpgrade) -> Result<bool, StoreError>;
 
     /// The tenant called `name`, if it exists.
     async fn tenant_by_name(&self, name: &TenantName) -> Result<Option<Tenant>, StoreError>;
@@ -138,14 +144,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Leases up to `limit` connections whose `refresh_at` has come (and that nobody else holds)
-    /// to `owner` until `until`, soonest first.
+    /// to `owner` until `until`, soonest first. Only their keys are read here, so a row whose
+    /// other columns do not parse can't stop the claim (see [`Store::mark_unreadable`]).
     async fn claim_due(
         &self,
         owner: &str,
         now: Timestamp,
         until: Timestamp,
         limit: u32,
-    ) -> Result<Vec<(TenantId, ConnectionRow)>, StoreError>;
+    ) -> Result<Vec<(TenantId, ConnectionId)>, StoreError>;
+
+    /// Takes a connection whose stored token state can't be read out of the schedule: marks it
+    /// in error with `message`, drops its schedule and token times, and releases any lease. The
+    /// row stays until someone updates the connection; no other row waits on it.
+    async fn mark_unreadable(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        message: &str,
+    ) -> Result<(), StoreError>;
 
     /// Leases one connection to `owner` until `until`, if nobody else holds it (an expired lease
     /// counts as free). `None` if someone else does.
@@ -169,11 +186,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         owner: &str,
     ) -> Result<(), StoreError>;
 
-    /// Writes the outcome of a refresh and releases the lease, if `owner` still holds it and
-    /// the tokens are still at `tokens_version`.
+    /// Writes the outcome of a refresh if the tokens are still at `tokens_version` (even if
+    /// `owner`'s lease ran out meanwhile: nobody else stored tokens, so what this refresh got —
+    /// a rotated refresh token, say — is the newest there is), and releases `owner`'s lease.
     ///
     /// # Errors
-    /// [`StoreError::VersionConflict`] (with the current tokens version) if either moved on.
+    /// [`StoreError::VersionConflict`] (with the current tokens version) if the tokens moved on.
     async fn finish_refresh(
         &self,
         tenant: &TenantId,

@@ -57,6 +57,15 @@ pub enum VaultError {
         /// What was given now.
         given: &'static str,
     },
+    /// A row that decides who may use a credential or where it goes (a management client, a
+    /// flow) fails its MAC: it was written outside flowvault.
+    #[error(
+        "{object} failed its integrity check: the database row was changed outside flowvault (restore it from a backup, or save it again through the API)"
+    )]
+    Tampered {
+        /// What failed, e.g. `flow af_…`.
+        object: String,
+    },
     /// A sealed value does not open: the row was tampered with or moved.
     #[error(
         "the stored secrets of {object} do not decrypt (the row was altered or copied from elsewhere): {source}"
@@ -121,8 +130,10 @@ impl From<StoreError> for VaultError {
 const META_KEY_KIND: &str = "master_key_kind";
 const META_KDF_SALT: &str = "kdf_salt";
 const META_KDF_PARAMS: &str = "kdf_params";
-const PURPOSE_SETUP: &str = "setup";
-const PURPOSE_TOKENS: &str = "tokens";
+/// Earlier builds sealed setups and tokens under these purposes alone; the vault's upgrade
+/// re-seals them under [`setup_context`] and [`tokens_context`], which name the app too.
+pub(crate) const LEGACY_PURPOSE_SETUP: &str = "setup";
+pub(crate) const LEGACY_PURPOSE_TOKENS: &str = "tokens";
 
 /// Whether [`Vault::open`] found a vault or made one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,7 +195,18 @@ impl Vault {
                         &derived
                     }
                 };
-                let keyring = Keyring::unlock(master, &stored)?;
+                let mut keyring = Keyring::unlock(master, &stored)?;
+                if keyring.needs_upgrade() {
+                    let resealed = keyring.upgrade(master)?;
+                    let plan = crate::upgrade::Plan::new(&keyring, stored, resealed);
+                    if !store.upgrade_rows(&plan).await? {
+                        // Another process upgraded the vault first: open what it wrote.
+                        continue;
+                    }
+                    tracing::info!(
+                        "vault upgraded: rows are now authenticated and bound to their app"
+                    );
+                }
                 return Ok((Self { store, keyring, clock }, Opened::Existing));
             }
 
@@ -384,7 +406,8 @@ impl Vault {
         row: &ConnectionRow,
     ) -> Result<Option<Setup>, VaultError> {
         let Some(sealed) = &row.setup else { return Ok(None) };
-        let plain = self.open_for(tenant, row.id.as_str(), PURPOSE_SETUP, &sealed.sealed)?;
+        let plain =
+            self.open_in(&setup_context(tenant, &row.id, row.app_id)?, &row.id, &sealed.sealed)?;
         let setup = Setup::from_canonical_json(row.app_id, &plain)
             .map_err(|source| VaultError::SetupUnreadable { connection: row.id.clone(), source })?;
         Ok(Some(setup))
@@ -399,13 +422,11 @@ impl Vault {
         tenant: &TenantId,
         row: &ConnectionRow,
     ) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
-        row.tokens_sealed
-            .as_ref()
-            .map(|t| self.open_for(tenant, row.id.as_str(), PURPOSE_TOKENS, t))
-            .transpose()
+        let Some(sealed) = &row.tokens_sealed else { return Ok(None) };
+        self.open_in(&tokens_context(tenant, &row.id, row.app_id)?, &row.id, sealed).map(Some)
     }
 
-    /// Seals a token state for a connection.
+    /// Seals a token state for a connection of `app`.
     ///
     /// # Errors
     /// [`VaultError::Crypto`].
@@ -413,13 +434,25 @@ impl Vault {
         &self,
         tenant: &TenantId,
         id: &ConnectionId,
+        app: AppId,
         plain: &[u8],
     ) -> Result<Vec<u8>, VaultError> {
-        self.seal_for(tenant, id.as_str(), PURPOSE_TOKENS, plain)
+        Ok(self.keyring.seal(&tokens_context(tenant, id, app)?, plain)?)
     }
 
-    /// Seals `plain` for one object of a tenant and a purpose (`purpose` other than `setup`
-    /// and `tokens`, which have their own methods).
+    fn open_in(
+        &self,
+        ctx: &SealContext,
+        object: &ConnectionId,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        self.keyring
+            .open(ctx, sealed)
+            .map_err(|source| VaultError::Sealed { object: object.to_string(), source })
+    }
+
+    /// Seals `plain` for one object of a tenant and a purpose (other than a connection's setup
+    /// and tokens, which have their own methods).
     ///
     /// # Errors
     /// [`VaultError::Crypto`].
@@ -476,20 +509,11 @@ impl Vault {
         setup: Option<&Setup>,
     ) -> Result<(Option<SealedSetup>, String), VaultError> {
         let Some(setup) = setup else {
-            let fingerprint = self.keyring.fingerprint(&[
-                tenant.as_str().as_bytes(),
-                app.as_str().as_bytes(),
-                b"",
-            ]);
-            return Ok((None, fingerprint));
+            return Ok((None, fingerprint(&self.keyring, tenant, id, app, b"")));
         };
         let canonical = setup.to_canonical_json();
-        let sealed = self.keyring.seal(&context(tenant, id)?, &canonical)?;
-        let fingerprint = self.keyring.fingerprint(&[
-            tenant.as_str().as_bytes(),
-            app.as_str().as_bytes(),
-            &canonical,
-        ]);
+        let sealed = self.keyring.seal(&setup_context(tenant, id, app)?, &canonical)?;
+        let fingerprint = fingerprint(&self.keyring, tenant, id, app, &canonical);
         Ok((Some(SealedSetup { setup_type: setup.setup_type(), sealed }), fingerprint))
     }
 }
@@ -511,8 +535,42 @@ async fn stored_passphrase_key(
     Ok(MasterKey::derive_from_passphrase(passphrase.expose_secret().as_bytes(), &salt, params)?)
 }
 
-fn context(tenant: &TenantId, id: &ConnectionId) -> Result<SealContext, CryptoError> {
-    SealContext::new(tenant.as_str(), id.as_str(), PURPOSE_SETUP)
+/// What a connection's setup is sealed for: the tenant, the connection, and its app (so a row
+/// whose `app_id` was changed — to make a Slack token usable by an HTTP action, say — does not
+/// open).
+pub(crate) fn setup_context(
+    tenant: &TenantId,
+    id: &ConnectionId,
+    app: AppId,
+) -> Result<SealContext, CryptoError> {
+    SealContext::new(tenant.as_str(), id.as_str(), &format!("setup.{app}"))
+}
+
+/// What a connection's tokens are sealed for, as [`setup_context`].
+pub(crate) fn tokens_context(
+    tenant: &TenantId,
+    id: &ConnectionId,
+    app: AppId,
+) -> Result<SealContext, CryptoError> {
+    SealContext::new(tenant.as_str(), id.as_str(), &format!("tokens.{app}"))
+}
+
+/// A connection's fingerprint: keyed, and bound to the tenant and the connection, so equal
+/// credentials in two connections fingerprint differently (it tells whether *these*
+/// credentials changed, and is no oracle for guessing them).
+pub(crate) fn fingerprint(
+    keyring: &Keyring,
+    tenant: &TenantId,
+    id: &ConnectionId,
+    app: AppId,
+    canonical_setup: &[u8],
+) -> String {
+    keyring.fingerprint(&[
+        tenant.as_str().as_bytes(),
+        id.as_str().as_bytes(),
+        app.as_str().as_bytes(),
+        canonical_setup,
+    ])
 }
 
 fn kind_name(source: &MasterKeySource) -> &'static str {

@@ -67,12 +67,29 @@ const SECRET_API_KEY: SetupSpec = setup(SetupType::ApiKey, &[secret("secret_key"
 const TOKEN: SetupSpec = setup(SetupType::Token, &[secret("token", "Token")]);
 /// Slack and Zapier webhook URLs carry their own credential: whoever has the URL can post.
 const WEBHOOK: SetupSpec = setup(SetupType::Webhook, &[as_secret(https_url("url", "Webhook URL"))]);
-/// Tokens come from the "Connect" button; `code` lets an API client hand over an authorization
-/// code it obtained itself, and `scope` asks for scopes beyond the app's defaults.
-const OAUTH_CODE: SetupSpec = setup(
-    SetupType::OauthCode,
-    &[optional(secret("code", "Authorization code")), optional(text("scope", "Scopes"))],
-);
+/// Tokens come from the "Connect" button; `scope` asks for scopes beyond the app's defaults.
+/// Auth0's document also lists `code`, an authorization code: flowvault can't exchange one it
+/// did not ask for (it holds no PKCE verifier for it, nor the redirect URI it was issued to), so
+/// it refuses one with a pointer to Connect rather than store it and drop the connection's
+/// working tokens.
+const OAUTH_CODE: SetupSpec = SetupSpec {
+    rule: Some(no_authorization_code),
+    ..setup(
+        SetupType::OauthCode,
+        &[optional(secret("code", "Authorization code")), optional(text("scope", "Scopes"))],
+    )
+};
+
+fn no_authorization_code(fields: &SetupFields<'_>) -> Option<(&'static str, String)> {
+    fields.get("code").map(|_| {
+        (
+            "code",
+            "can't be given: flowvault obtains an OAUTH_CODE connection's tokens itself — \
+             authorize the connection with Connect (GET /connect/{id}) instead"
+                .to_owned(),
+        )
+    })
+}
 
 const JWT_ALGORITHMS: &[&str] = &[
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256",

@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 
 pub use catalog::{ActionSpec, ParamKind, ParamSpec};
 pub use validate::{
-    ConnectionRef, connection_refs, parse_actions, validate_flow_create, validate_flow_patch,
+    ConnectionRef, connection_refs, header_refusal, header_value_refusal, parse_actions,
+    validate_flow_create, validate_flow_patch,
 };
 
 use crate::ids::FlowId;

@@ -392,8 +392,7 @@ impl Collector {
         // Credentials go where the flow says, not where its input says: with a connection or
         // `basic`, the HTTP action's scheme and host are written out, not templated.
         if spec.kind == "HTTP" && spec.action == "SEND_REQUEST" {
-            let credentialed = params.get("connection_id").is_some_and(|v| !v.is_null())
-                || params.get("basic").is_some_and(|v| !v.is_null());
+            let credentialed = sends_credentials(params);
             if let (true, Some(Value::String(url))) = (credentialed, params.get("url"))
                 && !literal_origin(url)
             {
@@ -402,6 +401,9 @@ impl Collector {
                     Problem::Rule("must begin with a literal scheme and host (`https://api.example.com/…`) when the action sends credentials: a template may follow the host, not form it".to_owned()),
                 );
             }
+        }
+        if spec.kind == "HTTP" && spec.action == "SEND_REQUEST" {
+            self.headers(params, path);
         }
         // Every string may hold templates: they must parse, and refer to actions that exist.
         for (name, v) in params {
@@ -424,6 +426,37 @@ impl Collector {
                     );
                 }
             }
+        }
+    }
+
+    /// The HTTP action's `headers`: none that would redirect or re-route a request carrying
+    /// credentials, none that would break HTTP framing, no line breaks; and written out (not
+    /// produced by a template) when the action sends credentials, so they can be checked here.
+    fn headers(&mut self, params: &Map<String, Value>, path: &str) {
+        let credentialed = sends_credentials(params);
+        let field = format!("{path}.headers");
+        match params.get("headers") {
+            Some(Value::Object(headers)) => {
+                for (name, value) in headers {
+                    let at = format!("{field}.{}", printable(name));
+                    if let Some(why) = header_refusal(name, credentialed) {
+                        self.push::<()>(&at, Problem::Rule(why.to_owned()));
+                    } else if matches!(value, Value::String(v) if v.contains(['\r', '\n'])) {
+                        self.push::<()>(&at, Problem::Rule(LINE_BREAK.to_owned()));
+                    }
+                }
+            }
+            Some(Value::String(_)) if credentialed => {
+                self.push::<()>(
+                    &field,
+                    Problem::Rule(
+                        "must be written out as an object when the action sends credentials \
+                         (a template can't choose its header names)"
+                            .to_owned(),
+                    ),
+                );
+            }
+            _ => {}
         }
     }
 
@@ -471,6 +504,55 @@ impl Collector {
             self.push::<()>(field, Problem::WrongType { expected });
         }
     }
+}
+
+/// Whether an HTTP action's params send credentials: a connection's, or `basic`.
+fn sends_credentials(params: &Map<String, Value>) -> bool {
+    params.get("connection_id").is_some_and(|v| !v.is_null())
+        || params.get("basic").is_some_and(|v| !v.is_null())
+}
+
+const LINE_BREAK: &str = "must not contain a line break (CR or LF)";
+
+/// Headers that decide where a request goes or who it claims to come from: a request that
+/// carries credentials must not set them (the connection's own authorization is the only one).
+const ROUTING_HEADERS: &[&str] = &["host", "authorization", "cookie", "forwarded"];
+const ROUTING_PREFIXES: &[&str] = &["proxy-", "x-forwarded-"];
+/// Hop-by-hop headers and framing: they belong to the connection flowvault makes, never to a
+/// flow.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
+    "content-length",
+];
+
+/// Why a flow may not set the request header `name` (any letter case) on an HTTP action, when
+/// that action sends credentials (`credentialed`) or not; `None` if it may. Checked when a flow
+/// is saved, and again on the rendered headers when it runs.
+#[must_use]
+pub fn header_refusal(name: &str, credentialed: bool) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if HOP_BY_HOP.contains(&lower.as_str()) {
+        return Some("is a hop-by-hop or framing header, which flowvault sets itself");
+    }
+    let routing = ROUTING_HEADERS.contains(&lower.as_str())
+        || ROUTING_PREFIXES.iter().any(|p| lower.starts_with(p));
+    (credentialed && routing).then_some(
+        "can't be set on a request that carries credentials: it would decide where they go or \
+         whose they are",
+    )
+}
+
+/// Why a rendered header value may not be sent; `None` if it may.
+#[must_use]
+pub fn header_value_refusal(value: &str) -> Option<&'static str> {
+    value.contains(['\r', '\n']).then_some(LINE_BREAK)
 }
 
 /// Whether `url`'s scheme and host are plain text before any template: `https://host/…{{…}}`
@@ -538,5 +620,60 @@ mod tests {
         assert!(validate_flow_create(&flow(basic)).is_err());
         // Without credentials, the URL may be anything.
         assert!(validate_flow_create(&flow(json!({"url": "{{fields.url}}"}))).is_ok());
+    }
+
+    #[test]
+    fn a_credentialed_http_action_sets_no_routing_or_framing_headers() {
+        let flow = |params: Value| json!({"name": "x", "actions": [{"id": "a", "type": "HTTP", "action": "SEND_REQUEST", "params": params}]});
+        let conn = "ac_0000000000000000000000";
+        for name in [
+            "Host",
+            "authorization",
+            "Cookie",
+            "Proxy-Authorization",
+            "proxy-anything",
+            "Forwarded",
+            "X-Forwarded-For",
+            "x-forwarded-host",
+            "Connection",
+            "Transfer-Encoding",
+            "TE",
+            "Upgrade",
+            "Content-Length",
+        ] {
+            let params = json!({"connection_id": conn, "url": "https://api.example.com/", "headers": {name: "x"}});
+            let message = validate_flow_create(&flow(params)).err().map(|e| e.to_string());
+            let message = message.unwrap_or_else(|| panic!("{name} accepted"));
+            assert!(message.contains("params.headers."), "{message}");
+            let basic = json!({"url": "https://api.example.com/", "basic": {"username": "u", "password": "p"}, "headers": {name: "x"}});
+            assert!(validate_flow_create(&flow(basic)).is_err(), "{name} with basic accepted");
+        }
+        // Without credentials only framing headers are refused.
+        for (name, ok) in [
+            ("Host", true),
+            ("Authorization", true),
+            ("X-Forwarded-For", true),
+            ("Connection", false),
+        ] {
+            let params = json!({"url": "https://api.example.com/", "headers": {name: "x"}});
+            assert_eq!(validate_flow_create(&flow(params)).is_ok(), ok, "{name}");
+        }
+        // Ordinary headers pass; line breaks never do; a templated header object needs no
+        // credentials.
+        let fine = json!({"connection_id": conn, "url": "https://api.example.com/", "headers": {"X-Request-Id": "{{fields.id}}", "Accept": "text/plain"}});
+        assert!(validate_flow_create(&flow(fine)).is_ok());
+        let crlf =
+            json!({"url": "https://api.example.com/", "headers": {"X-A": "a\r\nHost: evil"}});
+        assert!(validate_flow_create(&flow(crlf)).is_err());
+        let templated = json!({"connection_id": conn, "url": "https://api.example.com/", "headers": "{{fields.h}}"});
+        assert!(validate_flow_create(&flow(templated)).is_err());
+        assert!(
+            validate_flow_create(&flow(
+                json!({"url": "https://x.test/", "headers": "{{fields.h}}"})
+            ))
+            .is_ok()
+        );
+        assert_eq!(header_value_refusal("a\nb"), Some(LINE_BREAK));
+        assert_eq!(header_value_refusal("ab"), None);
     }
 }

@@ -62,3 +62,33 @@ fn two_seals_of_the_same_plaintext_differ() {
     let b = ring().seal(&ctx, b"same").unwrap_or_default();
     assert_ne!(a, b);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Untrusted bytes (a row edited by hand) never panic the opener: they are refused.
+    #[test]
+    fn arbitrary_envelopes_are_refused_not_panicked_on(
+        version in prop::sample::select(vec![0u8, 1, 2, 3]),
+        term in prop::sample::select(vec![0u32, 1, 2, u32::MAX]),
+        body in proptest::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let mut blob = vec![version];
+        blob.extend_from_slice(&term.to_be_bytes());
+        blob.extend_from_slice(&body);
+        let ctx = SealContext::new("tn_x", "ac_y", "setup").unwrap_or_else(|e| panic!("{e}"));
+        prop_assert!(ring().open(&ctx, &blob).is_err());
+        prop_assert!(ring().open(&ctx, &body).is_err());
+    }
+
+    /// Stored keys from an edited keyring table are refused, not panicked on.
+    #[test]
+    fn arbitrary_stored_keys_are_refused(
+        sealed in proptest::collection::vec(any::<u8>(), 0..80),
+        term in any::<u32>(),
+    ) {
+        let master = MasterKey::from_bytes(&[7; 32]).unwrap_or_else(|e| panic!("{e}"));
+        let key = flowvault_crypto::SealedKey { kind: flowvault_crypto::KeyKind::Kek, term, sealed };
+        prop_assert!(Keyring::unlock(&master, &[key]).is_err());
+    }
+}

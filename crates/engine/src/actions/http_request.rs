@@ -2,7 +2,7 @@
 //! (bearer token, basic auth, an API key in a header or the query, or an OAuth client-credentials
 //! token), or none.
 
-use flowvault_core::SetupType;
+use flowvault_core::{SetupType, header_refusal, header_value_refusal};
 use http::Method;
 use serde_json::{Map, Value, json};
 
@@ -14,13 +14,20 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| ActionError::new("param `method` is not an HTTP method"))?;
     let mut request = Request::new(method, url);
+    // Checked again on the rendered headers (a template may have made them): the same rules as
+    // when the flow was saved.
+    let credentialed = call.credentials.is_some() || call.object("basic")?.is_some();
     for (k, v) in call.object("headers")?.into_iter().flatten() {
-        request = request.header(k, text(v));
+        let value = text(v);
+        if let Some(why) = header_refusal(k, credentialed).or_else(|| header_value_refusal(&value))
+        {
+            return Err(ActionError::new(format!("header `{}` {why}", printable(k))));
+        }
+        request = request.header(k, value);
     }
     for (k, v) in call.object("params")?.into_iter().flatten() {
         request = request.query(k, text(v));
     }
-    let basic_given = call.object("basic")?.is_some();
     if let Some(basic) = call.object("basic")? {
         let user = basic.get("username").map(text).unwrap_or_default();
         let pass = basic.get("password").map(text).unwrap_or_default();
@@ -31,7 +38,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
         request = with_credentials(call, request)?;
     }
     // Credentials go only over https (or to a private address the operator allowed).
-    let response = call.http.send(request, call.credentials.is_some() || basic_given).await?;
+    let response = call.http.send(request, credentialed).await?;
     let response = Http::expect_success(
         "HTTP",
         response,
@@ -100,6 +107,11 @@ fn body(call: &Call<'_>) -> Result<Body, ActionError> {
         },
         other => Err(ActionError::new(format!("content_type `{other}` is not JSON, FORM or XML"))),
     }
+}
+
+/// A header name as it may appear in a message (no control characters, not too long).
+fn printable(name: &str) -> String {
+    name.chars().filter(|c| !c.is_control()).take(64).collect()
 }
 
 fn text(v: &Value) -> String {

@@ -355,22 +355,51 @@ async fn vars_and_masked_values_of_any_shape_stay_out_and_big_values_are_recorde
 }
 
 #[tokio::test(start_paused = true)]
-async fn background_runs_are_bounded_and_a_run_that_outlives_its_flow_leaves_nothing() {
+async fn runs_are_bounded_per_tenant_and_in_all_and_a_run_that_outlives_its_flow_leaves_nothing() {
+    use flowvault_engine::{ExecuteError, RunCapacity, RunLimit};
     let w = World::new().await;
-    let engine = w.engine("a");
-    let flow = save(
-        &w,
-        json!([{"id": "wait", "type": "FLOW", "action": "DELAY_FLOW", "params": {"number": 10}}]),
-    )
-    .await;
+    let engine = w.engine_from(flowvault_engine::EngineConfig {
+        runs: RunCapacity { total: 5, per_tenant: 3 },
+        ..flowvault_engine::EngineConfig::default()
+    });
+    let delay =
+        json!([{"id": "wait", "type": "FLOW", "action": "DELAY_FLOW", "params": {"number": 10}}]);
+    let flow = save(&w, delay.clone()).await;
+    let other = w.vault.ensure_tenant(&"other".parse().unwrap_or_else(|e| panic!("{e}"))).await;
+    let other = other.unwrap_or_else(|e| panic!("{e}")).id;
+    let new = |actions: Value| {
+        validate_flow_create(&json!({"name": "B", "actions": actions}))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let quick = json!([{"id": "r", "type": "FLOW", "action": "RETURN_JSON", "params": {"payload": {"ok": true}}}]);
+    let b_quick = w.vault.create_flow(&other, new(quick)).await.unwrap_or_else(|e| panic!("{e}"));
+    let b_delay = w.vault.create_flow(&other, new(delay)).await.unwrap_or_else(|e| panic!("{e}"));
     let input = || RunInput { fields: json!({}), context: json!({}) };
     let limits = RunLimits::default();
-    for _ in 0..flowvault_engine::MAX_BACKGROUND_RUNS {
+
+    // Tenant A fills its share with background runs; more of its runs, waited for or not, are
+    // refused.
+    for _ in 0..3 {
         let started = engine.execute(&w.tenant, &flow.id, input(), false, limits).await;
         assert!(started.is_ok_and(|v| v.status == "running"));
     }
-    let refused = engine.execute(&w.tenant, &flow.id, input(), false, limits).await;
-    assert!(matches!(refused, Err(flowvault_engine::ExecuteError::Busy { .. })), "{refused:?}");
+    for wait in [false, true] {
+        let refused = engine.execute(&w.tenant, &flow.id, input(), wait, limits).await;
+        assert!(
+            matches!(refused, Err(ExecuteError::Busy { limit: RunLimit::Tenant(3) })),
+            "{refused:?}"
+        );
+    }
+    // Tenant B is not affected: its run, waited for, completes.
+    let b = engine.execute(&other, &b_quick.id, input(), true, limits).await;
+    assert!(b.is_ok_and(|v| v.status == "completed"), "tenant B's run failed");
+    // Until the process's total is reached.
+    for _ in 0..2 {
+        assert!(engine.execute(&other, &b_delay.id, input(), false, limits).await.is_ok());
+    }
+    let full = engine.execute(&other, &b_quick.id, input(), true, limits).await;
+    assert!(matches!(full, Err(ExecuteError::Busy { limit: RunLimit::Total(5) })), "{full:?}");
+
     tokio::time::sleep(secs(11)).await;
     let again = engine.execute(&w.tenant, &flow.id, input(), false, limits).await;
     assert!(again.is_ok(), "the finished runs gave their places back: {again:?}");

@@ -44,6 +44,7 @@ async fn two_replicas_on_one_sqlite_file_never_reuse_a_refresh_token() {
             policy,
             providers: World::providers(&["api"]),
             owner: Some(format!("replica-{i}")),
+            ..EngineConfig::default()
         };
         engines.push(Engine::new(Arc::new(vault), Arc::new(transport.clone()), config));
     }

@@ -69,11 +69,15 @@ impl World {
     }
 
     pub(crate) fn engine_with(&self, owner: &str, providers: Providers) -> Engine {
-        let config = EngineConfig {
+        self.engine_from(EngineConfig {
             policy: RefreshPolicy::default(),
             providers,
             owner: Some(owner.to_owned()),
-        };
+            ..EngineConfig::default()
+        })
+    }
+
+    pub(crate) fn engine_from(&self, config: EngineConfig) -> Engine {
         Engine::new(self.vault.clone(), Arc::new(self.transport.clone()), config)
     }
 

@@ -242,7 +242,7 @@ pub(crate) async fn run(
     let view =
         state.engine.execute(caller.tenant(), &path.flow, input, wait, limits).await.map_err(
             |e| match e {
-                flowvault_engine::ExecuteError::Busy { .. } => ApiError::too_many_requests(1),
+                flowvault_engine::ExecuteError::Busy { limit } => ApiError::too_many_runs(&limit),
                 flowvault_engine::ExecuteError::Vault(e) => flow_error(e),
                 other => ApiError::internal(&other),
             },

@@ -565,7 +565,12 @@ async fn the_ssrf_guard_refuses_private_addresses_unless_allowed() {
         let e = run(&s, &c, &id, json!({})).await;
         assert_eq!(e["status"], "failed", "{url}: {e}");
         let message = e["error"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("--allow-private-network"), "{url}: {message}");
+        let refused = if url.contains("169.254.169.254") {
+            message.contains("cloud metadata")
+        } else {
+            message.contains("--allow-private-network")
+        };
+        assert!(refused, "{url}: {message}");
     }
 
     // Credentials (here written into the action) never go over plain http.
@@ -583,6 +588,18 @@ async fn the_ssrf_guard_refuses_private_addresses_unless_allowed() {
         flow(&open, &c, "Probe", json!([http_action("probe", None, &format!("{up}/echo"))])).await;
     let e = run(&open, &c, &id, json!({})).await;
     assert_eq!(e["status"], "completed", "{e}");
+    // Cloud metadata stays blocked even there.
+    let id = flow(
+        &open,
+        &c,
+        "Meta",
+        json!([http_action("meta", None, "http://169.254.169.254/latest/meta-data/")]),
+    )
+    .await;
+    let e = run(&open, &c, &id, json!({})).await;
+    assert_eq!(e["status"], "failed", "{e}");
+    let message = e["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("cloud metadata"), "{message}");
 }
 
 #[tokio::test]

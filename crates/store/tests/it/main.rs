@@ -1,5 +1,6 @@
 //! Integration tests of the vault over the SQLite store.
 
 mod conformance;
+mod integrity;
 mod support;
 mod vault;

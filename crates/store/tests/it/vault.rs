@@ -65,11 +65,23 @@ async fn fingerprints_follow_the_credentials() {
     };
     let a = f.vault.create_connection(&f.tenant, mk("a", "same")).await;
     let b = f.vault.create_connection(&f.tenant, mk("b", "same")).await;
-    let c = f.vault.create_connection(&f.tenant, mk("c", "other")).await;
-    let (a, b, c) = (a.map(|x| x.fingerprint), b.map(|x| x.fingerprint), c.map(|x| x.fingerprint));
-    assert!(a.is_ok());
-    assert_eq!(a.as_ref().ok(), b.as_ref().ok());
-    assert_ne!(a.ok(), c.ok());
+    let (a, b) = (a.unwrap_or_else(|e| panic!("{e}")), b.unwrap_or_else(|e| panic!("{e}")));
+    // Equal credentials in two connections fingerprint differently: a fingerprint is no oracle
+    // for "does this connection hold the same key as that one".
+    assert_ne!(a.fingerprint, b.fingerprint);
+    // The same credentials again leave a connection's fingerprint as it was; others change it.
+    let patch = |key: &str| {
+        flowvault_core::validate_patch(
+            flowvault_core::AppId::Twilio,
+            &json!({"setup": twilio_setup(key)}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let same = f.vault.update_connection(&f.tenant, &a.id, patch("same"), a.version).await;
+    let same = same.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(same.fingerprint, a.fingerprint);
+    let other = f.vault.update_connection(&f.tenant, &a.id, patch("other"), same.version).await;
+    assert_ne!(other.unwrap_or_else(|e| panic!("{e}")).fingerprint, a.fingerprint);
 }
 
 #[tokio::test]
@@ -349,4 +361,82 @@ async fn unknown_ids_are_not_found() {
     let f = Fixture::new().await;
     let id = ConnectionId::generate();
     assert!(matches!(f.vault.connection(&f.tenant, &id).await, Err(VaultError::NotFound)));
+}
+
+#[tokio::test]
+async fn the_database_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let f = Fixture::new().await;
+    let body = json!({"name": "SMS", "app_id": "TWILIO", "setup": twilio_setup("tok-perm")});
+    f.vault
+        .create_connection(&f.tenant, new_connection(body))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", f.db_path().display());
+        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o600), "{path}");
+    }
+    // A file an earlier build left readable by others is narrowed at the next open.
+    f.store.close().await;
+    std::fs::set_permissions(f.db_path(), std::fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _reopened = SqliteStore::open(&f.db_path()).await.unwrap_or_else(|e| panic!("{e}"));
+    let mode = std::fs::metadata(f.db_path()).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode.ok(), Some(0o600));
+}
+
+/// What an earlier build stored for a provider that answered `expires_in: 1e12`: a year past
+/// 9999, which sorted before every real time and wedged the refresher. The migration that
+/// bounds times marks such rows in error and schedules them now; rows of other tenants are
+/// untouched and still claimed on time.
+#[tokio::test]
+async fn out_of_range_token_times_are_repaired() {
+    let f = Fixture::new().await;
+    let other = f.vault.ensure_tenant(&"other".parse().unwrap_or_else(|e| panic!("{e}"))).await;
+    let other = other.unwrap_or_else(|e| panic!("{e}")).id;
+    let mk = |name: &str| {
+        new_connection(
+            json!({"name": name, "app_id": "HTTP", "setup": {"type": "OAUTH_CLIENT_CREDENTIALS",
+            "token_endpoint": "https://idp.example.com/token", "client_id": "c", "client_secret": "s3cret-value"}}),
+        )
+    };
+    let wedged =
+        f.vault.create_connection(&f.tenant, mk("wedged")).await.unwrap_or_else(|e| panic!("{e}"));
+    let fine =
+        f.vault.create_connection(&other, mk("fine")).await.unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("sqlite://{}", f.db_path().display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("UPDATE connections SET expires_at = '+33715-06-01T00:00:00.000Z', refresh_at = '+33715-01-01T00:00:00.000Z' WHERE id = ?1")
+        .bind(wedged.id.as_str())
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("UPDATE connections SET refresh_at = '2000-01-01T00:00:00.000Z' WHERE id = ?1")
+        .bind(fine.id.as_str())
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The wedged row sorts first and does not parse; the claim still takes the other row.
+    let now: flowvault_core::Timestamp =
+        "2026-12-03T00:00:00Z".parse().unwrap_or_else(|_| panic!());
+    let later: flowvault_core::Timestamp =
+        "2026-12-03T00:01:00Z".parse().unwrap_or_else(|_| panic!());
+    let claimed = f.store.claim_due("r", now, later, 10).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(claimed.iter().any(|(t, id)| t == &other && id == &fine.id), "{claimed:?}");
+
+    let migration = include_str!("../../migrations/sqlite/0006_integrity.sql");
+    let repair =
+        &migration[migration.find("UPDATE connections").unwrap_or_else(|| panic!("no repair"))..];
+    sqlx::raw_sql(sqlx::AssertSqlSafe(repair.to_owned()))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let row = f.store.connection(&f.tenant, &wedged.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let row = row.unwrap_or_else(|| panic!("gone"));
+    assert_eq!(row.token.expires_at, None);
+    assert!(row.token.refresh_at.is_some_and(|at| at.to_string().starts_with("20")));
+    assert!(row.token.last_error.is_some_and(|e| e.contains("out of range")));
+    let untouched = f.store.connection(&other, &fine.id).await.ok().flatten();
+    assert!(untouched.is_some_and(|r| r.token.last_error.is_none()));
 }
