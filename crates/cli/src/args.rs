@@ -33,6 +33,11 @@ pub(crate) struct Global {
     /// The tenant to act in.
     #[arg(long, env = "FLOWVAULT_TENANT", global = true, default_value = "default")]
     pub(crate) tenant: String,
+
+    /// Use a master key file that other users can read (refused otherwise): only for
+    /// platforms or mounts where its permissions can't be restricted.
+    #[arg(long, env = "FLOWVAULT_ALLOW_INSECURE_KEY_FILE", global = true, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub(crate) allow_insecure_key_file: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,10 +91,21 @@ pub(crate) struct ServeArgs {
     /// Lifetime of issued access tokens, in seconds [default: 86400].
     #[arg(long, env = "FLOWVAULT_TOKEN_LIFETIME", value_name = "SECONDS")]
     pub(crate) token_lifetime: Option<u64>,
-    /// Let outbound calls (token endpoints, provider APIs) reach loopback, private, link-local
-    /// and metadata addresses, and plain http there: for local fakes and demos only.
+    /// Let outbound calls (token endpoints, provider APIs) reach loopback, private and
+    /// link-local addresses, and plain http there: for local fakes and demos only. Cloud
+    /// metadata addresses stay refused.
     #[arg(long, env = "FLOWVAULT_ALLOW_PRIVATE_NETWORK", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
     pub(crate) allow_private_network: Option<bool>,
+    /// A reverse proxy (address or CIDR range) whose X-Forwarded-For names the client's
+    /// address; repeat, or comma-separate in the variable. From other peers the header is
+    /// ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "FLOWVAULT_TRUSTED_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub(crate) trusted_proxies: Vec<String>,
     /// Delete flow executions older than this many days; 0 keeps them [default: 30].
     #[arg(long, env = "FLOWVAULT_EXECUTION_RETENTION_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u64).range(0..=36_500))]
     pub(crate) execution_retention_days: Option<u64>,

@@ -88,12 +88,12 @@ pub(crate) fn providers(file: &ConfigFile) -> Result<Providers> {
         });
     }
     for app in AppId::ALL {
-        let var = |suffix: &str| {
-            std::env::var(format!("FLOWVAULT_PROVIDER_{app}_{suffix}"))
-                .ok()
-                .filter(|v| !v.is_empty())
-        };
-        let (id, secret) = (var("CLIENT_ID"), var("CLIENT_SECRET"));
+        let id = std::env::var(format!("FLOWVAULT_PROVIDER_{app}_CLIENT_ID"))
+            .ok()
+            .filter(|v| !v.is_empty());
+        // Secrets were taken out of the environment at start (see secret_env).
+        let secret = crate::secret_env::get(&format!("FLOWVAULT_PROVIDER_{app}_CLIENT_SECRET"))
+            .map(|s| s.as_str().to_owned());
         if id.is_some() || secret.is_some() {
             providers.configure(*app, |c| {
                 if let Some(id) = id {

@@ -8,6 +8,7 @@ mod engine_config;
 mod flows;
 mod output;
 mod prompt;
+mod secret_env;
 mod serve;
 mod status;
 mod unlock;
@@ -19,6 +20,8 @@ use clap::Parser as _;
 use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
+    // Before anything else, and before any thread exists: secrets out of the environment.
+    secret_env::take_from_process();
     let cli = Cli::parse();
     // The server wants every core; the other commands do one thing at a time.
     let runtime = match &cli.command {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use flowvault_engine::{Engine, EngineConfig, HttpLimits, HttpTransport, NetPolicy};
-use flowvault_server::{App, Config, ConfigFile, LogFormat, TlsFiles};
+use flowvault_server::{App, Config, ConfigFile, LogFormat, TlsFiles, parse_trusted_proxies};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use url::Url;
@@ -37,6 +37,7 @@ pub(crate) async fn run(global: &Global, args: &ServeArgs) -> Result<()> {
         data_dir: global.data_dir.clone().or(file.data_dir.clone()),
         master_key_file: global.master_key_file.clone().or(file.master_key_file.clone()),
         tenant: global.tenant.clone(),
+        allow_insecure_key_file: global.allow_insecure_key_file,
     };
     let tls = match (
         args.tls_cert.clone().or(file.tls_cert.clone()),
@@ -71,6 +72,12 @@ pub(crate) async fn run(global: &Global, args: &ServeArgs) -> Result<()> {
     if let Some(executions) = &file.executions {
         executions.apply(&mut config).map_err(|e| anyhow!("{e}"))?;
     }
+    let proxies = if args.trusted_proxies.is_empty() {
+        file.trusted_proxies.clone().unwrap_or_default()
+    } else {
+        args.trusted_proxies.clone()
+    };
+    config.trusted_proxies = parse_trusted_proxies(&proxies).map_err(|e| anyhow!("{e}"))?;
     if let Some(days) = args.execution_retention_days {
         config.execution_retention = (days > 0).then(|| Duration::from_secs(days * 86_400));
     }

@@ -17,8 +17,7 @@ use crate::args::Global;
 
 const DB_FILE: &str = "flowvault.db";
 const KEY_FILE: &str = "master.key";
-const ENV_KEY: &str = "FLOWVAULT_MASTER_KEY";
-const ENV_PASSPHRASE: &str = "FLOWVAULT_MASTER_PASSPHRASE";
+use crate::secret_env::{MASTER_KEY as ENV_KEY, MASTER_PASSPHRASE as ENV_PASSPHRASE};
 
 /// Where the master key came from, for messages (never the key itself).
 #[derive(Debug, Clone)]
@@ -90,6 +89,14 @@ fn data_dir(global: &Global) -> Result<PathBuf> {
             .mode(0o700)
             .create(&dir)
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    } else if let Ok(meta) = fs::metadata(&dir)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "flowvault: warning: the data directory {} can be read by other users; run `chmod 700 {}`",
+            dir.display(),
+            dir.display()
+        );
     }
     Ok(dir)
 }
@@ -102,8 +109,8 @@ fn master_key(
     dir: &Path,
     initialised: bool,
 ) -> Result<(MasterKeySource, KeyOrigin)> {
-    let env_key = std::env::var(ENV_KEY).ok().filter(|v| !v.is_empty());
-    let passphrase = std::env::var(ENV_PASSPHRASE).ok().filter(|v| !v.is_empty());
+    let env_key = crate::secret_env::get(ENV_KEY);
+    let passphrase = crate::secret_env::get(ENV_PASSPHRASE);
     let given = [env_key.is_some(), global.master_key_file.is_some(), passphrase.is_some()];
     if given.iter().filter(|g| **g).count() > 1 {
         bail!(
@@ -114,15 +121,19 @@ fn master_key(
         let key = MasterKey::from_base64(&text).map_err(|e| anyhow!("{ENV_KEY}: {e}"))?;
         return Ok((MasterKeySource::Key(key), KeyOrigin::Env));
     }
+    let insecure_ok = global.allow_insecure_key_file;
     if let Some(path) = &global.master_key_file {
-        return Ok((MasterKeySource::Key(read_key_file(path)?), KeyOrigin::File(path.clone())));
+        let key = read_key_file(path, insecure_ok)?;
+        return Ok((MasterKeySource::Key(key), KeyOrigin::File(path.clone())));
     }
     if let Some(p) = passphrase {
-        return Ok((MasterKeySource::Passphrase(SecretString::from(p)), KeyOrigin::Passphrase));
+        let p = SecretString::from(p.as_str().to_owned());
+        return Ok((MasterKeySource::Passphrase(p), KeyOrigin::Passphrase));
     }
     let default = dir.join(KEY_FILE);
     if default.exists() {
-        return Ok((MasterKeySource::Key(read_key_file(&default)?), KeyOrigin::File(default)));
+        let key = read_key_file(&default, insecure_ok)?;
+        return Ok((MasterKeySource::Key(key), KeyOrigin::File(default)));
     }
     if initialised {
         bail!(
@@ -142,20 +153,30 @@ fn master_key(
     Ok((MasterKeySource::Key(key), KeyOrigin::Generated(default)))
 }
 
-fn read_key_file(path: &Path) -> Result<MasterKey> {
+/// Reads a key file, refusing one that other users can read (unless `insecure_ok`: for
+/// platforms or mounts that can't restrict permissions).
+fn read_key_file(path: &Path, insecure_ok: bool) -> Result<MasterKey> {
+    let meta = fs::metadata(path)
+        .with_context(|| format!("cannot read the master key file {}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        if !insecure_ok {
+            bail!(
+                "the master key file {path} can be read by other users (mode {mode:03o}): run \
+                 `chmod 600 {path}` (or, where permissions can't be restricted, pass \
+                 --allow-insecure-key-file)",
+                path = path.display()
+            );
+        }
+        eprintln!(
+            "flowvault: warning: the master key file {} can be read by other users (mode {mode:03o}); used because of --allow-insecure-key-file",
+            path.display()
+        );
+    }
     let text = secrecy::SecretString::from(
         fs::read_to_string(path)
             .with_context(|| format!("cannot read the master key file {}", path.display()))?,
     );
-    if let Ok(meta) = fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        eprintln!(
-            "flowvault: warning: {} can be read by other users; run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        );
-    }
     MasterKey::from_base64(secrecy::ExposeSecret::expose_secret(&text))
         .map_err(|e| anyhow!("the master key file {}: {e}", path.display()))
 }

@@ -7,8 +7,8 @@
 //!
 //! - as is, in any letter case (an upstream that answers `BEARER AT-OK` echoes `Bearer at-ok`);
 //! - percent-encoded: as a form does (`+` for a space), as RFC 3986 does (everything but
-//!   `A-Z a-z 0-9 - . _ ~`), as JavaScript's `encodeURIComponent` does, with upper- or
-//!   lower-case hex;
+//!   `A-Z a-z 0-9 - . _ ~`), as JavaScript's `encodeURIComponent` does, or everything but
+//!   letters and digits, with upper- or lower-case hex;
 //! - JSON-escaped, with or without `\/` for `/`;
 //! - base64, standard or URL-safe, padded or not, at any position inside a longer encoded text
 //!   (HTTP Basic's `user:secret`, a JWT claim, an echoed header): for each of the three byte
@@ -96,6 +96,7 @@ impl Redactor {
         self.remember(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
         self.remember(percent_encode(secret, b"-._~"));
         self.remember(percent_encode(secret, b"-._~!*'()"));
+        self.remember(percent_encode(secret, b""));
         let escaped = Value::String(secret.to_owned()).to_string();
         let escaped = &escaped[1..escaped.len() - 1];
         if escaped.contains('/') {
@@ -350,6 +351,7 @@ mod tests {
             percent_encode(secret, b"-._~"),
             percent_encode(secret, b"-._~").to_lowercase(),
             percent_encode(secret, b"-._~!*'()"),
+            percent_encode(secret, b"").to_lowercase(),
             Value::String(secret.to_owned()).to_string(),
             Value::String(secret.to_owned()).to_string().replace('/', "\\/"),
         ];

@@ -31,6 +31,9 @@ pub struct Config {
     pub async_run_limits: flowvault_engine::RunLimits,
     /// Executions older than this are deleted (`None`: kept).
     pub execution_retention: Option<Duration>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client's address (for throttling
+    /// and logs). From any other peer the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// PEM files for TLS.
@@ -66,6 +69,7 @@ impl Config {
                 max_delay: Duration::from_secs(300),
             },
             execution_retention: Some(Duration::from_secs(30 * 86_400)),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -169,6 +173,24 @@ pub struct ConfigFile {
     /// Per-app provider settings: `[providers.SLACK]`.
     #[serde(default)]
     pub providers: std::collections::BTreeMap<String, ProviderFile>,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+/// Parses trusted proxies: addresses (`10.0.0.5`, `::1`) or CIDR ranges (`10.0.0.0/8`).
+///
+/// # Errors
+/// A message naming the entry that is neither.
+pub fn parse_trusted_proxies(entries: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    entries
+        .iter()
+        .map(|e| {
+            let e = e.trim();
+            e.parse::<ipnet::IpNet>()
+                .or_else(|_| e.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("trusted proxy `{e}` is not an address or a CIDR range"))
+        })
+        .collect()
 }
 
 /// `[refresh]` of the configuration file.

@@ -183,3 +183,21 @@ impl From<VaultError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_run_limit_is_429_with_retry_after_and_says_which() {
+        let response =
+            ApiError::too_many_runs(&flowvault_engine::RunLimit::Tenant(32)).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        let e = ApiError::too_many_runs(&flowvault_engine::RunLimit::Total(128));
+        assert!(e.message.contains("128 flow runs"), "{}", e.message);
+    }
+}

@@ -21,7 +21,9 @@ pub use auth::{
     DeleteFlows, KeyError, ReadConnections, ReadExecutions, ReadFlows, RequiredScope, Scoped,
     UpdateConnections, UpdateFlows,
 };
-pub use config::{Config, ConfigError, ConfigFile, ExecutionsFile, LogFormat, TlsFiles};
+pub use config::{
+    Config, ConfigError, ConfigFile, ExecutionsFile, LogFormat, TlsFiles, parse_trusted_proxies,
+};
 pub use error::ApiError;
 pub use routes::openapi::document as openapi_document;
 pub use state::AppState;

@@ -62,6 +62,8 @@ fn a_wrong_master_key_exits_non_zero_and_changes_nothing() {
 
     // A wrong key file and a wrong passphrase are refused the same way.
     let other_key = cli.write("other.key", wrong);
+    std::fs::set_permissions(&other_key, std::fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|e| panic!("{e}"));
     let run = cli.run(&["connections", "list", "--master-key-file", path_str(&other_key)]);
     assert!(!run.ok && run.stderr.contains("does not open the vault"), "{}", run.stderr);
     let run =
@@ -112,4 +114,31 @@ fn a_malformed_key_is_named() {
     let cli = Cli::new();
     let run = cli.run_with(&["status"], None, &[("FLOWVAULT_MASTER_KEY", "short")]);
     assert!(!run.ok && run.stderr.contains("FLOWVAULT_MASTER_KEY"), "{}", run.stderr);
+}
+
+#[test]
+fn a_key_file_others_can_read_is_refused_unless_allowed() {
+    let cli = Cli::new();
+    assert!(cli.run(&["status"]).ok);
+    let key_file = cli.data_dir().join("master.key");
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = cli.run(&["status"]);
+    assert!(!run.ok, "a world-readable key file was used");
+    assert!(
+        run.stderr.contains("can be read by other users")
+            && run.stderr.contains(&format!("chmod 600 {}", key_file.display())),
+        "{}",
+        run.stderr
+    );
+    let allowed = cli.run(&["status", "--allow-insecure-key-file"]);
+    assert!(allowed.ok && allowed.stderr.contains("warning"), "{}", allowed.stderr);
+    // The database and its journal files are the owner's alone.
+    for name in ["flowvault.db", "flowvault.db-wal", "flowvault.db-shm"] {
+        let path = cli.data_dir().join(name);
+        if path.exists() {
+            let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
+            assert_eq!(mode.ok(), Some(0o600), "{name}");
+        }
+    }
 }

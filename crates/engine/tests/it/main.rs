@@ -5,6 +5,7 @@ mod actions;
 mod connect;
 mod failures;
 mod grants;
+mod hostile;
 mod refresh;
 mod runs;
 mod spec;

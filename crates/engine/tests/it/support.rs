@@ -19,6 +19,8 @@ pub(crate) const REDIRECT: &str = "https://vault.test/connect/callback";
 
 pub(crate) struct World {
     pub(crate) vault: Arc<Vault>,
+    /// The store under the vault, for tests that make it fail.
+    pub(crate) store: Arc<MemoryStore>,
     pub(crate) fake: FakeOAuth,
     pub(crate) transport: InProcess,
     pub(crate) clock: Arc<TokioClock>,
@@ -31,7 +33,7 @@ impl World {
         let clock = Arc::new(TokioClock::new());
         let store = Arc::new(MemoryStore::new());
         let key = MasterKey::generate().unwrap_or_else(|e| panic!("{e}"));
-        let (vault, _) = Vault::open(store, MasterKeySource::Key(key), clock.clone())
+        let (vault, _) = Vault::open(store.clone(), MasterKeySource::Key(key), clock.clone())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let tenant = vault
@@ -44,7 +46,7 @@ impl World {
         fake.register_client("fv-app", "fv-app-secret");
         let transport = InProcess::new();
         transport.route("idp.test", fake.router());
-        Self { vault: Arc::new(vault), fake, transport, clock, tenant }
+        Self { vault: Arc::new(vault), store, fake, transport, clock, tenant }
     }
 
     pub(crate) fn now(&self) -> Timestamp {

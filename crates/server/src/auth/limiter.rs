@@ -1,59 +1,85 @@
-//! Slowing down guessing: failed client authentications are counted per source, and a source
-//! that fails too often is refused for a while.
+//! Slowing down guessing without handing anyone a way to lock a client out.
+//!
+//! Failed client authentications are counted per *(source address, client id)*: after a few
+//! free failures, each further one makes that pair wait longer (1 s, 2 s, 4 s, … up to 15
+//! minutes). The right secret from another address is never slowed by someone else's failures;
+//! a success clears the pair. (Client ids and secrets are 128 and 256 random bits: there is
+//! nothing to enumerate, so nothing is throttled per address alone — which behind a proxy
+//! would let anyone lock everyone out.) Behind a reverse proxy, the source address is the
+//! proxy's unless the proxy is configured as trusted (see [`crate::Config::trusted_proxies`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Counts failures per key in fixed windows.
+/// Growing delays per key.
 #[derive(Debug)]
-pub(crate) struct FailureLimiter {
-    max_failures: u32,
-    window: Duration,
-    entries: Mutex<HashMap<String, Window>>,
+pub(crate) struct FailureThrottle {
+    /// Failures allowed before delays start.
+    free: u32,
+    /// The first delay, doubled per further failure…
+    base: Duration,
+    /// …up to this.
+    max: Duration,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Window {
-    started: Instant,
+struct Entry {
     failures: u32,
+    blocked_until: Option<Instant>,
+    last: Instant,
 }
 
-/// Past this many tracked keys, expired ones are dropped on the next failure (bounded memory).
+/// Past this many tracked keys, entries quiet for longer than the longest delay are dropped on
+/// the next failure (bounded memory).
 const PRUNE_AT: usize = 10_000;
 
-impl FailureLimiter {
-    pub(crate) fn new(max_failures: u32, window: Duration) -> Self {
-        Self { max_failures, window, entries: Mutex::new(HashMap::new()) }
+impl FailureThrottle {
+    pub(crate) fn new(free: u32, base: Duration, max: Duration) -> Self {
+        Self { free, base, max, entries: Mutex::new(HashMap::new()) }
     }
 
-    /// `Err(seconds to wait)` if `key` has failed too often in the current window.
+    /// `Err(seconds to wait)` while `key` is made to wait.
     pub(crate) fn check(&self, key: &str, now: Instant) -> Result<(), u64> {
         let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match entries.get(key) {
-            Some(w)
-                if now.duration_since(w.started) < self.window
-                    && w.failures >= self.max_failures =>
-            {
-                let left = self.window.saturating_sub(now.duration_since(w.started));
-                Err(left.as_secs().max(1))
+        match entries.get(key).and_then(|e| e.blocked_until) {
+            Some(until) if until > now => {
+                let left = until.duration_since(now);
+                Err(left.as_secs() + u64::from(left.subsec_nanos() > 0))
             }
             _ => Ok(()),
         }
     }
 
-    /// Counts one failure of `key`.
+    /// Counts one failure of `key`: past the free ones, `key` waits `base · 2^(n−free−1)`.
     pub(crate) fn record_failure(&self, key: &str, now: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.len() >= PRUNE_AT {
-            let window = self.window;
-            entries.retain(|_, w| now.duration_since(w.started) < window);
+            let quiet = self.max;
+            entries.retain(|_, e| now.duration_since(e.last) < quiet);
         }
-        let w = entries.entry(key.to_owned()).or_insert(Window { started: now, failures: 0 });
-        if now.duration_since(w.started) >= self.window {
-            *w = Window { started: now, failures: 0 };
+        let entry = entries.entry(key.to_owned()).or_insert(Entry {
+            failures: 0,
+            blocked_until: None,
+            last: now,
+        });
+        // A key left alone for as long as the longest delay starts over.
+        if now.duration_since(entry.last) >= self.max {
+            entry.failures = 0;
         }
-        w.failures = w.failures.saturating_add(1);
+        entry.failures = entry.failures.saturating_add(1);
+        entry.last = now;
+        if let Some(over) = entry.failures.checked_sub(self.free).filter(|n| *n > 0) {
+            let delay = self.base.saturating_mul(1u32 << (over - 1).min(20)).min(self.max);
+            entry.blocked_until = Some(now + delay);
+        }
+    }
+
+    /// Forgets `key`'s failures (it just succeeded).
+    pub(crate) fn record_success(&self, key: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries.remove(key);
     }
 }
 
@@ -62,15 +88,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_after_the_limit_until_the_window_ends() {
-        let l = FailureLimiter::new(3, Duration::from_secs(60));
+    fn delays_grow_after_the_free_failures_and_a_success_clears_them() {
+        let t = FailureThrottle::new(3, Duration::from_secs(1), Duration::from_secs(60));
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert_eq!(l.check("ip", t0), Ok(()));
-            l.record_failure("ip", t0);
+            assert_eq!(t.check("a|mc_1", t0), Ok(()));
+            t.record_failure("a|mc_1", t0);
         }
-        assert_eq!(l.check("ip", t0 + Duration::from_secs(10)), Err(50));
-        assert_eq!(l.check("other", t0), Ok(()));
-        assert_eq!(l.check("ip", t0 + Duration::from_secs(61)), Ok(()));
+        assert_eq!(t.check("a|mc_1", t0), Ok(()), "three free failures");
+        t.record_failure("a|mc_1", t0);
+        assert_eq!(t.check("a|mc_1", t0), Err(1));
+        let t1 = t0 + Duration::from_secs(1);
+        t.record_failure("a|mc_1", t1);
+        assert_eq!(t.check("a|mc_1", t1), Err(2));
+        let t2 = t1 + Duration::from_secs(2);
+        t.record_failure("a|mc_1", t2);
+        assert_eq!(t.check("a|mc_1", t2), Err(4));
+        for i in 0..20 {
+            t.record_failure("a|mc_1", t2 + Duration::from_secs(i));
+        }
+        assert_eq!(t.check("a|mc_1", t2 + Duration::from_secs(19)), Err(60), "capped");
+        // Another source, or another client, is not affected.
+        assert_eq!(t.check("b|mc_1", t2), Ok(()));
+        assert_eq!(t.check("a|mc_2", t2), Ok(()));
+        t.record_success("a|mc_1");
+        assert_eq!(t.check("a|mc_1", t2), Ok(()));
     }
 }

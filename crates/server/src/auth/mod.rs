@@ -2,6 +2,7 @@
 //! request, and the extractors that make a handler's required scope part of its signature.
 
 mod limiter;
+mod source;
 mod token;
 
 use std::collections::HashMap;
@@ -15,7 +16,8 @@ use axum::http::request::Parts;
 use flowvault_core::{ClientId, Scope, Scopes, TenantId};
 use flowvault_store::Vault;
 
-pub(crate) use limiter::FailureLimiter;
+pub(crate) use limiter::FailureThrottle;
+pub(crate) use source::source_address;
 pub use token::KeyError;
 pub(crate) use token::TokenKeys;
 
@@ -26,14 +28,12 @@ use crate::state::AppState;
 /// client's tokens stop working within this time.
 const CLIENT_CHECK_TTL: Duration = Duration::from_secs(5);
 
-/// Token keys, failure limits, and a short memory of which clients exist.
+/// Token keys, failure throttles, and a short memory of which clients exist.
 #[derive(Debug)]
 pub(crate) struct Auth {
     pub(crate) keys: TokenKeys,
-    /// Failed client authentications per source address.
-    pub(crate) per_address: FailureLimiter,
-    /// Failed client authentications per client id.
-    pub(crate) per_client: FailureLimiter,
+    /// Failed client authentications per (source address, client id).
+    pub(crate) per_source_and_client: FailureThrottle,
     clients_seen: Mutex<HashMap<ClientId, (bool, Instant)>>,
 }
 
@@ -41,8 +41,12 @@ impl Auth {
     pub(crate) fn new(keys: TokenKeys) -> Self {
         Self {
             keys,
-            per_address: FailureLimiter::new(20, Duration::from_secs(60)),
-            per_client: FailureLimiter::new(10, Duration::from_secs(60)),
+            per_source_and_client: FailureThrottle::new(
+                5,
+                Duration::from_secs(1),
+                Duration::from_secs(15 * 60),
+            ),
+
             clients_seen: Mutex::new(HashMap::new()),
         }
     }

@@ -17,6 +17,7 @@ use flowvault_core::{ClientId, Scopes};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::auth::source_address;
 use crate::extract::read_limited;
 use crate::state::AppState;
 
@@ -95,7 +96,7 @@ pub(crate) struct TokenResponse {
         (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope."),
         (status = 401, description = "invalid_client: unknown client or wrong secret."),
         (status = 403, description = "access_denied: wrong audience or scopes not granted."),
-        (status = 429, description = "Too many failed attempts from this address or for this client."),
+        (status = 429, description = "Too many failed attempts for this client from this address (growing delays); `Retry-After` says how long to wait."),
     )
 )]
 pub(crate) async fn token(
@@ -166,15 +167,14 @@ async fn issue(
     };
 
     let now = Instant::now();
-    let address = peer.ip().to_string();
-    let client_key = format!("client:{}", client_id.chars().take(64).collect::<String>());
-    let limited = state
-        .auth
-        .per_address
-        .check(&address, now)
-        .and(state.auth.per_client.check(&client_key, now));
-    if let Err(wait) = limited {
-        tracing::warn!(%address, "client authentication rate limited");
+    let address =
+        source_address(peer.ip(), &parts.headers, &state.config.trusted_proxies).to_string();
+    let shown_id: String = client_id.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
+    // Throttled per source and client: someone else's failures never slow the right secret
+    // from another address.
+    let pair = format!("{address}|{shown_id}");
+    if let Err(wait) = state.auth.per_source_and_client.check(&pair, now) {
+        tracing::warn!(%address, client = %shown_id, "client authentication throttled");
         let mut e = OAuthError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
@@ -184,17 +184,18 @@ async fn issue(
         return Err(e);
     }
 
-    let client = match client_id.parse::<ClientId>() {
-        Ok(id) => state.vault.authenticate_client(&id, &secret).await.map_err(|e| {
-            tracing::error!(error = %e, "client authentication failed");
-            OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
-        })?,
-        Err(_) => None,
+    let internal = |e: flowvault_store::VaultError| {
+        tracing::error!(error = %e, "client authentication failed");
+        OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+    };
+    let id = client_id.parse::<ClientId>().ok();
+    let client = match &id {
+        Some(id) => state.vault.authenticate_client(id, &secret).await.map_err(internal)?,
+        None => None,
     };
     let Some(client) = client else {
-        state.auth.per_address.record_failure(&address, now);
-        state.auth.per_client.record_failure(&client_key, now);
-        tracing::info!(%address, "client authentication failed");
+        state.auth.per_source_and_client.record_failure(&pair, now);
+        tracing::info!(%address, client = %shown_id, "client authentication failed (invalid_client)");
         let mut e = OAuthError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -203,6 +204,7 @@ async fn issue(
         e.basic_challenge = parts.headers.contains_key(AUTHORIZATION);
         return Err(e);
     };
+    state.auth.per_source_and_client.record_success(&pair);
 
     let audience = state.auth.keys.audience();
     if let Some(asked) = get("audience")

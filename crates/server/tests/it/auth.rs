@@ -187,44 +187,64 @@ async fn token_requests_that_fail() {
     assert_eq!(xml.json()["error"], "invalid_request");
 }
 
+/// A token request from `source` (behind the trusted proxy at 127.0.0.1).
+async fn token_from(s: &Server, source: &str, id: &str, secret: &str) -> crate::support::Answer {
+    let form = [("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)];
+    let req = s.request(Method::POST, "/oauth/token", None).header("x-forwarded-for", source);
+    s.send(req.form(&form)).await
+}
+
 #[tokio::test]
-async fn repeated_failures_are_rate_limited() {
-    let s = Server::start().await;
+async fn repeated_failures_slow_their_source_and_client_with_growing_delays() {
+    let s = Server::start_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap_or_else(|e| panic!("{e}"))]
+    })
+    .await;
     let c = s.admin().await;
     let mut limited = None;
     for i in 0..30 {
-        let a = s
-            .form(
-                "/oauth/token",
-                &[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", &c.id),
-                    ("client_secret", "fvs_guess"),
-                ],
-            )
-            .await;
+        let a = token_from(&s, "203.0.113.66", &c.id, "fvs_guess").await;
         if a.status == StatusCode::TOO_MANY_REQUESTS {
             limited = Some((i, a));
             break;
         }
         assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     }
-    let (attempt, a) =
-        limited.unwrap_or_else(|| panic!("30 wrong secrets were never rate limited"));
-    assert!(attempt <= 10, "limited only after {attempt} attempts");
+    let (attempt, a) = limited.unwrap_or_else(|| panic!("30 wrong secrets were never throttled"));
+    assert!(attempt <= 6, "throttled only after {attempt} attempts");
     assert!(a.header("retry-after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s >= 1));
-    // While limited, even the right secret is turned away: guessing can't be interleaved.
-    let right = s
-        .form(
-            "/oauth/token",
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", &c.id),
-                ("client_secret", &c.secret),
-            ],
-        )
-        .await;
+    assert_eq!(a.json()["error"], "too_many_attempts");
+    // While throttled, that source gets nowhere with this client, right secret or not…
+    let right = token_from(&s, "203.0.113.66", &c.id, &c.secret).await;
     assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+    // …but the client itself is not locked out: its right secret from another source works.
+    let elsewhere = token_from(&s, "198.51.100.7", &c.id, &c.secret).await;
+    assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.text);
+    // The delay grows with each failure past the free ones.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let wait_after =
+        |a: &crate::support::Answer| a.header("retry-after").and_then(|v| v.parse::<u64>().ok());
+    let again = token_from(&s, "203.0.113.66", &c.id, "fvs_guess").await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "after the first delay, a try is allowed");
+    let next = token_from(&s, "203.0.113.66", &c.id, "fvs_guess").await;
+    assert!(wait_after(&next).is_some_and(|w| w >= 2), "{:?}", next.headers);
+}
+
+#[tokio::test]
+async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+    // No proxy is trusted: X-Forwarded-For can't spread one source's failures over made-up
+    // addresses (nor pin them on someone else).
+    let s = Server::start().await;
+    let c = s.admin().await;
+    let mut throttled = false;
+    for i in 0..10 {
+        let a = token_from(&s, &format!("192.0.2.{i}"), &c.id, "fvs_guess").await;
+        if a.status == StatusCode::TOO_MANY_REQUESTS {
+            throttled = true;
+            break;
+        }
+    }
+    assert!(throttled, "forged X-Forwarded-For addresses escaped the throttle");
 }
 
 #[tokio::test]

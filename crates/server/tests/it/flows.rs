@@ -171,6 +171,11 @@ async fn bad_flows_are_refused_naming_what_is_wrong_and_nothing_is_stored() {
     let foreign = bearer(&s, &other, "Theirs", "their-token").await;
     let deleted = bearer(&s, &c, "Gone", "gone-token").await;
     s.call(Method::DELETE, &format!("{CONNECTIONS}/{deleted}"), &c.token, None).await;
+    let mine = bearer(&s, &c, "Mine", "my-token").await;
+    let with_headers = |mut action: Value, headers: Value| {
+        action["params"]["headers"] = headers;
+        json!({"name": "x", "actions": [action]})
+    };
     let ok = http_action("a", None, "https://api.example.com/x");
     let cases: Vec<(Value, &str)> = vec![
         (
@@ -200,6 +205,35 @@ async fn bad_flows_are_refused_naming_what_is_wrong_and_nothing_is_stored() {
         ),
         (json!({"name": "", "actions": []}), "name"),
         (json!({"name": "x", "actions": [], "colour": "red"}), "colour"),
+        // A credentialed request can't be re-routed or re-attributed by its headers.
+        (
+            with_headers(
+                http_action("a", Some(&mine), "https://x.test/"),
+                json!({"Host": "evil.example"}),
+            ),
+            "params.headers.Host",
+        ),
+        (
+            with_headers(
+                http_action("a", Some(&mine), "https://x.test/"),
+                json!({"X-Forwarded-For": "1.2.3.4"}),
+            ),
+            "params.headers.X-Forwarded-For",
+        ),
+        (
+            with_headers(
+                http_action("a", Some(&mine), "https://x.test/"),
+                json!({"Authorization": "Bearer other"}),
+            ),
+            "params.headers.Authorization",
+        ),
+        (
+            with_headers(
+                http_action("a", None, "https://x.test/"),
+                json!({"X-A": "a\r\nHost: evil"}),
+            ),
+            "line break",
+        ),
     ];
     for (body, needle) in cases {
         let a = s.call(Method::POST, FLOWS, &c.token, Some(body.clone())).await;

@@ -161,6 +161,21 @@ async fn connect_through_the_browser_then_refresh() {
     let tested =
         s.call(Method::POST, &format!("{CONNECTIONS}/{id}/test"), &c.token, None).await.json();
     assert_eq!(tested["ok"], true, "{tested}");
+
+    // An authorization code handed over in a PATCH is refused (pointing to Connect), and the
+    // working connection keeps its tokens.
+    let patch = json!({"setup": {"type": "OAUTH_CODE", "code": "c0de-obtained-elsewhere"}});
+    let refused =
+        s.call(Method::PATCH, &format!("{CONNECTIONS}/{id}"), &c.token, Some(patch)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    let message = refused.json()["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("setup.code") && message.contains("/connect/"), "{message}");
+    assert!(!message.contains("c0de-obtained-elsewhere"));
+    let after = s.call(Method::GET, &format!("{CONNECTIONS}/{id}"), &c.token, None).await.json();
+    assert_eq!((after["status"].clone(), after["ready"].clone()), (json!("ready"), json!(true)));
+    let tested =
+        s.call(Method::POST, &format!("{CONNECTIONS}/{id}/test"), &c.token, None).await.json();
+    assert_eq!(tested["ok"], true, "tokens survived the refused PATCH: {tested}");
 }
 
 #[tokio::test]

@@ -44,9 +44,12 @@ pub struct FakeOAuth {
 }
 
 /// A way for the next `POST /token` requests to fail, queued by [`FakeOAuth::inject`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Fault {
+    /// Grants the request normally, but answers this `expires_in` (a hostile or broken
+    /// provider: `1e12`, `-5`, `"abc"`, …).
+    ExpiresIn(serde_json::Value),
     /// `500` with `{"error":"server_error"}`.
     ServerError,
     /// Waits this long (tokio time), then answers the request normally.

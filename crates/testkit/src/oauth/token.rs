@@ -62,8 +62,13 @@ pub(super) async fn token(
 ) -> Response {
     let params = parse_params(&headers, &body);
     let fault = fake.begin_token_request(params.as_ref().ok());
+    let mut expires_in = None;
     let answer = match fault {
         None => params.and_then(|params| fake.grant(&headers, &params)),
+        Some(Fault::ExpiresIn(value)) => {
+            expires_in = Some(value);
+            params.and_then(|params| fake.grant(&headers, &params))
+        }
         Some(Fault::Slow(delay)) => {
             // The lock is released here: other requests go on while this one waits.
             tokio::time::sleep(delay).await;
@@ -76,9 +81,14 @@ pub(super) async fn token(
             Err(OAuthError::too_many_requests(retry_after_secs))
         }
     };
-    let mut response = match answer {
-        Ok(token) => Json(token).into_response(),
-        Err(error) => error.into_response(),
+    let mut response = match (answer, expires_in) {
+        (Ok(token), None) => Json(token).into_response(),
+        (Ok(token), Some(value)) => {
+            let mut body = serde_json::to_value(&token).unwrap_or_default();
+            body["expires_in"] = value;
+            Json(body).into_response()
+        }
+        (Err(error), _) => error.into_response(),
     };
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -2,11 +2,13 @@
 //! (`{"method","path","query","headers","content_type","body"}`), with knobs that require a
 //! bearer token, Basic credentials, or an API key in a header or the query (`401` otherwise).
 //!
-//! Two paths do something else: `/error` answers `400` (or `?status=`) with
+//! Three paths do something else: `/error` answers `400` (or `?status=`) with
 //! `{"message": "upstream rejected the request: <echo>"}`, where `<echo>` is the `echo` query
 //! parameter or else the request body, as providers that quote a bad value back do (the runner
 //! must scrub secrets from it); `/slow?ms=` waits that long (tokio time, 30 s by default) and then
-//! echoes. Credentials are never echoed or recorded (`Authorization`, cookies, headers whose name
+//! echoes; `/mirror` (only with [`FakeUpstream::echo_credentials`]) answers the credential of
+//! the `Authorization` header transformed as a hostile upstream might: upper-cased, base64,
+//! base64url, percent-encoded with lower-case hex. Credentials are never echoed or recorded (`Authorization`, cookies, headers whose name
 //! says key, token, secret or auth, and the API key query parameter) unless
 //! [`FakeUpstream::echo_credentials`] asks for it.
 
@@ -59,6 +61,7 @@ impl FakeUpstream {
         Router::new()
             .route("/error", any(error))
             .route("/slow", any(slow))
+            .route("/mirror", any(mirror))
             .fallback(echo)
             .with_state(self.clone())
     }
@@ -217,6 +220,42 @@ async fn error(
     let echoed = get("echo").unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
     let message = format!("upstream rejected the request: {echoed}");
     (status, Json(json!({ "message": message }))).into_response()
+}
+
+/// `/mirror`: the `Authorization` credential (what follows the scheme) in several disguises.
+async fn mirror(
+    State(fake): State<FakeUpstream>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let seen = fake.receive(&method, &uri, &headers, &body);
+    if let Some(r) = fake.unauthorized(&headers, &seen.query) {
+        return r;
+    }
+    if !fake.knobs().echo_credentials {
+        return (StatusCode::FORBIDDEN, Json(json!({"message": "mirror is off"}))).into_response();
+    }
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let credential = auth.split_once(' ').map_or(auth, |(_, c)| c);
+    let percent: String = credential
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02x}") }
+        })
+        .collect();
+    Json(json!({
+        "plain": auth,
+        "upper": auth.to_uppercase(),
+        "base64": STANDARD.encode(credential),
+        "base64url": URL_SAFE_NO_PAD.encode(format!("token={credential}")),
+        "percent": percent,
+        "sentence": format!("we saw {} and kept it", credential.to_lowercase()),
+    }))
+    .into_response()
 }
 
 /// `/slow?ms=`: waits, then echoes.

