@@ -5,12 +5,16 @@
 //! holds no key material: sealing setups is `flowvault-crypto`'s job, storing them
 //! `flowvault-store`'s.
 
+#[cfg(test)]
+mod arbitrary;
 mod catalog;
 mod connection;
 mod flow;
 mod ids;
 mod labels;
 mod net;
+#[cfg(test)]
+mod parser_props;
 mod redact;
 mod scope;
 mod setup;

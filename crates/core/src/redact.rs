@@ -103,6 +103,17 @@ impl Redactor {
             self.remember(escaped.replace('/', "\\/"));
         }
         self.remember(escaped.to_owned());
+        // A secret URL (a webhook) is secret for its path and query: an upstream that echoes
+        // "the path you called" shows them without the host.
+        if let Ok(url) = url::Url::parse(secret)
+            && matches!(url.scheme(), "http" | "https")
+        {
+            for part in [Some(url.path()), url.query()].into_iter().flatten() {
+                if part.len() >= MIN_BASE64_SECRET {
+                    self.add(part);
+                }
+            }
+        }
         if secret.len() >= MIN_BASE64_SECRET {
             for aligned in base64_cores(secret.as_bytes()) {
                 self.remember(aligned.replace('+', "-").replace('/', "_"));
@@ -111,14 +122,14 @@ impl Redactor {
         }
     }
 
-    /// Remembers HTTP Basic credentials in the form they travel in (`base64(user:password)`):
-    /// also for a password too short to be matched inside base64 on its own.
+    /// Remembers HTTP Basic credentials in the form they travel in (`base64(user:password)`), and
+    /// that in every form [`Redactor::add`] knows: also for a password too short to be matched
+    /// inside base64 on its own.
     pub fn add_basic(&mut self, user: &str, password: &str) {
         if !password.is_empty() {
-            let encoded = STANDARD_NO_PAD.encode(format!("{user}:{password}"));
-            if encoded.len() >= MIN_SECRET {
-                self.remember(encoded);
-            }
+            // A secret in its own right, in every form: an upstream that echoes the header
+            // base64-encodes the already encoded credential.
+            self.add(&STANDARD_NO_PAD.encode(format!("{user}:{password}")));
         }
     }
 
@@ -366,6 +377,35 @@ mod tests {
             }
         }
         assert_eq!(r.scrub_str("nothing to see"), "nothing to see");
+    }
+
+    /// An upstream that echoes a Basic header base64-encodes an encoded credential: caught, for
+    /// a password too short to be matched inside base64 on its own too.
+    #[test]
+    fn an_echoed_basic_header_is_caught_encoded_again() {
+        for password in ["pw12", "a-longer-passw0rd"] {
+            let mut r = Redactor::default();
+            r.add_basic("svc-user", password);
+            let header = STANDARD.encode(format!("svc-user:{password}"));
+            for echo in
+                [STANDARD.encode(&header), URL_SAFE_NO_PAD.encode(format!("token={header}"))]
+            {
+                let out = r.scrub_str(&format!("saw {echo}")).into_owned();
+                assert!(out.contains(REDACTED), "{password}: {out}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_secret_url_is_secret_for_its_path_and_query_too() {
+        let mut r =
+            Redactor::with(["https://hooks.slack.com/services/T0/B0/xoxb-s3cret?sig=abcdefgh123"]);
+        let echoed =
+            r.scrub_str(r#"{"path":"/services/T0/B0/xoxb-s3cret","query":"sig=abcdefgh123"}"#);
+        assert!(!echoed.contains("xoxb-s3cret") && !echoed.contains("abcdefgh123"), "{echoed}");
+        // A short path is not (it would match too much).
+        let mut r = Redactor::with(["https://example.com/a"]);
+        assert_eq!(r.scrub_str("/a"), "/a");
     }
 
     #[test]

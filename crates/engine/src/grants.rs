@@ -522,6 +522,94 @@ mod tests {
         assert_eq!(lifetime(&serde_json::json!({}), "expires_in", max).ok(), Some(None));
     }
 
+    mod hostile_answers {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const KEYS: &[&str] = &[
+            "access_token",
+            "refresh_token",
+            "expires_in",
+            "refresh_token_expires_in",
+            "token_type",
+            "scope",
+            "error",
+            "error_description",
+            "ok",
+            "instance_url",
+            "team",
+        ];
+
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>().prop_map(
+                    |f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+                ),
+                ".{0,30}".prop_map(Value::String),
+                Just(Value::String("invalid_grant".to_owned())),
+                Just(Value::String("1e400".to_owned())),
+                any::<bool>().prop_map(Value::Bool),
+                Just(Value::Null),
+                Just(serde_json::json!({"name": "x"})),
+            ]
+        }
+
+        fn body() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                prop::collection::vec((prop::sample::select(KEYS), value()), 0..8).prop_map(
+                    |entries| {
+                        let map: serde_json::Map<String, Value> =
+                            entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+                        Value::Object(map).to_string().into_bytes()
+                    }
+                ),
+                prop::collection::vec(any::<u8>(), 0..200),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Whatever a token endpoint answers, reading it neither panics nor yields a time
+            /// past the documented bounds, nor a message with the request's secrets.
+            #[test]
+            fn token_responses_are_read_defensively(
+                status in 100u16..600,
+                retry_after in proptest::option::of(".{0,25}"),
+                body in body(),
+            ) {
+                let Ok(now) = "2026-12-03T00:00:00Z".parse::<Timestamp>() else { return Ok(()) };
+                let mut headers = http::HeaderMap::new();
+                if let Some(v) = retry_after.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                    headers.insert(RETRY_AFTER, v);
+                }
+                let response = OutboundResponse {
+                    status: http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK),
+                    headers,
+                    body: Bytes::from(body),
+                };
+                let mut redactor = Redactor::with(["client-s3cret-planted"]);
+                match parse_response(&Provider::default(), now, &response, &mut redactor) {
+                    Ok(o) => {
+                        prop_assert!(o.tokens.expires_at.is_none_or(|e| e <= now.saturating_add(MAX_TOKEN_LIFETIME)));
+                        prop_assert!(o.tokens.refresh_expires_at.is_none_or(|e| e <= now.saturating_add(MAX_REFRESH_TOKEN_LIFETIME)));
+                        prop_assert!(!o.tokens.access_token().is_empty());
+                    }
+                    Err(GrantError::Transient { retry_after, message }) => {
+                        prop_assert!(retry_after.is_none_or(|d| d <= MAX_RETRY_AFTER));
+                        prop_assert!(!message.contains("client-s3cret-planted"));
+                    }
+                    Err(GrantError::Rejected { message } | GrantError::Failed { message }) => {
+                        prop_assert!(!message.contains("client-s3cret-planted"));
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn scopes_and_truncation() {
         assert_eq!(normalize_scopes("a,b  c"), "a b c");

@@ -18,6 +18,8 @@ mod clock;
 mod connect;
 mod engine;
 mod executions;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod grants;
 mod metrics;
 mod net;

@@ -278,6 +278,27 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Stored token bytes are hostile too (a row written by hand): anything reads as a token
+        /// set or an error, never a panic; a set that reads seals back to bytes that read.
+        #[test]
+        fn stored_token_bytes_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            expires in ".{0,30}",
+            api_base in ".{0,40}",
+        ) {
+            let _ = TokenSet::from_bytes(&bytes);
+            let shaped = serde_json::json!({"access_token": "a", "token_type": "Bearer",
+                "expires_at": expires, "obtained_at": "2026-01-01T00:00:00Z", "api_base": api_base});
+            if let Ok(set) = TokenSet::from_bytes(shaped.to_string().as_bytes()) {
+                let again = set.seal_bytes().map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                proptest::prop_assert!(TokenSet::from_bytes(&again).is_ok());
+            }
+        }
+    }
+
     #[test]
     fn token_sets_round_trip_and_hide_tokens() {
         let set = TokenSet {

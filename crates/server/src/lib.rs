@@ -11,6 +11,8 @@ mod auth;
 mod config;
 mod error;
 mod extract;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod routes;
 mod state;
 mod tls;

@@ -738,8 +738,11 @@ impl Store for SqliteStore {
     }
 
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        // A time not in the fixed-width form (a row written by hand) is claimed by `claim_due`
+        // and taken out of the schedule there; it must not hide every real time from here.
         let row = sqlx::query(
-            "SELECT MIN(refresh_at) AS due FROM connections WHERE refresh_at IS NOT NULL",
+            "SELECT MIN(refresh_at) AS due FROM connections WHERE refresh_at IS NOT NULL \
+               AND refresh_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'",
         )
         .fetch_one(&self.pool)
         .await

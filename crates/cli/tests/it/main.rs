@@ -1,6 +1,7 @@
 //! End-to-end tests of the `flowvault` command, run as a user runs it.
 
 mod apps;
+mod canary;
 mod connections;
 mod flows;
 mod master_key;

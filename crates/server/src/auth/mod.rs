@@ -20,6 +20,8 @@ pub(crate) use limiter::FailureThrottle;
 pub(crate) use source::source_address;
 pub use token::KeyError;
 pub(crate) use token::TokenKeys;
+#[cfg(feature = "fuzzing")]
+pub(crate) use token::throwaway_keys;
 
 use crate::error::ApiError;
 use crate::state::AppState;

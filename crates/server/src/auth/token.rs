@@ -134,22 +134,42 @@ impl TokenKeys {
             newest = Some((key.kid, pair));
         }
         let (kid, signer) = newest.ok_or(KeyError::Key("no RS256 key stored"))?;
+        Ok(Self::from_parts(
+            kid,
+            signer,
+            verifiers,
+            json!({ "keys": jwks }),
+            issuer,
+            audience,
+            lifetime,
+        ))
+    }
+
+    fn from_parts(
+        kid: String,
+        signer: KeyPair,
+        verifiers: HashMap<String, DecodingKey>,
+        jwks: Value,
+        issuer: String,
+        audience: String,
+        lifetime: Duration,
+    ) -> Self {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&issuer]);
         validation.set_audience(&[&audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        Ok(Self {
+        Self {
             kid,
             signer,
             rng: SystemRandom::new(),
             verifiers,
-            jwks: json!({ "keys": jwks }),
+            jwks,
             validation,
             issuer,
             audience,
             lifetime,
-        })
+        }
     }
 
     /// The public keys, as `/.well-known/jwks.json` serves them.
@@ -230,5 +250,83 @@ impl TokenKeys {
             client: c.azp.parse().map_err(|_| TokenError::Malformed)?,
             scopes: c.scope.parse().map_err(|_| TokenError::Malformed)?,
         })
+    }
+}
+
+/// Keys for `https://vault.test/` from a key pair made once (RSA generation is slow): for the
+/// property tests and the fuzz target of [`TokenKeys::verify`].
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn throwaway_keys() -> &'static TokenKeys {
+    static KEYS: std::sync::OnceLock<TokenKeys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap_or_else(|_| panic!("keygen"));
+        let public = pair.public_key();
+        let (n, e) = (
+            public.modulus().big_endian_without_leading_zero().to_vec(),
+            public.exponent().big_endian_without_leading_zero().to_vec(),
+        );
+        let verifiers =
+            HashMap::from([("k1".to_owned(), DecodingKey::from_rsa_raw_components(&n, &e))]);
+        TokenKeys::from_parts(
+            "k1".to_owned(),
+            pair,
+            verifiers,
+            json!({}),
+            "https://vault.test/".to_owned(),
+            "https://vault.test/api/v2/".to_owned(),
+            Duration::from_secs(3600),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn keys() -> &'static TokenKeys {
+        throwaway_keys()
+    }
+
+    fn segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Za-z0-9_-]{0,60}",
+            any::<Vec<u8>>().prop_map(|b| URL_SAFE_NO_PAD.encode(b)),
+            Just(URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"k1"}"#)),
+            Just(URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k1"}"#)),
+            Just(URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","kid":"k1"}"#)),
+            Just(URL_SAFE_NO_PAD.encode(
+                r#"{"iss":"https://vault.test/","aud":"https://vault.test/api/v2/","sub":"x","exp":99999999999,"scope":"read:flows","tenant":"tn_0123456789ABCDEFGHIJKL","azp":"mc_0123456789ABCDEFGHIJKL","iat":1,"gty":"x","jti":"j"}"#
+            )),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Any bearer token a client sends is refused or verified — never a panic — and only a
+        /// token this vault signed verifies.
+        #[test]
+        fn forged_management_tokens_never_verify(
+            parts in prop::collection::vec(segment(), 0..5),
+            raw in ".{0,200}",
+        ) {
+            prop_assert!(keys().verify(&parts.join(".")).is_err());
+            prop_assert!(keys().verify(&raw).is_err());
+        }
+    }
+
+    #[test]
+    fn a_token_it_signed_verifies_and_a_changed_one_does_not() {
+        let client: ClientId = "mc_0123456789ABCDEFGHIJKL".parse().unwrap_or_else(|_| panic!());
+        let tenant: TenantId = "tn_0123456789ABCDEFGHIJKL".parse().unwrap_or_else(|_| panic!());
+        let scopes: Scopes = "read:flows".parse().unwrap_or_else(|_| panic!());
+        let token = keys().issue(&client, &tenant, &scopes).unwrap_or_else(|e| panic!("{e}"));
+        assert!(keys().verify(&token).is_ok_and(|v| v.client == client && v.tenant == tenant));
+        let mut tampered = token.into_bytes();
+        let at = tampered.len() / 2;
+        tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+        assert!(keys().verify(&String::from_utf8_lossy(&tampered)).is_err());
     }
 }

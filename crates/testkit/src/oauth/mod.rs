@@ -90,6 +90,8 @@ pub struct Stats {
 struct State {
     lifetime: Duration,
     rotate: bool,
+    /// What issued access tokens start with (`at_` by default).
+    token_prefix: String,
     granted_scopes: Option<String>,
     account_name: Option<String>,
     instance_url: Option<String>,
@@ -150,6 +152,7 @@ impl FakeOAuth {
         let state = State {
             lifetime: DEFAULT_TOKEN_LIFETIME,
             rotate: true,
+            token_prefix: "at_".to_owned(),
             granted_scopes: None,
             account_name: None,
             instance_url: None,
@@ -193,6 +196,12 @@ impl FakeOAuth {
     /// How long access tokens issued from now on live.
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         self.lock().lifetime = lifetime;
+    }
+
+    /// What issued access tokens start with (`at_` by default): a canary, say, to look for
+    /// where tokens must not go.
+    pub fn set_access_token_prefix(&self, prefix: &str) {
+        self.lock().token_prefix = prefix.to_owned();
     }
 
     /// Whether using a refresh token replaces it with a new one (the default) or keeps it.

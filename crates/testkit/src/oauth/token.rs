@@ -264,7 +264,7 @@ impl State {
         grant_type: &str,
         scope: Option<String>,
     ) -> Result<TokenResponse, OAuthError> {
-        let access_token = random_token("at_")?;
+        let access_token = random_token(&self.token_prefix)?;
         let lifetime_millis = i64::try_from(self.lifetime.as_millis()).unwrap_or(i64::MAX);
         let expires_at_millis = now.saturating_add(lifetime_millis);
         self.access_tokens.insert(access_token.clone(), AccessToken { subject, expires_at_millis });
