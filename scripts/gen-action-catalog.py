@@ -1,114 +1,223 @@
 #!/usr/bin/env python3
-"""Writes crates/core/src/flow/actions.rs: the params of each action flowvault runs, taken from
-Auth0's Management API document (schemas FlowAction<Type><Action>Params).
+"""Writes crates/core/src/flow/actions.rs: every action of Auth0's `FlowAction` union, as an enum
+per action type and one `ActionId` over them, with the rules of each action's params as data —
+all taken from Auth0's Management API document (`FlowAction…` and `FlowAction…Params` schemas),
+so validation equals the document's instead of being written by hand.
 
-    python3 scripts/gen-action-catalog.py ../shared/specs/auth0_management_api.yml > crates/core/src/flow/actions.rs
+    python3 scripts/gen-action-catalog.py ../shared/specs/auth0_management_api.yml \
+        > crates/core/src/flow/actions.rs
+
+(The reduced copy in tests/contracts/auth0_flows.json holds the same schemas.)
+
+Keywords carried over: type (one, or a list with "null"), enum, required, properties,
+additionalProperties, items, minLength/maxLength, minItems/maxItems, maxProperties,
+minimum/maximum, oneOf, format (`email`, `forms-expression`, `flows-vault-connections-id`).
 """
+import json
 import sys
 
 import yaml
 
-# The actions flowvault runs, with the OAuth scopes each needs from an OAUTH_CODE connection.
-ACTIONS = [
-    ("ACTIVECAMPAIGN", "LIST_CONTACTS", []), ("ACTIVECAMPAIGN", "UPSERT_CONTACT", []),
-    ("AIRTABLE", "CREATE_RECORD", []), ("AIRTABLE", "LIST_RECORDS", []), ("AIRTABLE", "UPDATE_RECORD", []),
-    ("AUTH0", "CREATE_USER", []), ("AUTH0", "GET_USER", []), ("AUTH0", "UPDATE_USER", []), ("AUTH0", "SEND_REQUEST", []),
-    ("CLEARBIT", "FIND_PERSON", []), ("CLEARBIT", "FIND_COMPANY", []),
-    ("FLOW", "BOOLEAN_CONDITION", []), ("FLOW", "DELAY_FLOW", []), ("FLOW", "DO_NOTHING", []),
-    ("FLOW", "ERROR_MESSAGE", []), ("FLOW", "MAP_VALUE", []), ("FLOW", "RETURN_JSON", []), ("FLOW", "STORE_VARS", []),
-    ("GOOGLE_SHEETS", "ADD_ROW", ["https://www.googleapis.com/auth/spreadsheets"]),
-    ("HTTP", "SEND_REQUEST", []),
-    ("HUBSPOT", "GET_CONTACT", ["crm.objects.contacts.read"]), ("HUBSPOT", "UPSERT_CONTACT", ["crm.objects.contacts.write"]),
-    ("JSON", "CREATE_JSON", []), ("JSON", "PARSE_JSON", []), ("JSON", "SERIALIZE_JSON", []),
-    ("JWT", "DECODE_JWT", []), ("JWT", "SIGN_JWT", []), ("JWT", "VERIFY_JWT", []),
-    ("MAILCHIMP", "UPSERT_MEMBER", []),
-    ("MAILJET", "SEND_EMAIL", []),
-    ("PIPEDRIVE", "ADD_DEAL", []), ("PIPEDRIVE", "ADD_ORGANIZATION", []), ("PIPEDRIVE", "ADD_PERSON", []),
-    ("SALESFORCE", "CREATE_LEAD", ["api"]), ("SALESFORCE", "GET_LEAD", ["api"]), ("SALESFORCE", "SEARCH_LEADS", ["api"]), ("SALESFORCE", "UPDATE_LEAD", ["api"]),
-    ("SENDGRID", "SEND_EMAIL", []),
-    ("SLACK", "POST_MESSAGE", ["chat:write"]),
-    ("STRIPE", "CREATE_CUSTOMER", ["read_write"]), ("STRIPE", "FIND_CUSTOMERS", ["read_write"]), ("STRIPE", "GET_CUSTOMER", ["read_write"]), ("STRIPE", "UPDATE_CUSTOMER", ["read_write"]),
-    ("TELEGRAM", "SEND_MESSAGE", []),
-    ("TWILIO", "MAKE_CALL", []), ("TWILIO", "SEND_SMS", []),
-    ("WHATSAPP", "SEND_MESSAGE", []),
-    ("ZAPIER", "TRIGGER_WEBHOOK", []),
-]
+# OAuth scopes each action needs from an OAUTH_CODE connection (the document does not say).
+SCOPES = {
+    ("GOOGLE_SHEETS", "ADD_ROW"): ["https://www.googleapis.com/auth/spreadsheets"],
+    ("HUBSPOT", "ENROLL_CONTACT"): ["automation"],
+    ("HUBSPOT", "GET_CONTACT"): ["crm.objects.contacts.read"],
+    ("HUBSPOT", "UPSERT_CONTACT"): ["crm.objects.contacts.write"],
+    ("SALESFORCE", "CREATE_LEAD"): ["api"], ("SALESFORCE", "GET_LEAD"): ["api"],
+    ("SALESFORCE", "SEARCH_LEADS"): ["api"], ("SALESFORCE", "UPDATE_LEAD"): ["api"],
+    ("SLACK", "POST_MESSAGE"): ["chat:write"],
+    ("STRIPE", "ADD_TAX_ID"): ["read_write"], ("STRIPE", "CREATE_CUSTOMER"): ["read_write"],
+    ("STRIPE", "CREATE_PORTAL_SESSION"): ["read_write"], ("STRIPE", "DELETE_TAX_ID"): ["read_write"],
+    ("STRIPE", "FIND_CUSTOMERS"): ["read_write"], ("STRIPE", "GET_CUSTOMER"): ["read_write"],
+    ("STRIPE", "UPDATE_CUSTOMER"): ["read_write"],
+}
 
-# Auth0's document leaves Mailjet's params open (two loose object variants); these are flowvault's.
-MAILJET = [
-    ("connection_id", True, "Connection"), ("from_email", True, "String"), ("from_name", False, "String"),
-    ("to", True, "Any"), ("subject", False, "String"), ("content", False, "String"),
-    ("template_id", False, "Number"), ("variables", False, "Object"),
-]
-
-
-# flowvault's additions to Auth0's params.
+# flowvault's additions to Auth0's params (accepted on top of the document's): name → (schema,
+# required).
 EXTRA = {
-    # chat.postMessage (OAuth connections) needs a channel; Auth0's schema only has webhooks in mind.
-    ("SLACK", "POST_MESSAGE"): [("channel", False, "String")],
+    # chat.postMessage (OAuth connections) needs a channel; Auth0's schema has webhooks in mind.
+    ("SLACK", "POST_MESSAGE"): {"channel": ({"type": "string"}, False)},
+    # The document's Mailjet params are two open objects (content | template_id + variables) and
+    # name no connection; a Mailjet action needs one like every app action.
+    ("MAILJET", "SEND_EMAIL"): {"connection_id": ({"type": "string"}, True)},
 }
 
 
-def camel(s):
+def pascal(s):
     return "".join(p.capitalize() for p in s.lower().split("_"))
+
+
+def rust_str(s):
+    return json.dumps(s)
+
+
+class Gen:
+    def __init__(self, schemas):
+        self.schemas = schemas
+
+    def deref(self, x):
+        while isinstance(x, dict) and "$ref" in x:
+            x = self.schemas[x["$ref"].split("/")[-1]]
+        return x
+
+    def schema(self, x, name=""):
+        """The Rust expression of one schema."""
+        x = self.deref(x)
+        if name == "connection_id":
+            return "Schema::Connection"
+        if not x:
+            return "Schema::Any"
+        items = x.get("items")
+        if isinstance(items, dict) and items.get("$ref", "").endswith("/FlowAction"):
+            return "Schema::Actions"
+        if "oneOf" in x or "anyOf" in x:
+            branches = [self.schema(b) for b in x.get("oneOf", x.get("anyOf"))]
+            # A type beside oneOf (`type: string, oneOf: [email, expression]`) adds nothing the
+            # branches don't say.
+            return "Schema::OneOf(&[" + ", ".join(branches) + "])"
+        if "enum" in x:
+            return "Schema::Enum(&[" + ", ".join(rust_str(v) for v in x["enum"]) + "])"
+        t = x.get("type")
+        if isinstance(t, list):
+            parts = [self.schema({**x, "type": one}) for one in t]
+            return "Schema::OneOf(&[" + ", ".join(parts) + "])"
+        opt = lambda k: f"Some({x[k]})" if k in x else "None"
+        if t == "string":
+            fmt = x.get("format")
+            fmt = f"Some(Format::{pascal(fmt.replace('-', '_'))})" if fmt in (
+                "email", "forms-expression") else "None"
+            return (f"Schema::String {{ min_len: {opt('minLength')}, max_len: {opt('maxLength')}, "
+                    f"format: {fmt} }}")
+        if t in ("number", "integer"):
+            num = lambda k: f"Some({float(x[k])!r})" if k in x else "None"
+            return (f"Schema::Number {{ integer: {'true' if t == 'integer' else 'false'}, "
+                    f"min: {num('minimum')}, max: {num('maximum')} }}")
+        if t == "boolean":
+            return "Schema::Boolean"
+        if t == "null":
+            return "Schema::Null"
+        if t == "array":
+            inner = self.schema(items) if isinstance(items, dict) else "Schema::Any"
+            return (f"Schema::Array {{ items: &{inner}, min_items: {opt('minItems')}, "
+                    f"max_items: {opt('maxItems')} }}")
+        if t == "object" or "properties" in x:
+            return "Schema::Object(&" + self.object(x) + ")"
+        return "Schema::Any"
+
+    def object(self, x, extra=None):
+        x = self.deref(x)
+        props = dict(x.get("properties", {}))
+        required = list(x.get("required", []))
+        for name, (schema, needed) in (extra or {}).items():
+            props[name] = schema
+            if needed:
+                required.append(name)
+        fields = ", ".join(
+            f"Property {{ name: {rust_str(n)}, schema: {self.schema(v, n)} }}"
+            for n, v in props.items())
+        required = ", ".join(rust_str(r) for r in required)
+        additional = x.get("additionalProperties", True) is not False
+        max_props = f"Some({x['maxProperties']})" if "maxProperties" in x else "None"
+        # An object that must also match exactly one of several shapes (Mailjet's params).
+        one_of = ", ".join(self.schema(b) for b in x.get("oneOf", []))
+        return (f"ObjectSchema {{ properties: &[{fields}], required: &[{required}], "
+                f"additional: {'true' if additional else 'false'}, max_properties: {max_props}, "
+                f"one_of: &[{one_of}] }}")
+
+    def params(self, x, extra):
+        """An action's params: an object (with, for Mailjet, a oneOf of shapes)."""
+        return "Schema::Object(&" + self.object(x, extra) + ")"
 
 
 def main(path):
     doc = yaml.safe_load(open(path))
     schemas = doc["components"]["schemas"]
+    gen = Gen(schemas)
 
-    def deref(x):
-        while isinstance(x, dict) and "$ref" in x:
-            x = schemas[x["$ref"].split("/")[-1]]
-        return x
+    actions = []  # (type, action, params expr)
+    for t in schemas["FlowAction"]["oneOf"]:
+        group = gen.deref(t)
+        for a in group.get("oneOf", [group]):
+            a = gen.deref(a)
+            kind = a["properties"]["type"]["enum"][0]
+            action = a["properties"]["action"]["enum"][0]
+            params = a["properties"].get("params")
+            params = gen.params(params, EXTRA.get((kind, action))) if params else \
+                "Schema::Object(&ObjectSchema { properties: &[], required: &[], additional: false, max_properties: None, one_of: &[] })"
+            actions.append((kind, action, params, "params" in a.get("required", [])))
+    actions.sort()
+    kinds = []
+    for k, *_ in actions:
+        if k not in kinds:
+            kinds.append(k)
 
-    def kind(name, x):
-        x = deref(x)
-        if name == "connection_id":
-            return "Connection"
-        if "oneOf" in x or "anyOf" in x:
-            kinds = {kind("", y) for y in x.get("oneOf", x.get("anyOf", []))}
-            return kinds.pop() if len(kinds) == 1 else "Any"
-        if "enum" in x:
-            return "OneOf(&[" + ", ".join(f'"{v}"' for v in x["enum"]) + "])"
-        t = x.get("type")
-        if isinstance(t, list):
-            t = [y for y in t if y != "null"][0]
-        return {"string": "String", "number": "Number", "integer": "Number", "boolean": "Boolean",
-                "object": "Object", "array": "Array"}.get(t, "Any")
-
-    print("//! The actions flowvault runs and their params: generated by `scripts/gen-action-catalog.py`")
-    print("//! from Auth0's Management API document (`FlowAction…Params` schemas). Do not edit by hand.")
-    print()
-    print("use super::catalog::{ActionSpec, ParamKind::*, ParamSpec};")
-    print()
-    print("const fn p(name: &'static str, required: bool, kind: super::catalog::ParamKind) -> ParamSpec {")
-    print("    ParamSpec { name, required, kind }")
-    print("}")
-    print()
-    print(f"/// Every action, sorted by type and action.")
-    print(f"pub(crate) static ACTIONS: [ActionSpec; {len(ACTIONS)}] = [")
-    for t, a, scopes in ACTIONS:
-        if (t, a) == ("MAILJET", "SEND_EMAIL"):
-            params = MAILJET
-            open_params = False
-        else:
-            s = schemas[f"FlowAction{camel(t)}{camel(a)}Params"]
-            required = set(s.get("required", []))
-            params = [(n, n in required, kind(n, v)) for n, v in s.get("properties", {}).items()]
-            params += EXTRA.get((t, a), [])
-            open_params = s.get("additionalProperties", False) is True
-        print("    ActionSpec {")
-        print(f'        kind: "{t}",')
-        print(f'        action: "{a}",')
-        print("        params: &[")
-        for n, r, k in params:
-            print(f'            p("{n}", {"true" if r else "false"}, {k}),')
-        print("        ],")
-        print(f"        open_params: {'true' if open_params else 'false'},")
-        print("        scopes: &[" + ", ".join(f'"{x}"' for x in scopes) + "],")
-        print("    },")
-    print("];")
+    out = []
+    w = out.append
+    w("//! Every action of Auth0's `FlowAction` union and the rules of its params: generated by")
+    w("//! `scripts/gen-action-catalog.py` from Auth0's Management API document. Do not edit by hand.")
+    w("")
+    w("use super::catalog::ActionSpec;")
+    w("use super::schema::{Format, ObjectSchema, Property, Schema};")
+    w("")
+    for k in kinds:
+        ops = [a for kk, a, _, _ in actions if kk == k]
+        w(f"/// The actions of `type: {k}`.")
+        w("#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]")
+        w(f"pub enum {pascal(k)}Op {{")
+        for a in ops:
+            w(f"    /// `{a}`.")
+            w(f"    {pascal(a)},")
+        w("}")
+        w("")
+    w("/// One action of the catalog: its type and its action, as the compiler can check.")
+    w("#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]")
+    w("pub enum ActionId {")
+    for k in kinds:
+        w(f"    /// `type: {k}`.")
+        w(f"    {pascal(k)}({pascal(k)}Op),")
+    w("}")
+    w("")
+    w("impl ActionId {")
+    w("    /// Every action, in the order of [`ActionSpec::all`].")
+    w(f"    pub const ALL: [ActionId; {len(actions)}] = [")
+    for k, a, _, _ in actions:
+        w(f"        ActionId::{pascal(k)}({pascal(k)}Op::{pascal(a)}),")
+    w("    ];")
+    w("")
+    w("    /// Its place in [`ActionId::ALL`] (and in the catalog).")
+    w("    #[must_use]")
+    w("    pub const fn index(self) -> usize {")
+    w("        match self {")
+    for i, (k, a, _, _) in enumerate(actions):
+        w(f"            ActionId::{pascal(k)}({pascal(k)}Op::{pascal(a)}) => {i},")
+    w("        }")
+    w("    }")
+    w("")
+    w("    /// `type` and `action` as Auth0 writes them.")
+    w("    #[must_use]")
+    w("    pub const fn names(self) -> (&'static str, &'static str) {")
+    w("        match self {")
+    for k, a, _, _ in actions:
+        w(f"            ActionId::{pascal(k)}({pascal(k)}Op::{pascal(a)}) => ({rust_str(k)}, {rust_str(a)}),")
+    w("        }")
+    w("    }")
+    w("}")
+    w("")
+    w("/// Every action, sorted by type and action.")
+    w(f"pub(crate) static ACTIONS: [ActionSpec; {len(actions)}] = [")
+    for k, a, params, params_required in actions:
+        scopes = ", ".join(rust_str(s) for s in SCOPES.get((k, a), []))
+        w("    ActionSpec {")
+        w(f"        id: ActionId::{pascal(k)}({pascal(k)}Op::{pascal(a)}),")
+        w(f"        kind: {rust_str(k)},")
+        w(f"        action: {rust_str(a)},")
+        w(f"        params: {params},")
+        w(f"        params_required: {'true' if params_required else 'false'},")
+        w(f"        scopes: &[{scopes}],")
+        w("    },")
+    w("];")
+    print("\n".join(out))
 
 
 main(sys.argv[1])

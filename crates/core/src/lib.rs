@@ -28,9 +28,12 @@ pub use catalog::{
 };
 pub use connection::{Connection, ConnectionStatus, TokenProblem};
 pub use flow::{
-    ActionSpec, ConnectionRef, Flow, FlowAction, FlowName, FlowPatch, FlowSummary, NewFlow,
-    ParamKind, ParamSpec, connection_refs, header_refusal, header_value_refusal, parse_actions,
-    validate_flow_create, validate_flow_patch,
+    ActionId, ActionSpec, ActivecampaignOp, AirtableOp, Auth0Op, BigqueryOp, ClearbitOp,
+    ConnectionRef, EmailOp, Flow, FlowAction, FlowName, FlowOp, FlowPatch, FlowSummary, Format,
+    GoogleSheetsOp, HttpOp, HubspotOp, JsonOp, JwtOp, MailchimpOp, MailjetOp, NewFlow,
+    ObjectSchema, OtpOp, PipedriveOp, Property, SalesforceOp, Schema, SendgridOp, SlackOp,
+    StripeOp, TelegramOp, TwilioOp, WhatsappOp, XmlOp, ZapierOp, connection_refs, header_refusal,
+    header_value_refusal, parse_actions, validate_flow_create, validate_flow_patch,
 };
 pub use ids::{
     ClientId, ConnectionId, ExecutionId, FlowId, IdError, TenantId, TenantName, TenantNameError,

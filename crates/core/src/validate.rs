@@ -15,7 +15,7 @@ use crate::labels::{AccountName, ConnectionName, Environment};
 use crate::setup::{Setup, SetupFields};
 
 /// What is wrong with one field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Problem {
     /// A required field is missing.
@@ -36,6 +36,25 @@ pub enum Problem {
     TooLong {
         /// The maximum number of characters.
         max: usize,
+    },
+    /// The value is shorter than allowed.
+    TooShort {
+        /// The minimum number of characters.
+        min: usize,
+    },
+    /// A number outside its range.
+    OutOfRange {
+        /// The least value allowed.
+        min: Option<f64>,
+        /// The greatest value allowed.
+        max: Option<f64>,
+    },
+    /// A list with too few or too many items.
+    ItemCount {
+        /// The fewest items.
+        min: Option<usize>,
+        /// The most items.
+        max: Option<usize>,
     },
     /// The value contains a control character (a stray newline, say).
     ControlCharacter,
@@ -63,7 +82,7 @@ pub enum Problem {
 }
 
 /// One field at fault.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldError {
     /// The field's path, e.g. `setup.api_key`; empty for the body as a whole.
     pub field: String,
@@ -72,7 +91,7 @@ pub struct FieldError {
 }
 
 /// Every field at fault in one request (never empty).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct ValidationErrors(pub Vec<FieldError>);
 
 /// A validated request to create a vault connection.
@@ -447,6 +466,19 @@ impl fmt::Display for Problem {
             Problem::WrongType { expected } => write!(f, "must be {expected}"),
             Problem::Empty => f.write_str("must not be empty"),
             Problem::TooLong { max } => write!(f, "must be at most {max} characters"),
+            Problem::TooShort { min } => write!(f, "must be at least {min} characters"),
+            Problem::OutOfRange { min, max } => match (min, max) {
+                (Some(a), Some(b)) => write!(f, "must be from {a} to {b}"),
+                (Some(a), None) => write!(f, "must be at least {a}"),
+                (None, Some(b)) => write!(f, "must be at most {b}"),
+                (None, None) => f.write_str("is out of range"),
+            },
+            Problem::ItemCount { min, max } => match (min, max) {
+                (Some(a), Some(b)) => write!(f, "must have from {a} to {b} items"),
+                (Some(a), None) => write!(f, "must have at least {a} item(s)"),
+                (None, Some(b)) => write!(f, "must have at most {b} items"),
+                (None, None) => f.write_str("has a wrong number of items"),
+            },
             Problem::ControlCharacter => {
                 f.write_str("must not contain control characters (a trailing newline?)")
             }

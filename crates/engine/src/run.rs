@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use flowvault_core::{ConnectionId, Flow, FlowAction, Redactor, SetupType, TenantId, Timestamp};
+use flowvault_core::{
+    ActionId, ConnectionId, Flow, FlowAction, FlowOp, Redactor, SetupType, TenantId, Timestamp,
+};
 use flowvault_core::{TemplateScope, render_object};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -293,79 +295,80 @@ impl Run<'_> {
                 return self.fail(action, started_at, started, Value::Null, e, false);
             }
         };
-        let is_vars = action.spec.kind == "FLOW" && action.spec.action == "STORE_VARS";
+        let is_vars = action.spec.id == ActionId::Flow(FlowOp::StoreVars);
         let recorded_input =
             if is_vars { Value::String("[masked]".to_owned()) } else { params.clone() };
 
-        let result: Result<(Value, Option<Next>), ActionError> =
-            match (action.spec.kind, action.spec.action) {
-                ("FLOW", "BOOLEAN_CONDITION") => {
-                    let taken = truthy(params.get("if").unwrap_or(&Value::Null));
-                    let output = json!({ "result": taken });
-                    self.set_output(&action.id, output.clone());
-                    self.succeed(action, started_at, started, recorded_input, output);
-                    let branch = if taken { &action.then } else { &action.otherwise };
-                    return self.actions(branch).await;
-                }
-                ("FLOW", "STORE_VARS") => match params.get("vars") {
-                    Some(Value::Object(new)) => {
-                        for (k, v) in new {
-                            self.redactor.add_value(v);
-                            if let Some(vars) = self.vars.as_object_mut() {
-                                vars.insert(k.clone(), v.clone());
-                            }
+        let result: Result<(Value, Option<Next>), ActionError> = match action.spec.id {
+            ActionId::Flow(FlowOp::BooleanCondition) => {
+                let taken = truthy(params.get("if").unwrap_or(&Value::Null));
+                let output = json!({ "result": taken });
+                self.set_output(&action.id, output.clone());
+                self.succeed(action, started_at, started, recorded_input, output);
+                let branch = if taken { &action.then } else { &action.otherwise };
+                return self.actions(branch).await;
+            }
+            ActionId::Flow(FlowOp::StoreVars) => match params.get("vars") {
+                Some(Value::Object(new)) => {
+                    for (k, v) in new {
+                        self.redactor.add_value(v);
+                        if let Some(vars) = self.vars.as_object_mut() {
+                            vars.insert(k.clone(), v.clone());
                         }
-                        Ok((Value::Null, None))
                     }
-                    _ => Err(ActionError::new("param `vars` must be an object")),
-                },
-                ("FLOW", "RETURN_JSON") => {
-                    let payload = params.get("payload").cloned().unwrap_or(Value::Null);
-                    self.record.result = Some(payload.clone());
-                    Ok((payload, Some(Next::Stop(RunStatus::Completed))))
+                    Ok((Value::Null, None))
                 }
-                ("FLOW", "ERROR_MESSAGE") => {
-                    // Ends the flow, whatever `allow_failure` says (as in Auth0).
-                    let message = params.get("message").map(text).unwrap_or_default();
-                    let e = ActionError::new(if message.is_empty() {
-                        "the flow ended with an error".to_owned()
-                    } else {
-                        message
-                    });
-                    return self.fail(action, started_at, started, recorded_input, e, true);
-                }
-                ("FLOW", "DO_NOTHING") => Ok((Value::Null, None)),
-                ("FLOW", "MAP_VALUE") => {
-                    let input = params.get("input").map(text).unwrap_or_default();
-                    let mapped = params.get("cases").and_then(|c| c.get(&input)).cloned();
-                    let value = mapped
-                        .unwrap_or_else(|| params.get("fallback").cloned().unwrap_or(Value::Null));
-                    Ok((json!({ "result": value }), None))
-                }
-                ("FLOW", "DELAY_FLOW") => match delay(&params) {
-                    Ok(d)
-                        if d > self.deadline.saturating_duration_since(Instant::now())
-                            && d <= self.limits.max_delay =>
-                    {
-                        Err(ActionError::new(format!(
-                            "DELAY_FLOW of {} s would run past the end of the run ({} s at most)",
-                            d.as_secs(),
-                            self.limits.max_duration.as_secs()
-                        )))
-                    }
-                    Ok(d) if d <= self.limits.max_delay => {
-                        tokio::time::sleep(d).await;
-                        Ok((json!({ "delayed_ms": d.as_millis() as u64 }), None))
-                    }
-                    Ok(d) => Err(ActionError::new(format!(
-                        "DELAY_FLOW of {} s is longer than a run may wait ({} s)",
+                _ => Err(ActionError::new("param `vars` must be an object")),
+            },
+            ActionId::Flow(FlowOp::ReturnJson) => {
+                let payload = params.get("payload").cloned().unwrap_or(Value::Null);
+                self.record.result = Some(payload.clone());
+                Ok((payload, Some(Next::Stop(RunStatus::Completed))))
+            }
+            ActionId::Flow(FlowOp::ErrorMessage) => {
+                // Ends the flow, whatever `allow_failure` says (as in Auth0).
+                let message = params.get("message").map(text).unwrap_or_default();
+                let e = ActionError::new(if message.is_empty() {
+                    "the flow ended with an error".to_owned()
+                } else {
+                    message
+                });
+                return self.fail(action, started_at, started, recorded_input, e, true);
+            }
+            ActionId::Flow(FlowOp::DoNothing) => Ok((Value::Null, None)),
+            ActionId::Flow(FlowOp::MapValue) => {
+                let input = params.get("input").map(text).unwrap_or_default();
+                let mapped = params.get("cases").and_then(|c| c.get(&input)).cloned();
+                let value = mapped
+                    .unwrap_or_else(|| params.get("fallback").cloned().unwrap_or(Value::Null));
+                Ok((json!({ "result": value }), None))
+            }
+            ActionId::Flow(FlowOp::DelayFlow) => match delay(&params) {
+                Ok(d)
+                    if d > self.deadline.saturating_duration_since(Instant::now())
+                        && d <= self.limits.max_delay =>
+                {
+                    Err(ActionError::new(format!(
+                        "DELAY_FLOW of {} s would run past the end of the run ({} s at most)",
                         d.as_secs(),
-                        self.limits.max_delay.as_secs()
-                    ))),
-                    Err(e) => Err(e),
-                },
-                _ => self.call(action, &params, started_at).await.map(|v| (v, None)),
-            };
+                        self.limits.max_duration.as_secs()
+                    )))
+                }
+                Ok(d) if d <= self.limits.max_delay => {
+                    tokio::time::sleep(d).await;
+                    Ok((json!({ "delayed_ms": d.as_millis() as u64 }), None))
+                }
+                Ok(d) => Err(ActionError::new(format!(
+                    "DELAY_FLOW of {} s is longer than a run may wait ({} s)",
+                    d.as_secs(),
+                    self.limits.max_delay.as_secs()
+                ))),
+                Err(e) => Err(e),
+            },
+            // Every other action is an app's or a stateless logic type's: `actions::invoke`
+            // matches them all.
+            _ => self.call(action, &params, started_at).await.map(|v| (v, None)),
+        };
         match result {
             Ok((mut output, stop)) => {
                 // What a provider echoed of a connection's secret is scrubbed before later
@@ -415,8 +418,15 @@ impl Run<'_> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         let timeout = ACTION_TIMEOUT.min(left).max(Duration::from_secs(1));
         let http = Http::new(inner.transport.as_ref(), &inner.providers, timeout);
-        let call =
-            Call { spec: action.spec, params, credentials: credentials.as_ref(), http: &http, now };
+        let call = Call {
+            spec: action.spec,
+            params,
+            credentials: credentials.as_ref(),
+            http: &http,
+            now,
+            tenant: self.tenant,
+            vault: inner.vault.as_ref(),
+        };
         actions::invoke(&call).await
     }
 
@@ -469,7 +479,7 @@ impl Run<'_> {
         input: Value,
         output: Value,
     ) {
-        let is_vars = action.spec.kind == "FLOW" && action.spec.action == "STORE_VARS";
+        let is_vars = action.spec.id == ActionId::Flow(FlowOp::StoreVars);
         // Secrets are scrubbed from the whole record when the run ends.
         let input = bounded(input);
         let output = if action.mask_output || is_vars { None } else { Some(bounded(output)) };

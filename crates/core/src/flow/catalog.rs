@@ -1,54 +1,23 @@
-//! The action catalog: every action flowvault runs, with its params, as data (see
-//! `actions.rs`, generated from Auth0's document).
+//! The action catalog: every action of Auth0's `FlowAction` union, with the rules of its params,
+//! as data (see `actions.rs`, generated from Auth0's document).
 
-use super::actions::ACTIONS;
+use super::actions::{ACTIONS, ActionId};
+use super::schema::{ObjectSchema, Schema};
 
-/// What a param's value must be (when it is not a template, which can produce anything).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ParamKind {
-    /// A string.
-    String,
-    /// A number.
-    Number,
-    /// `true` or `false`.
-    Boolean,
-    /// A JSON object.
-    Object,
-    /// A JSON array.
-    Array,
-    /// Anything.
-    Any,
-    /// One of these strings.
-    OneOf(&'static [&'static str]),
-    /// A vault connection id (`ac_…`), written literally: a flow's input can't pick which
-    /// credentials are used.
-    Connection,
-}
-
-/// One param of an action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParamSpec {
-    /// Its name in `params`.
-    pub name: &'static str,
-    /// Whether it must be given.
-    pub required: bool,
-    /// What it must be.
-    pub kind: ParamKind,
-}
-
-/// One action: its `type`, `action`, params, and the OAuth scopes it needs from an
-/// `OAUTH_CODE` connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One action: its identity, its `type` and `action` as Auth0 writes them, the rules of its
+/// params, and the OAuth scopes it needs from an `OAUTH_CODE` connection.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ActionSpec {
-    /// `type`: an app id, or `FLOW` / `JSON` for logic.
+    /// Which action this is, as the compiler can check.
+    pub id: ActionId,
+    /// `type`: an app id, or a logic type (`FLOW`, `JSON`, `XML`, `OTP`, `EMAIL`).
     pub kind: &'static str,
     /// `action`.
     pub action: &'static str,
-    /// The params.
-    pub params: &'static [ParamSpec],
-    /// Whether params beyond those listed are accepted (and passed to the provider).
-    pub open_params: bool,
+    /// The rules of `params` (an object).
+    pub params: Schema,
+    /// Whether `params` must be given at all.
+    pub params_required: bool,
     /// Scopes an `OAUTH_CODE` connection must have been granted.
     pub scopes: &'static [&'static str],
 }
@@ -60,7 +29,7 @@ impl ActionSpec {
         ACTIONS.iter().find(|a| a.kind == kind && a.action == action)
     }
 
-    /// Every action flowvault runs.
+    /// Every action of Auth0's `FlowAction` union.
     #[must_use]
     pub fn all() -> &'static [ActionSpec] {
         &ACTIONS
@@ -72,16 +41,40 @@ impl ActionSpec {
         ACTIONS.iter().filter(|a| a.kind == kind).map(|a| a.action).collect()
     }
 
-    /// The param called `name`.
+    /// The rules of the params object.
     #[must_use]
-    pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {
-        self.params.iter().find(|p| p.name == name)
+    pub fn params_object(&self) -> Option<&'static ObjectSchema> {
+        match self.params {
+            Schema::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The rule of the param called `name`.
+    #[must_use]
+    pub fn param(&self, name: &str) -> Option<&'static Schema> {
+        self.params_object().and_then(|o| o.property(name))
+    }
+
+    /// Whether the param called `name` must be given.
+    #[must_use]
+    pub fn requires(&self, name: &str) -> bool {
+        self.params_object().is_some_and(|o| o.required.contains(&name))
     }
 
     /// The app whose connections this action uses, if it uses one.
     #[must_use]
     pub fn app(&self) -> Option<crate::AppId> {
         self.param("connection_id").and_then(|_| self.kind.parse().ok())
+    }
+}
+
+impl ActionId {
+    /// The catalog entry of this action.
+    #[must_use]
+    pub fn spec(self) -> &'static ActionSpec {
+        // `ACTIONS` is generated in `ActionId::ALL` order.
+        &ACTIONS[self.index()]
     }
 }
 
@@ -98,7 +91,7 @@ mod tests {
                 a.kind,
                 a.action
             );
-            let is_logic = matches!(a.kind, "FLOW" | "JSON");
+            let is_logic = matches!(a.kind, "FLOW" | "JSON" | "XML" | "OTP" | "EMAIL");
             assert_eq!(
                 a.app().is_some(),
                 a.param("connection_id").is_some(),
@@ -110,15 +103,14 @@ mod tests {
                 assert!(a.kind.parse::<crate::AppId>().is_ok(), "{} is not an app", a.kind);
             }
         }
+        assert!(ActionSpec::find("TWILIO", "SEND_SMS").is_some_and(|a| a.requires("message")));
         assert!(
-            ActionSpec::find("TWILIO", "SEND_SMS")
-                .is_some_and(|a| a.param("message").is_some_and(|p| p.required))
+            ActionSpec::find("HTTP", "SEND_REQUEST").is_some_and(|a| !a.requires("connection_id"))
         );
-        assert_eq!(
-            ActionSpec::find("HTTP", "SEND_REQUEST")
-                .and_then(|a| a.param("connection_id"))
-                .map(|p| p.required),
-            Some(false)
-        );
+        for (i, id) in ActionId::ALL.iter().enumerate() {
+            assert_eq!(id.spec().id, *id);
+            assert_eq!(ActionSpec::all()[i].id, *id);
+            assert_eq!(id.names(), (id.spec().kind, id.spec().action));
+        }
     }
 }

@@ -3,18 +3,22 @@
 
 pub(crate) mod actions;
 mod catalog;
+mod schema;
 mod validate;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use catalog::{ActionSpec, ParamKind, ParamSpec};
+pub use actions::*;
+pub use catalog::ActionSpec;
+pub use schema::{Format, ObjectSchema, Property, Schema};
 pub use validate::{
     ConnectionRef, connection_refs, header_refusal, header_value_refusal, parse_actions,
     validate_flow_create, validate_flow_patch,
 };
 
 use crate::ids::FlowId;
+
 use crate::labels::ConnectionName as FlowNameLabel;
 use crate::time::Timestamp;
 
@@ -48,7 +52,7 @@ impl FlowAction {
     #[must_use]
     pub fn to_json(&self) -> Value {
         let mut params = self.params.clone();
-        if self.spec.action == "BOOLEAN_CONDITION" && self.spec.kind == "FLOW" {
+        if self.spec.id == ActionId::Flow(FlowOp::BooleanCondition) {
             params.insert(
                 "then".into(),
                 Value::Array(self.then.iter().map(FlowAction::to_json).collect()),

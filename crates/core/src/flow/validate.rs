@@ -6,7 +6,9 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::catalog::{ActionSpec, ParamKind};
+use super::actions::{ActionId, FlowOp, HttpOp};
+use super::catalog::ActionSpec;
+use super::schema::Schema;
 use super::{FlowAction, FlowName, FlowPatch, NewFlow};
 use crate::catalog::AppId;
 use crate::ids::ConnectionId;
@@ -324,12 +326,15 @@ impl Collector {
             },
             _ => None,
         };
+        if spec.is_some_and(|s| s.params_required) && obj.get("params").is_none_or(Value::is_null) {
+            self.push::<()>(&format!("{path}.params"), Problem::Required);
+        }
         let params = match obj.get("params") {
             None | Some(Value::Null) => Some(Map::new()),
             Some(v) => self.object(&format!("{path}.params"), v).cloned(),
         };
         let (spec, mut params) = (spec?, params?);
-        let is_condition = spec.kind == "FLOW" && spec.action == "BOOLEAN_CONDITION";
+        let is_condition = spec.id == ActionId::Flow(FlowOp::BooleanCondition);
         let (then, otherwise) = if is_condition {
             let branch = |c: &mut Self, key: &str, params: &mut Map<String, Value>| match params
                 .remove(key)
@@ -366,32 +371,15 @@ impl Collector {
         path: &str,
         ids: &HashSet<String>,
     ) {
-        if !spec.open_params {
-            let mut allowed: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
-            if spec.kind == "FLOW" && spec.action == "BOOLEAN_CONDITION" {
-                allowed.retain(|n| *n != "then" && *n != "else");
-            }
-            self.unknown(params, path, &allowed);
-        }
-        for p in spec.params {
-            if spec.kind == "FLOW"
-                && spec.action == "BOOLEAN_CONDITION"
-                && (p.name == "then" || p.name == "else")
-            {
-                continue;
-            }
-            let field = format!("{path}.{}", p.name);
-            match params.get(p.name) {
-                None | Some(Value::Null) if p.required => {
-                    self.push::<()>(&field, Problem::Required);
-                }
-                None | Some(Value::Null) => {}
-                Some(v) => self.param(p.kind, v, &field),
-            }
+        // The document's rules, generated (then/else of BOOLEAN_CONDITION are checked as
+        // actions by the caller and taken out of `params` before this).
+        match spec.params {
+            Schema::Object(object) => object.check(params, path, &mut self.0),
+            other => other.check(&Value::Object(params.clone()), path, &mut self.0),
         }
         // Credentials go where the flow says, not where its input says: with a connection or
         // `basic`, the HTTP action's scheme and host are written out, not templated.
-        if spec.kind == "HTTP" && spec.action == "SEND_REQUEST" {
+        if spec.id == ActionId::Http(HttpOp::SendRequest) {
             let credentialed = sends_credentials(params);
             if let (true, Some(Value::String(url))) = (credentialed, params.get("url"))
                 && !literal_origin(url)
@@ -402,7 +390,7 @@ impl Collector {
                 );
             }
         }
-        if spec.kind == "HTTP" && spec.action == "SEND_REQUEST" {
+        if spec.id == ActionId::Http(HttpOp::SendRequest) {
             self.headers(params, path);
         }
         // Every string may hold templates: they must parse, and refer to actions that exist.
@@ -457,51 +445,6 @@ impl Collector {
                 );
             }
             _ => {}
-        }
-    }
-
-    fn param(&mut self, kind: ParamKind, v: &Value, field: &str) {
-        let templated = matches!(v, Value::String(s) if s.contains("{{"));
-        let ok = match (kind, v) {
-            (ParamKind::Connection, Value::String(s)) => {
-                if templated {
-                    self.push::<()>(field, Problem::Rule("must be a literal connection id: templates can't choose which credentials a flow uses".to_owned()));
-                    return;
-                }
-                if s.parse::<ConnectionId>().is_err() {
-                    self.push::<()>(
-                        field,
-                        Problem::Malformed { expected: "a vault connection id (`ac_…`)" },
-                    );
-                }
-                return;
-            }
-            (_, _) if templated => true,
-            (ParamKind::Any, _) => true,
-            (ParamKind::String, Value::String(_)) => true,
-            (ParamKind::Number, Value::Number(_)) => true,
-            (ParamKind::Number, Value::String(s)) => s.trim().parse::<f64>().is_ok(),
-            (ParamKind::Boolean, Value::Bool(_)) => true,
-            (ParamKind::Object, Value::Object(_)) => true,
-            (ParamKind::Array, Value::Array(_)) => true,
-            (ParamKind::OneOf(allowed), Value::String(s)) => {
-                if !allowed.contains(&s.as_str()) {
-                    self.push::<()>(field, Problem::NotOneOf { allowed });
-                }
-                return;
-            }
-            _ => false,
-        };
-        if !ok {
-            let expected = match kind {
-                ParamKind::String | ParamKind::OneOf(_) | ParamKind::Connection => "a string",
-                ParamKind::Number => "a number",
-                ParamKind::Boolean => "a boolean",
-                ParamKind::Object => "a JSON object",
-                ParamKind::Array => "an array",
-                _ => "a value",
-            };
-            self.push::<()>(field, Problem::WrongType { expected });
         }
     }
 }

@@ -7,16 +7,18 @@
 use http::Method;
 use serde_json::{Map, Value, json};
 
+use flowvault_core::ActivecampaignOp;
+
 use super::{ActionError, Auth, Call, Http, Request};
 
 const ERRORS: &[&str] = &["/message", "/errors/0/title", "/errors/0/detail"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: ActivecampaignOp, call: &Call<'_>) -> Result<Value, ActionError> {
     let token = call.setup("api_key")?.to_owned();
     let base = api_root(call.setup("base_url")?);
     let email = call.str("email")?;
-    let request = match call.spec.action {
-        "UPSERT_CONTACT" => {
+    let request = match op {
+        ActivecampaignOp::UpsertContact => {
             let mut contact = Map::new();
             contact.insert("email".to_owned(), Value::String(email));
             for (field, param) in
@@ -36,13 +38,8 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
             Request::new(Method::POST, format!("{base}/api/3/contact/sync"))
                 .json(json!({"contact": contact}))
         }
-        "LIST_CONTACTS" => {
+        ActivecampaignOp::ListContacts => {
             Request::new(Method::GET, format!("{base}/api/3/contacts")).query("email", email)
-        }
-        other => {
-            return Err(ActionError::new(format!(
-                "ACTIVECAMPAIGN {other} is not an action flowvault runs"
-            )));
         }
     };
     let response = call.http.send(request.auth(Auth::Header("api-token", token)), true).await?;

@@ -11,12 +11,14 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::{Value, json};
 
+use flowvault_core::AirtableOp;
+
 use super::{ActionError, Auth, Call, Http, Request, path_segment};
 
 const API: &str = "https://api.airtable.com";
 const ERRORS: &[&str] = &["/error/message", "/error/type", "/error"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: AirtableOp, call: &Call<'_>) -> Result<Value, ActionError> {
     let token = call.setup("api_key")?.to_owned();
     let table = format!(
         "{}/v0/{}/{}",
@@ -24,9 +26,11 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
         path_segment(&call.str("base_id")?)?,
         path_segment(&call.str("table_name")?)?
     );
-    let request = match call.spec.action {
-        "CREATE_RECORD" => Request::new(Method::POST, table).json(json!({"fields": fields(call)?})),
-        "LIST_RECORDS" => {
+    let request = match op {
+        AirtableOp::CreateRecord => {
+            Request::new(Method::POST, table).json(json!({"fields": fields(call)?}))
+        }
+        AirtableOp::ListRecords => {
             let mut request = Request::new(Method::GET, table);
             if let Some(formula) = call.opt_str("query").filter(|q| !q.is_empty()) {
                 request = request.query("filterByFormula", formula);
@@ -36,14 +40,9 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
             }
             request
         }
-        "UPDATE_RECORD" => {
+        AirtableOp::UpdateRecord => {
             let url = format!("{table}/{}", path_segment(&call.str("record_id")?)?);
             Request::new(Method::PATCH, url).json(json!({"fields": fields(call)?}))
-        }
-        other => {
-            return Err(ActionError::new(format!(
-                "AIRTABLE {other} is not an action flowvault runs"
-            )));
         }
     };
     let response = call.http.send(request.auth(Auth::Bearer(token)), true).await?;

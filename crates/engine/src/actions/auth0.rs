@@ -5,25 +5,32 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::Value;
 
+use flowvault_core::Auth0Op;
+
 use super::{ActionError, Auth, Body, Call, Http, Request, path_segment};
 
 const ERRORS: &[&str] = &["/message", "/error_description", "/error"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: Auth0Op, call: &Call<'_>) -> Result<Value, ActionError> {
+    if matches!(op, Auth0Op::SendEmail | Auth0Op::SendSms | Auth0Op::MakeCall) {
+        return Err(ActionError::new(format!("{op:?} is not implemented yet")));
+    }
     let domain = call.setup("domain")?;
     let base = call.http.base(AppId::Auth0, &format!("https://{domain}"));
     let token = call.access_token()?.to_owned();
     let user = |call: &Call<'_>| path_segment(&call.str("user_id")?);
-    let request = match call.spec.action {
-        "CREATE_USER" => {
+    let request = match op {
+        Auth0Op::CreateUser => {
             Request::new(Method::POST, format!("{base}/api/v2/users")).json(call.value("payload"))
         }
-        "GET_USER" => Request::new(Method::GET, format!("{base}/api/v2/users/{}", user(call)?)),
-        "UPDATE_USER" => {
+        Auth0Op::GetUser => {
+            Request::new(Method::GET, format!("{base}/api/v2/users/{}", user(call)?))
+        }
+        Auth0Op::UpdateUser => {
             Request::new(Method::PATCH, format!("{base}/api/v2/users/{}", user(call)?))
                 .json(call.value("changes"))
         }
-        "SEND_REQUEST" => {
+        Auth0Op::SendRequest => {
             let path = call.str("pathname")?;
             let path = if path.starts_with('/') { path } else { format!("/{path}") };
             let method = call.opt_str("method").unwrap_or_else(|| "GET".to_owned()).to_uppercase();
@@ -45,8 +52,8 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
             }
             r
         }
-        other => {
-            return Err(ActionError::new(format!("AUTH0 {other} is not an action flowvault runs")));
+        Auth0Op::SendEmail | Auth0Op::SendSms | Auth0Op::MakeCall => {
+            return Err(ActionError::new(format!("{op:?} is not implemented yet")));
         }
     };
     let response = call.http.send(request.auth(Auth::Bearer(token)), true).await?;

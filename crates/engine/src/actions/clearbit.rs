@@ -10,27 +10,24 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::{Value, json};
 
+use flowvault_core::ClearbitOp;
+
 use super::{ActionError, Auth, Call, Http, Request};
 
 const PERSON_API: &str = "https://person.clearbit.com";
 const COMPANY_API: &str = "https://company.clearbit.com";
 const ERRORS: &[&str] = &["/error/message", "/error/type"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: ClearbitOp, call: &Call<'_>) -> Result<Value, ActionError> {
     let key = call.setup("secret_key")?.to_owned();
-    let request = match call.spec.action {
-        "FIND_PERSON" => {
+    let request = match op {
+        ClearbitOp::FindPerson => {
             let url = format!("{}/v2/people/find", call.http.base(AppId::Clearbit, PERSON_API));
             Request::new(Method::GET, url).query("email", call.str("email")?)
         }
-        "FIND_COMPANY" => {
+        ClearbitOp::FindCompany => {
             let url = format!("{}/v2/companies/find", call.http.base(AppId::Clearbit, COMPANY_API));
             Request::new(Method::GET, url).query("domain", call.str("domain")?)
-        }
-        other => {
-            return Err(ActionError::new(format!(
-                "CLEARBIT {other} is not an action flowvault runs"
-            )));
         }
     };
     let response = call.http.send(request.auth(Auth::Bearer(key)), true).await?;

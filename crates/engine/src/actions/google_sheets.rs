@@ -15,18 +15,15 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::{Value, json};
 
+use flowvault_core::GoogleSheetsOp;
+
 use super::{ActionError, Auth, Call, Http, Request, path_segment};
 
 const API: &str = "https://sheets.googleapis.com";
 const ERRORS: &[&str] = &["/error/message", "/error/status"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
-    if call.spec.action != "ADD_ROW" {
-        return Err(ActionError::new(format!(
-            "GOOGLE_SHEETS {} is not an action flowvault runs",
-            call.spec.action
-        )));
-    }
+pub(super) async fn run(op: GoogleSheetsOp, call: &Call<'_>) -> Result<Value, ActionError> {
+    let GoogleSheetsOp::AddRow = op;
     let token = call.access_token()?.to_owned();
     let spreadsheet = format!(
         "{}/v4/spreadsheets/{}",

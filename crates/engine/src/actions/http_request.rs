@@ -6,9 +6,12 @@ use flowvault_core::{SetupType, header_refusal, header_value_refusal};
 use http::Method;
 use serde_json::{Map, Value, json};
 
+use flowvault_core::HttpOp;
+
 use super::{ActionError, Auth, Body, Call, Http, Request};
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: HttpOp, call: &Call<'_>) -> Result<Value, ActionError> {
+    let HttpOp::SendRequest = op;
     let url = call.str("url")?;
     let method = call.opt_str("method").unwrap_or_else(|| "GET".to_owned()).to_uppercase();
     let method = Method::from_bytes(method.as_bytes())

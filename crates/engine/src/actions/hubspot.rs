@@ -11,6 +11,8 @@ use flowvault_core::{AppId, SetupType};
 use http::Method;
 use serde_json::{Map, Value, json};
 
+use flowvault_core::HubspotOp;
+
 use super::{ActionError, Auth, Call, Http, Request, path_segment};
 
 const API: &str = "https://api.hubapi.com";
@@ -18,7 +20,7 @@ const ERRORS: &[&str] = &["/message", "/errors/0/message"];
 /// Params that are not contact properties.
 const NOT_PROPERTIES: &[&str] = &["connection_id", "email", "properties"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: HubspotOp, call: &Call<'_>) -> Result<Value, ActionError> {
     let auth = match call.setup_type() {
         Some(SetupType::ApiKey) => Auth::Bearer(call.setup("api_key")?.to_owned()),
         Some(SetupType::OauthCode) => Auth::Bearer(call.access_token()?.to_owned()),
@@ -30,8 +32,8 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
     };
     let base = call.http.base(AppId::Hubspot, API);
     let email = call.str("email")?;
-    match call.spec.action {
-        "UPSERT_CONTACT" => {
+    match op {
+        HubspotOp::UpsertContact => {
             let mut properties = properties(call)?;
             properties.insert("email".to_owned(), Value::String(email.clone()));
             let body = json!({"inputs": [{
@@ -58,12 +60,12 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
                 .cloned()
                 .ok_or_else(|| ActionError::new("HubSpot's answer has no contact"))
         }
-        "GET_CONTACT" => {
+        HubspotOp::GetContact => {
             let url = format!("{base}/crm/v3/objects/contacts/{}", path_segment(&email)?);
             let request = Request::new(Method::GET, url).query("idProperty", "email").auth(auth);
             Ok(Http::expect_success("HUBSPOT", call.http.send(request, true).await?, ERRORS)?.body)
         }
-        other => Err(ActionError::new(format!("HUBSPOT {other} is not an action flowvault runs"))),
+        HubspotOp::EnrollContact => Err(ActionError::new(format!("{op:?} is not implemented yet"))),
     }
 }
 

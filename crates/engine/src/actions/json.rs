@@ -3,15 +3,17 @@
 
 use serde_json::{Value, json};
 
+use flowvault_core::JsonOp;
+
 use super::{ActionError, Call};
 
 /// Parsed documents larger than this are refused (the execution record keeps outputs).
 const MAX_JSON: usize = 1024 * 1024;
 
-pub(super) fn run(call: &Call<'_>) -> Result<Value, ActionError> {
-    match call.spec.action {
-        "CREATE_JSON" => Ok(json!({ "result": call.value("object") })),
-        "PARSE_JSON" => {
+pub(super) fn run(op: JsonOp, call: &Call<'_>) -> Result<Value, ActionError> {
+    match op {
+        JsonOp::CreateJson => Ok(json!({ "result": call.value("object") })),
+        JsonOp::ParseJson => {
             let text = call.opt_str("json").unwrap_or_default();
             if text.len() > MAX_JSON {
                 return Err(ActionError::new(format!("the JSON is larger than {MAX_JSON} bytes")));
@@ -21,7 +23,6 @@ pub(super) fn run(call: &Call<'_>) -> Result<Value, ActionError> {
                 .map_err(|e| ActionError::new(format!("param `json` is not valid JSON: {e}")))?;
             Ok(json!({ "object": object }))
         }
-        "SERIALIZE_JSON" => Ok(json!({ "json": call.value("object").to_string() })),
-        other => Err(ActionError::new(format!("JSON {other} is not an action flowvault runs"))),
+        JsonOp::SerializeJson => Ok(json!({ "json": call.value("object").to_string() })),
     }
 }

@@ -8,14 +8,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value, json};
 
+use flowvault_core::JwtOp;
+
 use super::{ActionError, Call};
 
-pub(super) fn run(call: &Call<'_>) -> Result<Value, ActionError> {
-    match call.spec.action {
-        "SIGN_JWT" => sign(call),
-        "VERIFY_JWT" => verify(call),
-        "DECODE_JWT" => decode(&call.str("token")?),
-        other => Err(ActionError::new(format!("JWT {other} is not an action flowvault runs"))),
+pub(super) fn run(op: JwtOp, call: &Call<'_>) -> Result<Value, ActionError> {
+    match op {
+        JwtOp::SignJwt => sign(call),
+        JwtOp::VerifyJwt => verify(call),
+        JwtOp::DecodeJwt => decode(&call.str("token")?),
     }
 }
 

@@ -7,12 +7,15 @@ use http::Method;
 use md5::{Digest as _, Md5};
 use serde_json::Value;
 
+use flowvault_core::MailchimpOp;
+
 use super::{ActionError, Auth, Call, Http, Request, path_segment, provider_error};
 
 const METADATA: &str = "https://login.mailchimp.com/oauth2/metadata";
 const ERRORS: &[&str] = &["/detail", "/title"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: MailchimpOp, call: &Call<'_>) -> Result<Value, ActionError> {
+    let MailchimpOp::UpsertMember = op;
     let list = call.str("list_id")?;
     let member = call
         .object("member")?

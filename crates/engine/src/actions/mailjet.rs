@@ -8,18 +8,15 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::{Map, Value, json};
 
+use flowvault_core::MailjetOp;
+
 use super::{ActionError, Auth, Call, Http, Request};
 
 const API: &str = "https://api.mailjet.com";
 const ERRORS: &[&str] = &["/Messages/0/Errors/0/ErrorMessage", "/ErrorMessage", "/ErrorInfo"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
-    if call.spec.action != "SEND_EMAIL" {
-        return Err(ActionError::new(format!(
-            "MAILJET {} is not an action flowvault runs",
-            call.spec.action
-        )));
-    }
+pub(super) async fn run(op: MailjetOp, call: &Call<'_>) -> Result<Value, ActionError> {
+    let MailjetOp::SendEmail = op;
     let key = call.setup("api_key")?.to_owned();
     let secret = call.setup("secret_key")?.to_owned();
     let mut message = Map::new();

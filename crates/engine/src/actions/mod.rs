@@ -5,7 +5,9 @@
 mod activecampaign;
 mod airtable;
 mod auth0;
+mod bigquery;
 mod clearbit;
+mod email;
 mod google_sheets;
 mod http;
 mod http_request;
@@ -14,6 +16,7 @@ mod json;
 mod jwt;
 mod mailchimp;
 mod mailjet;
+mod otp;
 mod pipedrive;
 mod salesforce;
 mod sendgrid;
@@ -22,9 +25,11 @@ mod stripe;
 mod telegram;
 mod twilio;
 mod whatsapp;
+mod xml;
 mod zapier;
 
-use flowvault_core::{ActionSpec, Timestamp};
+use flowvault_core::{ActionId, ActionSpec, TenantId, Timestamp};
+use flowvault_store::Vault;
 use serde_json::{Map, Value};
 
 pub use self::http::{ActionError, Auth, Body, Http, Request, Response, provider_error};
@@ -44,6 +49,11 @@ pub struct Call<'a> {
     pub http: &'a Http<'a>,
     /// The time of the run.
     pub now: Timestamp,
+    /// The tenant the flow runs in.
+    pub tenant: &'a TenantId,
+    /// The vault, for actions that keep state of the tenant's (one-time codes) or use its
+    /// settings.
+    pub vault: &'a Vault,
 }
 
 impl std::fmt::Debug for Call<'_> {
@@ -56,36 +66,40 @@ impl std::fmt::Debug for Call<'_> {
     }
 }
 
-/// Runs one app or JSON action (not `FLOW` actions, which need the run's state).
+/// Runs one action of an app or of the logic types that need no run state (`JSON`, `JWT`,
+/// `XML`, `EMAIL`, `OTP`); `FLOW` actions, which read and change the run, are the runner's. The
+/// match is over every action of the catalog: an action added to it without an implementation
+/// does not compile.
 ///
 /// # Errors
 /// [`ActionError`] with the provider's message.
 pub async fn invoke(call: &Call<'_>) -> Result<Value, ActionError> {
-    match call.spec.kind {
-        "ACTIVECAMPAIGN" => activecampaign::run(call).await,
-        "AIRTABLE" => airtable::run(call).await,
-        "AUTH0" => auth0::run(call).await,
-        "CLEARBIT" => clearbit::run(call).await,
-        "GOOGLE_SHEETS" => google_sheets::run(call).await,
-        "HTTP" => http_request::run(call).await,
-        "HUBSPOT" => hubspot::run(call).await,
-        "JSON" => json::run(call),
-        "JWT" => jwt::run(call),
-        "MAILCHIMP" => mailchimp::run(call).await,
-        "MAILJET" => mailjet::run(call).await,
-        "PIPEDRIVE" => pipedrive::run(call).await,
-        "SALESFORCE" => salesforce::run(call).await,
-        "SENDGRID" => sendgrid::run(call).await,
-        "SLACK" => slack::run(call).await,
-        "STRIPE" => stripe::run(call).await,
-        "TELEGRAM" => telegram::run(call).await,
-        "TWILIO" => twilio::run(call).await,
-        "WHATSAPP" => whatsapp::run(call).await,
-        "ZAPIER" => zapier::run(call).await,
-        other => Err(ActionError::new(format!(
-            "{other} {} is not an action flowvault runs here",
-            call.spec.action
-        ))),
+    match call.spec.id {
+        ActionId::Activecampaign(op) => activecampaign::run(op, call).await,
+        ActionId::Airtable(op) => airtable::run(op, call).await,
+        ActionId::Auth0(op) => auth0::run(op, call).await,
+        ActionId::Bigquery(op) => bigquery::run(op, call).await,
+        ActionId::Clearbit(op) => clearbit::run(op, call).await,
+        ActionId::Email(op) => email::run(op, call).await,
+        ActionId::Flow(_) => Err(ActionError::new("FLOW actions are run by the runner")),
+        ActionId::GoogleSheets(op) => google_sheets::run(op, call).await,
+        ActionId::Http(op) => http_request::run(op, call).await,
+        ActionId::Hubspot(op) => hubspot::run(op, call).await,
+        ActionId::Json(op) => json::run(op, call),
+        ActionId::Jwt(op) => jwt::run(op, call),
+        ActionId::Mailchimp(op) => mailchimp::run(op, call).await,
+        ActionId::Mailjet(op) => mailjet::run(op, call).await,
+        ActionId::Otp(op) => otp::run(op, call).await,
+        ActionId::Pipedrive(op) => pipedrive::run(op, call).await,
+        ActionId::Salesforce(op) => salesforce::run(op, call).await,
+        ActionId::Sendgrid(op) => sendgrid::run(op, call).await,
+        ActionId::Slack(op) => slack::run(op, call).await,
+        ActionId::Stripe(op) => stripe::run(op, call).await,
+        ActionId::Telegram(op) => telegram::run(op, call).await,
+        ActionId::Twilio(op) => twilio::run(op, call).await,
+        ActionId::Whatsapp(op) => whatsapp::run(op, call).await,
+        ActionId::Xml(op) => xml::run(op, call),
+        ActionId::Zapier(op) => zapier::run(op, call).await,
     }
 }
 

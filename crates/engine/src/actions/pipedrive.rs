@@ -12,15 +12,17 @@ use flowvault_core::{AppId, SetupType};
 use http::Method;
 use serde_json::{Map, Value};
 
+use flowvault_core::PipedriveOp;
+
 use super::{ActionError, Auth, Call, Http, Request};
 
 const API: &str = "https://api.pipedrive.com";
 const ERRORS: &[&str] = &["/error", "/message"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: PipedriveOp, call: &Call<'_>) -> Result<Value, ActionError> {
     // (body field, param, is an id)
-    let (resource, params): (&str, &[(&str, &str, bool)]) = match call.spec.action {
-        "ADD_PERSON" => (
+    let (resource, params): (&str, &[(&str, &str, bool)]) = match op {
+        PipedriveOp::AddPerson => (
             "persons",
             &[
                 ("name", "name", false),
@@ -30,7 +32,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
                 ("org_id", "organization_id", true),
             ],
         ),
-        "ADD_DEAL" => (
+        PipedriveOp::AddDeal => (
             "deals",
             &[
                 ("title", "title", false),
@@ -41,13 +43,8 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
                 ("stage_id", "stage_id", true),
             ],
         ),
-        "ADD_ORGANIZATION" => {
+        PipedriveOp::AddOrganization => {
             ("organizations", &[("name", "name", false), ("owner_id", "owner_id", true)])
-        }
-        other => {
-            return Err(ActionError::new(format!(
-                "PIPEDRIVE {other} is not an action flowvault runs"
-            )));
         }
     };
     let mut body: Map<String, Value> = call.object("fields")?.cloned().unwrap_or_default();

@@ -21,6 +21,8 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::{Map, Value, json};
 
+use flowvault_core::SalesforceOp;
+
 use super::{ActionError, Auth, Call, Http, Request};
 
 const API: &str = "https://login.salesforce.com";
@@ -30,12 +32,12 @@ const ERRORS: &[&str] = &["/0/message", "/message", "/error_description"];
 /// The most leads a search returns.
 const LIMIT: u32 = 200;
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: SalesforceOp, call: &Call<'_>) -> Result<Value, ActionError> {
     let token = call.access_token()?.to_owned();
     let data = format!("{}/services/data/{VERSION}", call.base(AppId::Salesforce, API));
     let leads = format!("{data}/sobjects/Lead");
-    match call.spec.action {
-        "CREATE_LEAD" => {
+    match op {
+        SalesforceOp::CreateLead => {
             let mut lead = call.object("payload")?.cloned().unwrap_or_default();
             for (field, param) in [
                 ("FirstName", "first_name"),
@@ -50,11 +52,11 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
             }
             send(call, Request::new(Method::POST, leads).json(Value::Object(lead)), token).await
         }
-        "GET_LEAD" => {
+        SalesforceOp::GetLead => {
             let url = format!("{leads}/{}", record_id(&call.str("lead_id")?)?);
             send(call, Request::new(Method::GET, url), token).await
         }
-        "UPDATE_LEAD" => {
+        SalesforceOp::UpdateLead => {
             let id = record_id(&call.str("lead_id")?)?;
             let payload = call.object("payload")?.cloned().unwrap_or_default();
             let request =
@@ -62,7 +64,7 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
             send(call, request, token).await?;
             Ok(json!({"id": id, "success": true}))
         }
-        "SEARCH_LEADS" => {
+        SalesforceOp::SearchLeads => {
             let fields = field_list(&call.value("lead_fields"))?;
             let value = call.str("search_value")?;
             let column = match call.str("search_field")?.as_str() {
@@ -98,9 +100,6 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
                 out.insert(key.to_owned(), body.get(key).cloned().unwrap_or(Value::Null));
             }
             Ok(Value::Object(out))
-        }
-        other => {
-            Err(ActionError::new(format!("SALESFORCE {other} is not an action flowvault runs")))
         }
     }
 }

@@ -5,11 +5,14 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::{Value, json};
 
+use flowvault_core::SendgridOp;
+
 use super::{ActionError, Auth, Call, Http, Request};
 
 const API: &str = "https://api.sendgrid.com";
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: SendgridOp, call: &Call<'_>) -> Result<Value, ActionError> {
+    let SendgridOp::SendEmail = op;
     let mut body = call.params.as_object().cloned().unwrap_or_default();
     body.remove("connection_id");
     let key = call.setup("api_key")?.to_owned();

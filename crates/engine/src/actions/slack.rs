@@ -5,11 +5,14 @@ use flowvault_core::{AppId, SetupType};
 use http::Method;
 use serde_json::{Map, Value, json};
 
+use flowvault_core::SlackOp;
+
 use super::{ActionError, Auth, Body, Call, Http, Request, provider_error};
 
 const API: &str = "https://slack.com";
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: SlackOp, call: &Call<'_>) -> Result<Value, ActionError> {
+    let SlackOp::PostMessage = op;
     let mut message = Map::new();
     if let Some(text) = call.opt_str("text") {
         message.insert("text".into(), Value::String(text));

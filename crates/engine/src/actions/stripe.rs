@@ -14,6 +14,8 @@ use flowvault_core::{AppId, SetupType};
 use http::Method;
 use serde_json::Value;
 
+use flowvault_core::StripeOp;
+
 use super::{ActionError, Auth, Call, Http, Request, path_segment};
 
 const API: &str = "https://api.stripe.com";
@@ -23,11 +25,11 @@ const TEXT_FIELDS: &[&str] = &["name", "description", "email", "phone", "tax_exe
 /// The most customers one list request returns.
 const PAGE: &str = "100";
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: StripeOp, call: &Call<'_>) -> Result<Value, ActionError> {
     let auth = auth(call)?;
     let base = call.http.base(AppId::Stripe, API);
-    let request = match call.spec.action {
-        "CREATE_CUSTOMER" => {
+    let request = match op {
+        StripeOp::CreateCustomer => {
             let mut form = customer_form(call)?;
             if let Some(tax_id) = call.params.get("tax_id").filter(|v| !v.is_null()) {
                 // The flow param is one tax id ({type, value}); Stripe takes a list.
@@ -40,21 +42,19 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
             }
             Request::new(Method::POST, format!("{base}/v1/customers")).form(form)
         }
-        "GET_CUSTOMER" => Request::new(
+        StripeOp::GetCustomer => Request::new(
             Method::GET,
             format!("{base}/v1/customers/{}", path_segment(&call.str("id")?)?),
         ),
-        "UPDATE_CUSTOMER" => {
+        StripeOp::UpdateCustomer => {
             let url = format!("{base}/v1/customers/{}", path_segment(&call.str("id")?)?);
             Request::new(Method::POST, url).form(customer_form(call)?)
         }
-        "FIND_CUSTOMERS" => Request::new(Method::GET, format!("{base}/v1/customers"))
+        StripeOp::FindCustomers => Request::new(Method::GET, format!("{base}/v1/customers"))
             .query("email", call.str("email")?)
             .query("limit", PAGE),
-        other => {
-            return Err(ActionError::new(format!(
-                "STRIPE {other} is not an action flowvault runs"
-            )));
+        StripeOp::AddTaxId | StripeOp::CreatePortalSession | StripeOp::DeleteTaxId => {
+            return Err(ActionError::new(format!("{op:?} is not implemented yet")));
         }
     };
     let response = call.http.send(request.auth(auth), true).await?;

@@ -8,18 +8,15 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::{Value, json};
 
+use flowvault_core::TelegramOp;
+
 use super::{ActionError, Call, Http, Request};
 
 const API: &str = "https://api.telegram.org";
 const ERRORS: &[&str] = &["/description"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
-    if call.spec.action != "SEND_MESSAGE" {
-        return Err(ActionError::new(format!(
-            "TELEGRAM {} is not an action flowvault runs",
-            call.spec.action
-        )));
-    }
+pub(super) async fn run(op: TelegramOp, call: &Call<'_>) -> Result<Value, ActionError> {
+    let TelegramOp::SendMessage = op;
     let token = call.setup("token")?;
     if token.is_empty()
         || !token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-'))

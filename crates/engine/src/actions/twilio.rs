@@ -5,18 +5,20 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::Value;
 
+use flowvault_core::TwilioOp;
+
 use super::{ActionError, Auth, Call, Http, Request, path_segment};
 
 const API: &str = "https://api.twilio.com";
 const ERRORS: &[&str] = &["/message"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
+pub(super) async fn run(op: TwilioOp, call: &Call<'_>) -> Result<Value, ActionError> {
     let sid = call.setup("account_id")?.to_owned();
     let token = call.setup("api_key")?.to_owned();
     let base = call.http.base(AppId::Twilio, API);
-    let (resource, mut form) = match call.spec.action {
-        "SEND_SMS" => ("Messages", vec![("Body".to_owned(), call.str("message")?)]),
-        "MAKE_CALL" => {
+    let (resource, mut form) = match op {
+        TwilioOp::SendSms => ("Messages", vec![("Body".to_owned(), call.str("message")?)]),
+        TwilioOp::MakeCall => {
             // A URL answers the call with TwiML it serves; anything else is TwiML itself.
             let payload = call.str("payload")?;
             let key = if payload.starts_with("https://") || payload.starts_with("http://") {
@@ -25,11 +27,6 @@ pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
                 "Twiml"
             };
             ("Calls", vec![(key.to_owned(), payload)])
-        }
-        other => {
-            return Err(ActionError::new(format!(
-                "TWILIO {other} is not an action flowvault runs"
-            )));
         }
     };
     form.push(("To".to_owned(), call.str("to")?));

@@ -10,19 +10,16 @@ use flowvault_core::AppId;
 use http::Method;
 use serde_json::{Value, json};
 
+use flowvault_core::WhatsappOp;
+
 use super::{ActionError, Auth, Call, Http, Request, path_segment};
 
 const API: &str = "https://graph.facebook.com";
 const VERSION: &str = "v17.0";
 const ERRORS: &[&str] = &["/error/message", "/error/error_data/details"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
-    if call.spec.action != "SEND_MESSAGE" {
-        return Err(ActionError::new(format!(
-            "WHATSAPP {} is not an action flowvault runs",
-            call.spec.action
-        )));
-    }
+pub(super) async fn run(op: WhatsappOp, call: &Call<'_>) -> Result<Value, ActionError> {
+    let WhatsappOp::SendMessage = op;
     let token = call.setup("token")?.to_owned();
     let kind = call.str("type")?.to_lowercase();
     let payload = payload(&kind, call.value("payload"))?;

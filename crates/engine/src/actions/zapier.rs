@@ -8,17 +8,14 @@
 use http::Method;
 use serde_json::{Map, Value, json};
 
+use flowvault_core::ZapierOp;
+
 use super::{ActionError, Call, Http, Request};
 
 const ERRORS: &[&str] = &["/message", "/error"];
 
-pub(super) async fn run(call: &Call<'_>) -> Result<Value, ActionError> {
-    if call.spec.action != "TRIGGER_WEBHOOK" {
-        return Err(ActionError::new(format!(
-            "ZAPIER {} is not an action flowvault runs",
-            call.spec.action
-        )));
-    }
+pub(super) async fn run(op: ZapierOp, call: &Call<'_>) -> Result<Value, ActionError> {
+    let ZapierOp::TriggerWebhook = op;
     let url = call.setup("url")?;
     let method = match call.opt_str("method").as_deref().map(str::to_uppercase).as_deref() {
         None | Some("POST") => Method::POST,

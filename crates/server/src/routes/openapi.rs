@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use flowvault_core::{ActionSpec, CATALOG, Connection, FieldKind, ParamKind};
+use flowvault_core::{ActionSpec, CATALOG, Connection, FieldKind};
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
@@ -160,38 +160,10 @@ fn add_flow_schemas(doc: &mut Value) {
     let mut variants = Vec::new();
     for spec in ActionSpec::all() {
         let name = format!("FlowAction{}{}", pascal(spec.kind), pascal(spec.action));
-        let mut properties = Map::new();
-        let mut required = Vec::new();
-        for p in spec.params {
-            let schema = match p.kind {
-                ParamKind::String => json!({"type": "string"}),
-                ParamKind::Number => {
-                    json!({"oneOf": [{"type": "number"}, {"type": "string", "description": "a template"}]})
-                }
-                ParamKind::Boolean => {
-                    json!({"oneOf": [{"type": "boolean"}, {"type": "string", "description": "a template"}]})
-                }
-                ParamKind::Object => {
-                    json!({"oneOf": [{"type": "object"}, {"type": "string", "description": "a template"}]})
-                }
-                ParamKind::Array => {
-                    json!({"oneOf": [{"type": "array"}, {"type": "string", "description": "a template"}]})
-                }
-                ParamKind::OneOf(values) => json!({"type": "string", "enum": values}),
-                ParamKind::Connection => json!({"type": "string", "maxLength": 30,
-                    "description": "The id of a vault connection of this app, written literally (no template)."}),
-                _ => json!({}),
-            };
-            properties.insert(p.name.into(), schema);
-            if p.required {
-                required.push(Value::String(p.name.into()));
-            }
-        }
-        if spec.kind == "FLOW" && spec.action == "BOOLEAN_CONDITION" {
-            for branch in ["then", "else"] {
-                properties.insert(branch.into(), json!({"type": "array", "items": action_ref}));
-            }
-        }
+        let params = match spec.params {
+            flowvault_core::Schema::Object(o) => o.to_json_schema(&action_ref),
+            other => other.to_json_schema(&action_ref),
+        };
         let mut description =
             "Strings in `params` are templates: `{{fields.x}}`, `{{vars.x}}`, `{{context.x}}`, `{{actions.<id>.<path>}}`, `a ?? b`, `{{functions.name(…)}}`.".to_owned();
         if !spec.scopes.is_empty() {
@@ -204,7 +176,11 @@ fn add_flow_schemas(doc: &mut Value) {
             name.clone(),
             json!({
                 "type": "object", "additionalProperties": false, "description": description,
-                "required": ["id", "type", "action", "params"],
+                "required": if spec.params_required {
+                    json!(["id", "type", "action", "params"])
+                } else {
+                    json!(["id", "type", "action"])
+                },
                 "properties": {
                     "id": {"type": "string", "description": "Unique in the flow; `{{actions.<id>…}}` reads its output."},
                     "alias": {"type": "string", "maxLength": 100},
@@ -212,8 +188,7 @@ fn add_flow_schemas(doc: &mut Value) {
                     "action": {"type": "string", "enum": [spec.action]},
                     "allow_failure": {"type": "boolean", "default": false},
                     "mask_output": {"type": "boolean", "default": false, "description": "Keep the output out of the execution record."},
-                    "params": {"type": "object", "additionalProperties": spec.open_params,
-                               "properties": properties, "required": required},
+                    "params": params,
                 },
             }),
         );

@@ -3,21 +3,40 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flowvault_core::{ActionSpec, AppId, Setup, Timestamp, validate_setup};
+use flowvault_core::{
+    ActionSpec, AppId, Setup, SystemClock, TenantId, TenantName, Timestamp, validate_setup,
+};
+use flowvault_crypto::MasterKey;
 use flowvault_engine::{ActionError, Call, Credentials, Fresh, Http, Providers, invoke};
+use flowvault_store::{MasterKeySource, MemoryStore, Vault};
 use flowvault_testkit::InProcess;
 use secrecy::SecretString;
 use serde_json::Value;
 
-/// Fakes by host, and the providers' base URLs pointing at them.
+/// Fakes by host, and the providers' base URLs pointing at them; a vault in memory for actions
+/// that keep state (one-time codes).
 pub(crate) struct Harness {
     pub(crate) transport: InProcess,
     pub(crate) providers: Providers,
+    pub(crate) vault: Vault,
+    pub(crate) tenant: TenantId,
 }
 
 impl Harness {
     pub(crate) fn new() -> Self {
-        Self { transport: InProcess::new(), providers: Providers::default() }
+        let key = MasterKey::generate().unwrap_or_else(|e| panic!("{e}"));
+        let store = Arc::new(MemoryStore::new());
+        // Opening a vault in memory awaits nothing that can pend: drive it to completion here.
+        let (vault, _) = futures_lite_block_on(Vault::open(
+            store,
+            MasterKeySource::Key(key),
+            Arc::new(SystemClock),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let tenant = futures_lite_block_on(vault.ensure_tenant(&TenantName::default_tenant()))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .id;
+        Self { transport: InProcess::new(), providers: Providers::default(), vault, tenant }
     }
 
     /// Serves `app`'s API from `router` at `https://{host}` (its base URL points there).
@@ -60,12 +79,25 @@ impl Harness {
         });
         let http = Http::new(&self.transport, &self.providers, Duration::from_secs(10));
         let now: Timestamp = "2026-11-26T12:00:00.000Z".parse().unwrap_or_else(|_| unreachable!());
-        let call =
-            Call { spec, params: &params, credentials: credentials.as_ref(), http: &http, now };
+        let call = Call {
+            spec,
+            params: &params,
+            credentials: credentials.as_ref(),
+            http: &http,
+            now,
+            tenant: &self.tenant,
+            vault: &self.vault,
+        };
         invoke(&call).await
     }
 }
 
 pub(crate) fn setup_of(app: AppId, setup: &Value) -> Setup {
     validate_setup(app, setup).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs a future that never waits on anything outside itself (the in-memory store) to its end.
+fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
+    futures_util::FutureExt::now_or_never(future)
+        .unwrap_or_else(|| panic!("an in-memory vault operation waited on something"))
 }

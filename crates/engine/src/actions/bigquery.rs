@@ -1,0 +1,11 @@
+//! `BIGQUERY` actions: being implemented (this module answers every one of them with an error
+//! until then).
+
+use flowvault_core::BigqueryOp;
+use serde_json::Value;
+
+use super::{ActionError, Call};
+
+pub(super) async fn run(op: BigqueryOp, _call: &Call<'_>) -> Result<Value, ActionError> {
+    Err(ActionError::new(format!("{op:?} is not implemented yet")))
+}

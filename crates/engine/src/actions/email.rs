@@ -1,0 +1,11 @@
+//! `EMAIL` actions: being implemented (this module answers every one of them with an error
+//! until then).
+
+use flowvault_core::EmailOp;
+use serde_json::Value;
+
+use super::{ActionError, Call};
+
+pub(super) async fn run(op: EmailOp, _call: &Call<'_>) -> Result<Value, ActionError> {
+    Err(ActionError::new(format!("{op:?} is not implemented yet")))
+}

@@ -1,0 +1,11 @@
+//! `OTP` actions: being implemented (this module answers every one of them with an error
+//! until then).
+
+use flowvault_core::OtpOp;
+use serde_json::Value;
+
+use super::{ActionError, Call};
+
+pub(super) async fn run(op: OtpOp, _call: &Call<'_>) -> Result<Value, ActionError> {
+    Err(ActionError::new(format!("{op:?} is not implemented yet")))
+}
