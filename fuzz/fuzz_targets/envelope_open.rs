@@ -8,19 +8,25 @@ use std::sync::OnceLock;
 use flowvault_crypto::{KeyKind, Keyring, MasterKey, SealContext, SealedKey};
 use libfuzzer_sys::fuzz_target;
 
-fn ring() -> &'static (MasterKey, Keyring) {
-    static RING: OnceLock<(MasterKey, Keyring)> = OnceLock::new();
+/// A master key, its keyring, and that keyring's stored rows.
+fn ring() -> &'static (MasterKey, Keyring, Vec<SealedKey>) {
+    static RING: OnceLock<(MasterKey, Keyring, Vec<SealedKey>)> = OnceLock::new();
     RING.get_or_init(|| {
         let master = MasterKey::from_bytes(&[7; 32]).unwrap_or_else(|e| panic!("{e}"));
-        let ring = Keyring::create(&master).unwrap_or_else(|e| panic!("{e}")).0;
-        (master, ring)
+        let (ring, stored) = Keyring::create(&master).unwrap_or_else(|e| panic!("{e}"));
+        (master, ring, stored)
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (master, ring) = ring();
+    let (master, ring, stored) = ring();
     let ctx = SealContext::new("tn_x", "ac_y", "setup.TWILIO").unwrap_or_else(|e| panic!("{e}"));
     assert!(ring.open(&ctx, data).is_err());
-    let key = SealedKey { kind: KeyKind::Kek, term: 1, sealed: data.to_vec() };
-    assert!(Keyring::unlock(master, &[key]).is_err());
+    // A whole, valid keyring whose KEK row was replaced by the fuzz input: the other rows open,
+    // so the fuzzed row is what gets parsed and must be refused.
+    let mut edited = stored.clone();
+    for key in edited.iter_mut().filter(|k| k.kind == KeyKind::Kek) {
+        key.sealed = data.to_vec();
+    }
+    assert!(Keyring::unlock(master, &edited).is_err());
 });

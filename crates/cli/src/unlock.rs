@@ -2,7 +2,7 @@
 //! master key from wherever the operator keeps it.
 
 use std::fs::{self, DirBuilder, OpenOptions};
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -156,7 +156,12 @@ fn master_key(
 /// Reads a key file, refusing one that other users can read (unless `insecure_ok`: for
 /// platforms or mounts that can't restrict permissions).
 fn read_key_file(path: &Path, insecure_ok: bool) -> Result<MasterKey> {
-    let meta = fs::metadata(path)
+    // One open, and the permissions of what was opened: a file swapped between a check by
+    // path and the read would otherwise be read unchecked.
+    let mut file = fs::File::open(path)
+        .with_context(|| format!("cannot read the master key file {}", path.display()))?;
+    let meta = file
+        .metadata()
         .with_context(|| format!("cannot read the master key file {}", path.display()))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
@@ -173,10 +178,10 @@ fn read_key_file(path: &Path, insecure_ok: bool) -> Result<MasterKey> {
             path.display()
         );
     }
-    let text = secrecy::SecretString::from(
-        fs::read_to_string(path)
-            .with_context(|| format!("cannot read the master key file {}", path.display()))?,
-    );
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .with_context(|| format!("cannot read the master key file {}", path.display()))?;
+    let text = secrecy::SecretString::from(text);
     MasterKey::from_base64(secrecy::ExposeSecret::expose_secret(&text))
         .map_err(|e| anyhow!("the master key file {}: {e}", path.display()))
 }

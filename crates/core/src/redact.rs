@@ -97,12 +97,18 @@ impl Redactor {
         self.remember(percent_encode(secret, b"-._~"));
         self.remember(percent_encode(secret, b"-._~!*'()"));
         self.remember(percent_encode(secret, b""));
+        // Encoded twice (a URL inside a URL's query).
+        self.remember(percent_encode(&percent_encode(secret, b"-._~"), b"-._~"));
         let escaped = Value::String(secret.to_owned()).to_string();
         let escaped = &escaped[1..escaped.len() - 1];
         if escaped.contains('/') {
             self.remember(escaped.replace('/', "\\/"));
         }
         self.remember(escaped.to_owned());
+        // JSON as encoders that escape every non-alphanumeric character write it (`\u0026`).
+        self.remember(unicode_escape(secret));
+        self.remember(html_escape(secret));
+        self.remember(hex(secret.as_bytes()));
         // A secret URL (a webhook) is secret for its path and query: an upstream that echoes
         // "the path you called" shows them without the host.
         if let Ok(url) = url::Url::parse(secret)
@@ -214,7 +220,9 @@ impl Redactor {
         }
         if self.matcher.is_none() {
             let built = AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
+                // Standard semantics, so that overlapping matches can all be found: a needle
+                // that starts earlier and runs into a secret must not hide the secret's rest.
+                .match_kind(MatchKind::Standard)
                 .ascii_case_insensitive(true)
                 .build(self.needles.iter());
             match built {
@@ -237,12 +245,38 @@ impl Redactor {
         {
             return Cow::Owned(REDACTED.to_owned());
         }
-        match self.matcher() {
-            Some(m) if m.is_match(s) => {
-                Cow::Owned(m.replace_all(s, &vec![REDACTED; m.patterns_len()]))
-            }
-            _ => Cow::Borrowed(s),
+        let Some(m) = self.matcher() else { return Cow::Borrowed(s) };
+        if !m.is_match(s) {
+            return Cow::Borrowed(s);
         }
+        // Every match, overlapping ones included, merged into ranges: each range is replaced
+        // whole.
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for found in m.find_overlapping_iter(s) {
+            let (start, end) = (found.start(), found.end());
+            match ranges.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => ranges.push((start, end)),
+            }
+        }
+        ranges.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+        for (start, end) in ranges {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut at = 0;
+        for (start, end) in merged {
+            // Needles are whole UTF-8 strings, so matches start and end on char boundaries.
+            out.push_str(s.get(at..start).unwrap_or_default());
+            out.push_str(REDACTED);
+            at = end;
+        }
+        out.push_str(s.get(at..).unwrap_or_default());
+        Cow::Owned(out)
     }
 
     /// Scrubs every string, number and object key inside `value`.
@@ -274,6 +308,43 @@ impl Redactor {
             Value::Bool(_) | Value::Null => {}
         }
     }
+}
+
+/// `\uXXXX` for every character of `s` but ASCII letters and digits.
+fn unicode_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+/// `s` with HTML's special characters as entities (`&amp;`, `&lt;`, `&gt;`, `&quot;`, `&#39;`).
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Lower-case hex of `bytes` (matching ignores case, so upper-case hex is caught too).
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `%XX` (upper-case hex) for every byte of `s` but ASCII letters, digits and `keep`.
@@ -365,6 +436,11 @@ mod tests {
             percent_encode(secret, b"").to_lowercase(),
             Value::String(secret.to_owned()).to_string(),
             Value::String(secret.to_owned()).to_string().replace('/', "\\/"),
+            unicode_escape(secret),
+            html_escape(secret),
+            hex(secret.as_bytes()),
+            hex(secret.as_bytes()).to_uppercase(),
+            percent_encode(&percent_encode(secret, b"-._~"), b"-._~"),
         ];
         for form in forms {
             let text = format!("upstream said <{form}> back");
@@ -434,6 +510,16 @@ mod tests {
         r.add("quo\"te");
         assert_eq!(r.scrub_str("xabcdefghx abcd"), "x[redacted]x [redacted]");
         assert_eq!(r.scrub_str(r#"{"k":"quo\"te"}"#), r#"{"k":"[redacted]"}"#);
+    }
+
+    /// A needle that starts earlier and runs into a secret (a `vars` value that ends with the
+    /// start of a token) must not leave the rest of the secret behind.
+    #[test]
+    fn overlapping_secrets_are_redacted_whole() {
+        let mut r = Redactor::with(["Bearer xoxb-", "xoxb-0123456789-abcdef"]);
+        let out = r.scrub_str("sent Bearer xoxb-0123456789-abcdef now").into_owned();
+        assert_eq!(out, "sent [redacted] now");
+        assert!(!out.contains("abcdef"));
     }
 
     #[test]

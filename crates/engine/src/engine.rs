@@ -602,6 +602,15 @@ async fn refresh_leased(
             // New tokens that could not be stored: if the provider rotated the refresh token,
             // the stored one is spent. Say so everywhere it can be seen, and hand the access
             // token to whoever waits for it: it is valid.
+            // One last try of the tokens themselves (a store that recovered enough to take a
+            // note would take them).
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let store = vault.store();
+            let version = row.token.tokens_version;
+            if store.finish_refresh(tenant, &row.id, &inner.owner, version, &write).await.is_ok() {
+                inner.metrics.refresh(RefreshResult::Ok);
+                return result.map(|fresh| (fresh, true));
+            }
             tracing::error!(connection = %row.id, error = %e, "a refreshed token could not be saved; if the provider rotated its refresh token, the connection will need to be reconnected");
             inner.metrics.refresh(RefreshResult::Unsaved);
             let note = TokenWrite::Retry {
@@ -655,21 +664,27 @@ async fn write_outcome(
 }
 
 /// Renews `owner`'s lease on a connection every third of the lease time; returns when it can't
-/// (someone else holds it, or the store fails), leaving the refresh to finish on its own.
+/// any more — someone else holds it, or the store kept failing until the lease ran out —
+/// leaving the refresh to finish on its own. A failed renewal is retried: one busy moment of
+/// the database must not let another process present the same refresh token.
 async fn keep_lease(inner: &Inner, tenant: &TenantId, id: &ConnectionId) {
     let every = (inner.policy.lease / 3).max(Duration::from_millis(10));
+    let mut held_until = after(inner.vault.now(), inner.policy.lease);
     loop {
         tokio::time::sleep(every).await;
         let now = inner.vault.now();
         let until = after(now, inner.policy.lease);
         match inner.vault.store().lease(tenant, id, &inner.owner, now, until).await {
-            Ok(Some(_)) => {}
+            Ok(Some(_)) => held_until = until,
             Ok(None) => {
                 tracing::warn!(connection = %id, "lost the refresh lease during a token request");
                 return;
             }
+            Err(e) if now < held_until => {
+                tracing::warn!(connection = %id, error = %e, "cannot renew the refresh lease; retrying");
+            }
             Err(e) => {
-                tracing::warn!(connection = %id, error = %e, "cannot renew the refresh lease");
+                tracing::error!(connection = %id, error = %e, "the refresh lease ran out: the store kept failing");
                 return;
             }
         }

@@ -102,12 +102,19 @@ impl Engine {
             let (engine, tenant) = (self.clone(), tenant.clone());
             tokio::spawn(async move {
                 let _slot = slot;
-                let stored = match engine.run_into(&tenant, &flow, input, limits, &mut row).await {
-                    Ok(_) => {
-                        engine.vault().update_execution(&tenant, &row).await.map_err(Into::into)
-                    }
-                    Err(e) => Err(e),
-                };
+                let ran = engine.run_into(&tenant, &flow, input, limits, &mut row).await;
+                if let Err(e) = &ran {
+                    // The record could not be sealed: the execution still ends, as failed and
+                    // without a record, rather than showing `running` for ever.
+                    tracing::error!(execution = %row.id, flow = %row.flow_id, error = %e, "cannot seal an execution record");
+                    let now = engine.vault().now();
+                    row.status = RunStatus::Failed.as_str().to_owned();
+                    row.record_sealed = None;
+                    row.ended_at = Some(now);
+                    row.updated_at = now;
+                }
+                let stored =
+                    engine.vault().update_execution(&tenant, &row).await.map_err(Into::into);
                 log_end(&row, stored.as_ref().err());
             });
             return Ok(running);

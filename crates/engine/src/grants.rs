@@ -240,6 +240,7 @@ async fn request(
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
     request.headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    let mut redactor = Redactor::with(secrets.iter().copied());
     if let Some(auth) = auth {
         match auth.method {
             ClientAuthMethod::Post => {
@@ -250,11 +251,9 @@ async fn request(
                 let enc = |s: &str| {
                     url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
                 };
-                let basic = Zeroizing::new(STANDARD.encode(format!(
-                    "{}:{}",
-                    enc(auth.id),
-                    enc(auth.secret)
-                )));
+                let (id, secret) = (enc(auth.id), enc(auth.secret));
+                redactor.add_basic(&id, &secret);
+                let basic = Zeroizing::new(STANDARD.encode(format!("{id}:{secret}")));
                 let value =
                     HeaderValue::from_str(&format!("Basic {}", basic.as_str())).map_err(|_| {
                         GrantError::Failed {
@@ -280,7 +279,6 @@ async fn request(
         }
         e => GrantError::Failed { message: format!("token endpoint: {e}") },
     })?;
-    let mut redactor = Redactor::with(secrets.iter().copied());
     parse_response(ctx.provider, ctx.now, &response, &mut redactor)
 }
 
@@ -295,19 +293,24 @@ pub(crate) fn parse_response(
 ) -> Result<Obtained, GrantError> {
     let status = response.status;
     let json: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    // Scrubbed before it is cut short: a secret the provider echoes across the cut would
+    // otherwise leave its start behind.
     let mut described = |json: &Value| {
-        let error = json.get("error").and_then(Value::as_str).unwrap_or("");
-        let description = json.get("error_description").and_then(Value::as_str).unwrap_or("");
+        let mut field = |name: &str, max: usize| {
+            let text = json.get(name).and_then(Value::as_str).unwrap_or("");
+            truncate(&redactor.scrub_str(text), max)
+        };
+        let (error, description) = (field("error", 60), field("error_description", 200));
         let mut m = format!("token endpoint answered {}", status.as_u16());
         if !error.is_empty() {
             m.push(' ');
-            m.push_str(&truncate(error, 60));
+            m.push_str(&error);
         }
         if !description.is_empty() {
             m.push_str(": ");
-            m.push_str(&truncate(description, 200));
+            m.push_str(&description);
         }
-        redactor.scrub_str(&m).into_owned()
+        m
     };
 
     if status.is_server_error() {

@@ -508,8 +508,8 @@ impl Run<'_> {
         fatal: bool,
     ) -> Next {
         let input = bounded(input);
-        // Scrubbed now: later actions read it.
-        let message = self.redactor.scrub_str(&e.message).into_owned();
+        // Scrubbed now (later actions read it), then bounded.
+        let message = bounded_message(&self.redactor.scrub_str(&e.message));
         self.record.actions.push(ActionRecord {
             id: action.id.clone(),
             alias: action.alias.clone(),
@@ -545,6 +545,18 @@ const MAX_RECORDED_VALUE: usize = 64 * 1024;
 
 /// What a record holds instead of data when the run met too many secrets to redact.
 const WITHHELD: &str = "[withheld: the run held more secrets than can be redacted]";
+
+/// The most characters of an error message kept.
+const MAX_MESSAGE: usize = 500;
+
+/// An error message cut to [`MAX_MESSAGE`] characters (after secrets were scrubbed from it).
+fn bounded_message(message: &str) -> String {
+    let mut out: String = message.chars().take(MAX_MESSAGE).collect();
+    if message.chars().count() > MAX_MESSAGE {
+        out.push('…');
+    }
+    out
+}
 
 /// `value`, or a note of its size if it is too large to record.
 fn bounded(value: Value) -> Value {

@@ -111,10 +111,13 @@ impl TokenSet {
             .as_ref()
             .and(self.refresh_expires_at)
             .map(|e| policy.refresh_at(now, e));
-        match (access, refresh) {
+        let at = match (access, refresh) {
             (Some(a), Some(r)) => Some(a.min(r)),
             (a, r) => a.or(r),
-        }
+        };
+        // A provider that issues second-long tokens is not refreshed more often than this by
+        // the schedule (an action that needs a token still gets a fresh one).
+        at.map(|at| at.max(now.saturating_add(policy.min_interval)))
     }
 
     /// The bytes to seal.
@@ -195,6 +198,9 @@ pub struct RefreshPolicy {
     pub batch: u32,
     /// The refresher looks for due connections at least this often (default 30 s).
     pub poll: Duration,
+    /// The schedule refreshes a token no sooner than this after it was obtained, however short
+    /// its life (default 30 s): a provider can't make its connection refresh in a loop.
+    pub min_interval: Duration,
 }
 
 impl Default for RefreshPolicy {
@@ -210,6 +216,7 @@ impl Default for RefreshPolicy {
             concurrency: 64,
             batch: 256,
             poll: Duration::from_secs(30),
+            min_interval: Duration::from_secs(30),
         }
     }
 }

@@ -118,7 +118,11 @@ impl Engine {
                     .or_else(|| e.get("message").and_then(|m| m.as_str()).map(str::to_owned))
             })
             .or_else(|| json.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-            .map(|m| m.chars().filter(|c| !c.is_control()).take(200).collect::<String>());
+            // Scrubbed before it is cut short (a secret across the cut would leave its start).
+            .map(|m| {
+                let m = redactor.scrub_str(&m).into_owned();
+                m.chars().filter(|c| !c.is_control()).take(200).collect::<String>()
+            });
         let message = match (ok, detail) {
             (true, _) => format!("{app} accepted the credentials"),
             (false, Some(d)) => format!("{app} refused the credentials ({status}): {d}"),

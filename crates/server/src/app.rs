@@ -248,9 +248,7 @@ fn hex_id(bytes: &[u8]) -> String {
 async fn sweep_executions(state: AppState, keep: Duration) {
     loop {
         let now = state.vault.now();
-        let cutoff = flowvault_core::Timestamp::from_datetime(
-            now.as_datetime() - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX),
-        );
+        let cutoff = now.saturating_sub(keep);
         match state.vault.store().delete_executions_before(cutoff).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "old executions deleted"),

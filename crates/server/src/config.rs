@@ -207,6 +207,9 @@ pub struct RefreshFile {
     pub concurrency: Option<usize>,
 }
 
+/// The longest execution retention, in days (a hundred years).
+pub(crate) const MAX_RETENTION_DAYS: u64 = 36_500;
+
 /// `[executions]` of the configuration file.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -234,6 +237,11 @@ impl ExecutionsFile {
     /// A message naming the setting at fault.
     pub fn apply(&self, config: &mut Config) -> Result<(), String> {
         if let Some(days) = self.retention_days {
+            if days > MAX_RETENTION_DAYS {
+                return Err(format!(
+                    "[executions] retention_days must be from 0 to {MAX_RETENTION_DAYS} (0 keeps executions)"
+                ));
+            }
             config.execution_retention =
                 (days > 0).then(|| Duration::from_secs(days.saturating_mul(86_400)));
         }
@@ -406,5 +414,8 @@ mod tests {
         let too_long = ExecutionsFile { wait_max_secs: Some(60), ..ExecutionsFile::default() };
         let err = too_long.apply(&mut c).err().unwrap_or_default();
         assert!(err.contains("wait_max_secs"), "{err}");
+        let forever = ExecutionsFile { retention_days: Some(36_501), ..ExecutionsFile::default() };
+        let err = forever.apply(&mut c).err().unwrap_or_default();
+        assert!(err.contains("retention_days must be from 0 to 36500"), "{err}");
     }
 }

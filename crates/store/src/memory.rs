@@ -96,6 +96,11 @@ impl Store for MemoryStore {
     async fn upgrade_rows(&self, upgrade: &dyn RowUpgrade) -> Result<bool, StoreError> {
         let mut s = self.state();
         let Some(keys) = upgrade.keyring(&s.keyring) else { return Ok(false) };
+        if s.clients.iter().any(|c| c.mac.is_some())
+            || s.flows.iter().any(|(_, f, _)| f.mac.is_some())
+        {
+            return Err(StoreError::Corrupt(crate::upgrade::ALREADY_UPGRADED.to_owned()));
+        }
         for (tenant, row) in &mut s.connections {
             if let Some(new) = upgrade.connection(tenant, row) {
                 if let (Some(sealed), Some(setup)) = (new.setup_sealed, row.setup.as_mut()) {

@@ -160,6 +160,16 @@ impl Store for SqliteStore {
             .map(sealed_key_from_row)
             .collect::<Result<_, _>>()?;
         let Some(keys) = upgrade.keyring(&stored) else { return Ok(false) };
+        let (already,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM management_clients WHERE mac IS NOT NULL) \
+                  + (SELECT COUNT(*) FROM flows WHERE mac IS NOT NULL)",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if already > 0 {
+            return Err(StoreError::Corrupt(crate::upgrade::ALREADY_UPGRADED.to_owned()));
+        }
 
         let rows =
             sqlx::query(concat!("SELECT tenant_id, ", connection_columns!(), " FROM connections"))

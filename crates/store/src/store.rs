@@ -36,6 +36,23 @@ pub enum StoreError {
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+impl StoreError {
+    /// Whether the database was locked by another process for longer than the wait allowed
+    /// (SQLite's `SQLITE_BUSY`): trying again later may succeed.
+    #[must_use]
+    pub fn is_busy(&self) -> bool {
+        let StoreError::Database(e) = self else { return false };
+        match e.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Database(d)) => {
+                // SQLite's primary result code is the low byte of the extended one.
+                d.code().and_then(|c| c.parse::<u32>().ok()).is_some_and(|c| c & 0xff == 5)
+            }
+            Some(sqlx::Error::PoolTimedOut) => true,
+            _ => false,
+        }
+    }
+}
+
 /// Everything flowvault persists.
 ///
 /// Every method that touches tenant data takes the tenant, and implementations scope every query

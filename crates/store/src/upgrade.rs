@@ -11,7 +11,8 @@
 //! All of it happens in one write transaction ([`crate::Store::upgrade_rows`]), so a crash
 //! leaves the vault as it was, and a second process waits and then opens the upgraded vault.
 //! A row that does not open with the earlier context (it was already tampered with) is left as
-//! it is, and stays refused.
+//! it is, and stays refused. A legacy keyring beside rows that already carry MACs means the
+//! keyring was replaced after an upgrade: the upgrade is refused and nothing is written.
 
 use flowvault_core::{Setup, TenantId};
 use flowvault_crypto::{Keyring, SealContext, SealedKey};
@@ -23,6 +24,13 @@ use crate::records::{ClientRow, ConnectionRow, ResealedConnection, RowUpgrade};
 use crate::vault::{
     LEGACY_PURPOSE_SETUP, LEGACY_PURPOSE_TOKENS, fingerprint, setup_context, tokens_context,
 };
+
+/// Why an upgrade is refused when rows already carry what it would write: re-keying a secret
+/// hash twice would lock every client out, so nothing is changed.
+pub(crate) const ALREADY_UPGRADED: &str = "the keyring is in the earlier format but management \
+     clients or flows already carry a MAC: the keyring rows were replaced (restored from an \
+     older backup?) after the vault was upgraded; restore the keyring that matches the rest of \
+     the database";
 
 /// Earlier builds sealed execution records under this purpose alone.
 const LEGACY_PURPOSE_EXECUTION: &str = "execution";

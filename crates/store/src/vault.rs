@@ -128,6 +128,9 @@ impl From<StoreError> for VaultError {
 }
 
 const META_KEY_KIND: &str = "master_key_kind";
+
+/// How long [`Vault::open`] waits for another process's upgrade of a large vault.
+const UPGRADE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 const META_KDF_SALT: &str = "kdf_salt";
 const META_KDF_PARAMS: &str = "kdf_params";
 /// Earlier builds sealed setups and tokens under these purposes alone; the vault's upgrade
@@ -165,7 +168,10 @@ impl Vault {
     }
 
     /// Unlocks the vault in `store` with the master key, initialising it if the store is new.
-    /// Nothing is written unless the store is new.
+    /// Nothing is written unless the store is new or was written by an earlier build: then it
+    /// is upgraded once, in one transaction. A process that finds the
+    /// database locked by another one's upgrade waits for it (up to ten minutes) and opens
+    /// what it wrote.
     ///
     /// # Errors
     /// [`VaultError::Unlock`] if the key does not open the keyring,
@@ -177,6 +183,7 @@ impl Vault {
         clock: Arc<dyn Clock>,
     ) -> Result<(Self, Opened), VaultError> {
         let given = kind_name(&source);
+        let started = std::time::Instant::now();
         loop {
             let stored = store.keyring().await?;
             if !stored.is_empty() {
@@ -199,9 +206,16 @@ impl Vault {
                 if keyring.needs_upgrade() {
                     let resealed = keyring.upgrade(master)?;
                     let plan = crate::upgrade::Plan::new(&keyring, stored, resealed);
-                    if !store.upgrade_rows(&plan).await? {
+                    match store.upgrade_rows(&plan).await {
+                        Ok(true) => {}
                         // Another process upgraded the vault first: open what it wrote.
-                        continue;
+                        Ok(false) => continue,
+                        Err(e) if e.is_busy() && started.elapsed() < UPGRADE_WAIT => {
+                            tracing::info!("waiting for another process to finish its upgrade");
+                            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
                     }
                     tracing::info!(
                         "vault upgraded: rows are now authenticated and bound to their app"

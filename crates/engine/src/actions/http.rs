@@ -245,14 +245,21 @@ impl<'a> Http<'a> {
             Body::None => {}
             Body::Json(v) => {
                 out.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                out.body = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
+                out.body = Bytes::from(
+                    serde_json::to_vec(&v)
+                        .map_err(|_| ActionError::new("the JSON body can't be serialised"))?,
+                );
             }
             Body::Form(fields) => {
                 out.headers.insert(
                     CONTENT_TYPE,
                     HeaderValue::from_static("application/x-www-form-urlencoded"),
                 );
-                out.body = Bytes::from(serde_urlencoded::to_string(&fields).unwrap_or_default());
+                out.body = Bytes::from(serde_urlencoded::to_string(&fields).map_err(|_| {
+                    ActionError::new(
+                        "the form body can't be encoded (nested values are not form fields)",
+                    )
+                })?);
             }
             Body::Raw(content_type, bytes) => {
                 out.headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -307,8 +314,10 @@ pub fn provider_error(app: &str, response: &Response, message_pointers: &[&str])
             })
         })
         .or_else(|| response.body.as_str().map(text_of_page));
+    // Not cut short here: the runner scrubs the message of secrets first, then bounds it (a
+    // secret across a cut would leave its start behind).
     let message = match found.filter(|m| !m.is_empty()) {
-        Some(m) => format!("{app} answered {}: {}", response.status, truncate(&m, 500)),
+        Some(m) => format!("{app} answered {}: {}", response.status, printable(&m)),
         None => format!("{app} answered {}", response.status),
     };
     ActionError { message, status: Some(response.status) }
@@ -333,12 +342,9 @@ fn collapse(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    let mut out: String = s.chars().filter(|c| !c.is_control() || *c == '\n').take(max).collect();
-    if s.chars().count() > max {
-        out.push('…');
-    }
-    out
+/// `s` without control characters other than newlines.
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control() || *c == '\n').collect()
 }
 
 #[cfg(test)]

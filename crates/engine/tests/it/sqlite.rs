@@ -38,8 +38,11 @@ async fn two_replicas_on_one_sqlite_file_never_reuse_a_refresh_token() {
         let (vault, _) = Vault::open(store, MasterKeySource::Key(key), clock.clone())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let policy =
-            RefreshPolicy { margin: Duration::from_millis(500), ..RefreshPolicy::default() };
+        let policy = RefreshPolicy {
+            margin: Duration::from_millis(500),
+            min_interval: Duration::from_millis(500),
+            ..RefreshPolicy::default()
+        };
         let config = EngineConfig {
             policy,
             providers: World::providers(&["api"]),
@@ -122,7 +125,11 @@ async fn an_unreadable_row_is_marked_and_skipped_and_other_tenants_refresh_on_ti
     let (vault, _) = Vault::open(store, MasterKeySource::Key(key), clock.clone())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let policy = RefreshPolicy { margin: Duration::from_millis(500), ..RefreshPolicy::default() };
+    let policy = RefreshPolicy {
+        margin: Duration::from_millis(500),
+        min_interval: Duration::from_millis(500),
+        ..RefreshPolicy::default()
+    };
     let engine = Engine::new(
         Arc::new(vault),
         Arc::new(transport),

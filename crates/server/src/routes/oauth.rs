@@ -170,9 +170,19 @@ async fn issue(
     let address =
         source_address(peer.ip(), &parts.headers, &state.config.trusted_proxies).to_string();
     let shown_id: String = client_id.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
+    let internal = |e: flowvault_store::VaultError| {
+        tracing::error!(error = %e, "client authentication failed");
+        OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+    };
+    let id = client_id.parse::<ClientId>().ok();
+    let known = match &id {
+        Some(id) => state.vault.client(id).await.map_err(internal)?.is_some(),
+        None => false,
+    };
     // Throttled per source and client: someone else's failures never slow the right secret
-    // from another address.
-    let pair = format!("{address}|{shown_id}");
+    // from another address. Ids that name no client share one key per source, so a stream of
+    // made-up ids counts as one guesser rather than growing the table one entry per id.
+    let pair = if known { format!("{address}|{shown_id}") } else { format!("{address}|?") };
     if let Err(wait) = state.auth.per_source_and_client.check(&pair, now) {
         tracing::warn!(%address, client = %shown_id, "client authentication throttled");
         let mut e = OAuthError::new(
@@ -184,14 +194,11 @@ async fn issue(
         return Err(e);
     }
 
-    let internal = |e: flowvault_store::VaultError| {
-        tracing::error!(error = %e, "client authentication failed");
-        OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
-    };
-    let id = client_id.parse::<ClientId>().ok();
     let client = match &id {
-        Some(id) => state.vault.authenticate_client(id, &secret).await.map_err(internal)?,
-        None => None,
+        Some(id) if known => {
+            state.vault.authenticate_client(id, &secret).await.map_err(internal)?
+        }
+        _ => None,
     };
     let Some(client) = client else {
         state.auth.per_source_and_client.record_failure(&pair, now);

@@ -414,4 +414,42 @@ async fn a_vault_from_an_earlier_build_is_upgraded_once() {
     let late = "mc_later00000000000000000".parse().unwrap_or_else(|e| panic!("{e}"));
     assert!(again.authenticate_client(&late, secret).await.is_ok_and(|c| c.is_none()));
     assert!(again.authenticate_client(&id, secret).await.is_ok_and(|c| c.is_some()));
+    drop(again);
+    _store.close().await;
+
+    // The keyring rows put back from before the upgrade (an old backup of one table): the
+    // upgrade is refused rather than re-keying secret hashes a second time, and nothing changes.
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let replace = async |db: &mut sqlx::SqliteConnection, keys: &[SealedKey]| {
+        exec(db, "DELETE FROM keyring", &[]).await;
+        for k in keys {
+            sqlx::query(
+                "INSERT INTO keyring (kind, term, sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(k.kind.as_str())
+            .bind(i64::from(k.term))
+            .bind(&k.sealed)
+            .bind(at)
+            .execute(&mut *db)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        }
+    };
+    replace(&mut db, &legacy_keys).await;
+    drop(db);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&path).await.unwrap_or_else(|e| panic!("{e}")));
+    let refused =
+        Vault::open(Arc::clone(&store), MasterKeySource::Key(master()), Arc::new(SystemClock))
+            .await;
+    let Err(VaultError::Store(flowvault_store::StoreError::Corrupt(why))) = refused else {
+        panic!("a legacy keyring beside upgraded rows opened: {:?}", refused.map(|_| ()));
+    };
+    assert!(why.contains("keyring rows were replaced"), "{why}");
+    assert_eq!(store.keyring().await.unwrap_or_else(|e| panic!("{e}")).len(), 2, "unchanged");
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    replace(&mut db, &keyring).await;
+    drop(db);
+    let (_store, restored) = open(&path, &master_bytes.clone().try_into().unwrap_or([0; 32])).await;
+    assert!(restored.authenticate_client(&id, secret).await.is_ok_and(|c| c.is_some()));
 }
