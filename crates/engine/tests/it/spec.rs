@@ -33,8 +33,13 @@
 //! values may be a string or a number as well as an object. SendGrid uses the current
 //! `sendgrid_tsg_mail_v3.json`; Twilio needs no correction.
 //!
-//! The documents live outside the repository, in `$FLOWVAULT_SPECS_DIR` or `../shared/specs`
-//! from the workspace root; each test parses its document once.
+//! By default the documents are the reduced contracts in `tests/contracts/` at the workspace
+//! root: each original cut down to the operations flowvault calls (paths, parameters, request
+//! bodies, security and every schema they reach, no prose), written by `scripts/gen-contracts.py`,
+//! which says where each original comes from. With `FLOWVAULT_SPECS_DIR` set, the same tests read
+//! the full originals from that directory instead (same file names), a deeper run that also checks
+//! the contracts were made from those very files. The contracts keep the defects as published, so
+//! the corrections above apply to both; each test parses its document once.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -47,6 +52,7 @@ use axum::middleware::Next;
 use flowvault_core::AppId;
 use flowvault_testkit::providers::{mailchimp, sendgrid, slack, twilio};
 use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
 
 use self::harness::Harness;
 
@@ -236,14 +242,63 @@ async fn mailchimp_upsert_member_is_a_put_list_member_request() {
     );
 }
 
-/// The providers' documents: `$FLOWVAULT_SPECS_DIR`, else `../shared/specs` from the workspace.
-fn specs_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FLOWVAULT_SPECS_DIR") {
-        return PathBuf::from(dir);
+/// Each contract says where it comes from and keeps the operations it lists; in a deeper run,
+/// the originals in `$FLOWVAULT_SPECS_DIR` must be the very files the contracts were made from.
+#[test]
+fn the_contracts_say_where_they_come_from() {
+    let originals = std::env::var_os("FLOWVAULT_SPECS_DIR").map(PathBuf::from);
+    for contract in [
+        "twilio_api_v2010.json",
+        "slack_web_openapi_v2.json",
+        "sendgrid_tsg_mail_v3.json",
+        "mailchimp_marketing_openapi.json",
+        "auth0_flows.json",
+    ] {
+        let path = contracts_dir().join(contract);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let doc: Value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{contract}: {e}"));
+        let source = &doc["x-flowvault-source"];
+        for key in ["file", "sha256", "repository", "commit", "path", "licence"] {
+            let value = source[key].as_str().unwrap_or_default();
+            assert!(!value.is_empty(), "{contract}: x-flowvault-source has no `{key}`");
+        }
+        for op in source["operations"].as_array().into_iter().flatten() {
+            let path =
+                op["path"].as_str().unwrap_or_default().replace('~', "~0").replace('/', "~1");
+            let method = op["method"].as_str().unwrap_or_default().to_ascii_lowercase();
+            let kept = doc.pointer(&format!("/paths/{path}/{method}/operationId"));
+            assert_eq!(kept, Some(&op["operationId"]), "{contract}: {op} is not in the contract");
+        }
+        // Only the originals the spec tests read must be there (they fail without them).
+        let Some(original) = originals
+            .as_ref()
+            .map(|dir| dir.join(source["file"].as_str().unwrap_or_default()))
+            .filter(|o| o.exists())
+        else {
+            continue;
+        };
+        let bytes = std::fs::read(&original).unwrap_or_else(|e| panic!("{e}"));
+        let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            source["sha256"].as_str(),
+            Some(digest.as_str()),
+            "tests/contracts/{contract} was not made from {}: run scripts/gen-contracts.py on it",
+            original.display()
+        );
     }
+}
+
+/// The reduced contracts kept in the repository: `tests/contracts/` at the workspace root.
+fn contracts_dir() -> PathBuf {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let workspace = workspace.canonicalize().unwrap_or(workspace);
-    workspace.parent().map_or_else(|| workspace.join("../shared/specs"), |p| p.join("shared/specs"))
+    workspace.canonicalize().unwrap_or(workspace).join("tests/contracts")
+}
+
+/// Where the tests read the providers' documents: the full originals in `$FLOWVAULT_SPECS_DIR`
+/// when it is set, else the contracts.
+fn specs_dir() -> PathBuf {
+    std::env::var_os("FLOWVAULT_SPECS_DIR").map_or_else(contracts_dir, PathBuf::from)
 }
 
 fn load(file: &str) -> Value {
@@ -251,11 +306,10 @@ fn load(file: &str) -> Value {
     let path = dir.join(file);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "the providers' OpenAPI documents are needed and `{}` could not be read ({e}); looked \
-             in {} — set FLOWVAULT_SPECS_DIR to the directory that holds them (CI has them at \
-             ../shared/specs from the workspace root)",
-            path.display(),
-            dir.display()
+            "`{}` could not be read ({e}): the reduced contracts are in tests/contracts/ of the \
+             repository; FLOWVAULT_SPECS_DIR, when set, must name a directory that holds the full \
+             documents under the same names",
+            path.display()
         )
     });
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
