@@ -1,11 +1,14 @@
-//! HubSpot contacts (CRM v3), with a private app token (`API_KEY`) or an OAuth access token, both
-//! as a bearer token.
+//! HubSpot contacts (CRM v3) and workflow enrollment (Workflows API v2), with a private app token
+//! (`API_KEY`) or an OAuth access token, both as a bearer token.
 //!
 //! - `UPSERT_CONTACT`: `POST /crm/v3/objects/contacts/batch/upsert` with one input identified by
 //!   `idProperty: "email"`: HubSpot creates the contact or updates the one with that address in a
 //!   single call (no search-then-write race). Properties come from `properties` (Auth0's list of
 //!   `{property, value}`, or an object) and from any extra params (the action's params are open).
 //! - `GET_CONTACT`: `GET /crm/v3/objects/contacts/{email}?idProperty=email`.
+//! - `ENROLL_CONTACT`: `POST /automation/v2/workflows/{workflowId}/enrollments/contacts/{email}`,
+//!   no body; HubSpot answers 204 with nothing, so the output says what was done:
+//!   `{"enrolled": true, "workflow_id": 123, "email": "…"}` (Auth0 documents no output for it).
 
 use flowvault_core::{AppId, SetupType};
 use http::Method;
@@ -65,8 +68,31 @@ pub(super) async fn run(op: HubspotOp, call: &Call<'_>) -> Result<Value, ActionE
             let request = Request::new(Method::GET, url).query("idProperty", "email").auth(auth);
             Ok(Http::expect_success("HUBSPOT", call.http.send(request, true).await?, ERRORS)?.body)
         }
-        HubspotOp::EnrollContact => Err(ActionError::new(format!("{op:?} is not implemented yet"))),
+        HubspotOp::EnrollContact => {
+            let workflow = workflow_id(&call.value("workflow_id"))?;
+            let url = format!(
+                "{base}/automation/v2/workflows/{workflow}/enrollments/contacts/{}",
+                path_segment(&email)?
+            );
+            let request = Request::new(Method::POST, url).auth(auth);
+            Http::expect_success("HUBSPOT", call.http.send(request, true).await?, ERRORS)?;
+            Ok(json!({"enrolled": true, "workflow_id": workflow, "email": email}))
+        }
     }
+}
+
+/// A workflow id: HubSpot's are positive integers, given as a number or as a string of digits.
+fn workflow_id(value: &Value) -> Result<u64, ActionError> {
+    let id = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        _ => None,
+    };
+    id.filter(|&id| id > 0).ok_or_else(|| {
+        ActionError::new("param `workflow_id` must be a workflow id (a positive integer)")
+    })
 }
 
 /// The contact properties: `properties` and the extra params, as HubSpot's string values.
@@ -124,6 +150,15 @@ mod tests {
         assert_eq!(text(&json!(42)), "42");
         assert_eq!(text(&json!(true)), "true");
         assert_eq!(text(&Value::Null), "");
+    }
+
+    #[test]
+    fn workflow_ids_are_positive_integers() {
+        assert_eq!(workflow_id(&json!(123)), Ok(123));
+        assert_eq!(workflow_id(&json!("0042")), Ok(42));
+        for bad in [json!(0), json!(-1), json!(1.5), json!(""), json!("12/../3"), json!(null)] {
+            assert!(workflow_id(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! Stripe customers: `CREATE_CUSTOMER` (`POST /v1/customers`), `GET_CUSTOMER`
 //! (`GET /v1/customers/{id}`), `UPDATE_CUSTOMER` (`POST /v1/customers/{id}`) and `FIND_CUSTOMERS`
-//! (`GET /v1/customers?email=`). Bodies are form-encoded with Stripe's bracket notation for nested
-//! objects (`address[city]`, `metadata[plan]`, `tax_id_data[0][type]`). A `KEY_PAIR` connection
+//! (`GET /v1/customers?email=`); their tax ids: `ADD_TAX_ID`
+//! (`POST /v1/customers/{customer}/tax_ids`) and `DELETE_TAX_ID`
+//! (`DELETE /v1/customers/{customer}/tax_ids/{id}`); and `CREATE_PORTAL_SESSION`
+//! (`POST /v1/billing_portal/sessions`), whose `url` sends the customer to Stripe's billing
+//! portal. Bodies are form-encoded with Stripe's bracket notation for nested objects
+//! (`address[city]`, `metadata[plan]`, `tax_id_data[0][type]`). A `KEY_PAIR` connection
 //! authenticates with its secret key, an `OAUTH_CODE` (Connect) connection with its access token,
-//! both as a bearer token.
+//! both as a bearer token. The output is Stripe's answer as is.
 //!
 //! `FIND_CUSTOMERS` uses the list endpoint's `email` filter rather than the Search API: Stripe
 //! documents search as eventually consistent ("don't use search in read-after-write flows") and
@@ -53,12 +57,38 @@ pub(super) async fn run(op: StripeOp, call: &Call<'_>) -> Result<Value, ActionEr
         StripeOp::FindCustomers => Request::new(Method::GET, format!("{base}/v1/customers"))
             .query("email", call.str("email")?)
             .query("limit", PAGE),
-        StripeOp::AddTaxId | StripeOp::CreatePortalSession | StripeOp::DeleteTaxId => {
-            return Err(ActionError::new(format!("{op:?} is not implemented yet")));
+        StripeOp::AddTaxId => {
+            let form = vec![
+                ("type".to_owned(), call.str("type")?),
+                ("value".to_owned(), call.str("value")?),
+            ];
+            Request::new(Method::POST, format!("{}/tax_ids", customer_url(call, &base)?)).form(form)
+        }
+        StripeOp::DeleteTaxId => {
+            let url = format!(
+                "{}/tax_ids/{}",
+                customer_url(call, &base)?,
+                path_segment(&call.str("id")?)?
+            );
+            Request::new(Method::DELETE, url)
+        }
+        StripeOp::CreatePortalSession => {
+            let mut form = vec![("customer".to_owned(), call.str("customer_id")?)];
+            // Empty means "not given": Stripe refuses an empty URL, and without one the portal
+            // uses the account's default return URL.
+            if let Some(url) = call.opt_str("return_url").filter(|u| !u.is_empty()) {
+                form.push(("return_url".to_owned(), url));
+            }
+            Request::new(Method::POST, format!("{base}/v1/billing_portal/sessions")).form(form)
         }
     };
     let response = call.http.send(request.auth(auth), true).await?;
     Ok(Http::expect_success("STRIPE", response, ERRORS)?.body)
+}
+
+/// `{base}/v1/customers/{customer_id}`, the customer whose tax ids an action changes.
+fn customer_url(call: &Call<'_>, base: &str) -> Result<String, ActionError> {
+    Ok(format!("{base}/v1/customers/{}", path_segment(&call.str("customer_id")?)?))
 }
 
 fn auth(call: &Call<'_>) -> Result<Auth, ActionError> {

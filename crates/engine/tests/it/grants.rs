@@ -6,21 +6,12 @@ use std::sync::Arc;
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use flowvault_core::{AppId, ConnectionStatus, validate_create};
 use flowvault_engine::{Engine, EngineConfig, HttpLimits, HttpTransport, NetPolicy};
 use serde_json::json;
 use url::Url;
 
-use crate::support::{World, run_refresher, secs};
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let lines: Vec<&str> =
-        b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
-    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
-}
+use crate::support::{World, pem, run_refresher, secs};
 
 #[tokio::test(start_paused = true)]
 async fn a_service_account_gets_tokens_with_a_signed_assertion() {

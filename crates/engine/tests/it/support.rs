@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use flowvault_core::{
     AppId, Clock, ConnectionId, TenantId, TenantName, Timestamp, validate_create,
 };
@@ -162,4 +164,12 @@ pub(crate) fn run_refresher(engine: &Engine) -> tokio::sync::oneshot::Sender<()>
 
 pub(crate) fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
+}
+
+/// `der` as a PEM block labelled `label` (`PRIVATE KEY`, `PUBLIC KEY`).
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let lines: Vec<&str> =
+        b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
 }

@@ -125,6 +125,8 @@ struct Code {
 struct AccessToken {
     /// The client id, or the service account for jwt-bearer: what `/userinfo` calls `sub`.
     subject: String,
+    /// What the token response granted, for resource servers that check scopes.
+    scope: Option<String>,
     expires_at_millis: i64,
 }
 
@@ -249,6 +251,25 @@ impl FakeOAuth {
     #[must_use]
     pub fn access_token_valid(&self, token: &str) -> bool {
         self.token_subject(token).is_some()
+    }
+
+    /// The scopes granted to `token` (split on spaces), or `None` if it is not an access token
+    /// this server issued that has not expired: what a resource server (the BigQuery fake) reads
+    /// to refuse a token that lacks the scope an endpoint needs.
+    #[must_use]
+    pub fn access_token_scopes(&self, token: &str) -> Option<Vec<String>> {
+        let now = self.now_millis();
+        let state = self.lock();
+        let access = state.access_tokens.get(token).filter(|a| now < a.expires_at_millis)?;
+        Some(
+            access
+                .scope
+                .iter()
+                .flat_map(|s| s.split(' '))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 
     /// Revokes every refresh token issued so far: presenting one gets `invalid_grant`, as after

@@ -642,6 +642,11 @@ async fn jwt_bearer_with_a_service_account_key() {
     assert!(reply.body.get("refresh_token").is_none());
     let info = userinfo(&fx.router, reply.field("access_token")).await;
     assert_eq!(info.field("sub"), ROBOT);
+    assert_eq!(
+        fx.fake.access_token_scopes(reply.field("access_token")),
+        Some(vec!["https://www.googleapis.com/auth/drive".to_owned()])
+    );
+    assert_eq!(fx.fake.access_token_scopes("at_unknown"), None);
 
     let stats = fx.fake.stats();
     assert_eq!(stats.by_grant.get(JWT_BEARER), Some(&1));

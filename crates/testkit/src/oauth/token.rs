@@ -267,7 +267,8 @@ impl State {
         let access_token = random_token(&self.token_prefix)?;
         let lifetime_millis = i64::try_from(self.lifetime.as_millis()).unwrap_or(i64::MAX);
         let expires_at_millis = now.saturating_add(lifetime_millis);
-        self.access_tokens.insert(access_token.clone(), AccessToken { subject, expires_at_millis });
+        let record = AccessToken { subject, scope: scope.clone(), expires_at_millis };
+        self.access_tokens.insert(access_token.clone(), record);
         *self.stats.by_grant.entry(grant_type.to_owned()).or_default() += 1;
         Ok(TokenResponse {
             access_token,

@@ -1,8 +1,10 @@
 //! A fake of HubSpot's CRM v3 contacts: `POST /crm/v3/objects/contacts/batch/upsert` (by
 //! `idProperty: "email"`) and `GET /crm/v3/objects/contacts/{id}` (by id, or by e-mail address
-//! with `?idProperty=email`). Bearer tokens only (private app tokens and OAuth tokens alike);
-//! errors are `{"status": "error", "message", "correlationId", "category"}`, and a property the
-//! account does not have is refused as HubSpot refuses it.
+//! with `?idProperty=email`); and of the Workflows API v2's
+//! `POST /automation/v2/workflows/{workflowId}/enrollments/contacts/{email}`, which enrolls an
+//! existing contact in an existing workflow and answers 204. Bearer tokens only (private app
+//! tokens and OAuth tokens alike); errors are `{"status": "error", "message", "correlationId",
+//! "category"}`, and a property the account does not have is refused as HubSpot refuses it.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -46,6 +48,8 @@ struct HubspotState {
     properties: Vec<String>,
     /// (id, properties)
     contacts: Vec<(u64, Map<String, Value>)>,
+    /// (workflow id, e-mail addresses enrolled, in order)
+    workflows: Vec<(u64, Vec<String>)>,
     next_id: u64,
 }
 
@@ -97,6 +101,19 @@ impl FakeHubspot {
         id.to_string()
     }
 
+    /// Adds a contact workflow with id `id`, with nobody enrolled.
+    pub fn add_workflow(&self, id: u64) -> &Self {
+        self.lock().workflows.push((id, Vec::new()));
+        self
+    }
+
+    /// The e-mail addresses enrolled in workflow `id`, in the order they were enrolled.
+    #[must_use]
+    pub fn enrolled(&self, id: u64) -> Vec<String> {
+        let state = self.lock();
+        state.workflows.iter().find(|(w, _)| *w == id).map(|(_, e)| e.clone()).unwrap_or_default()
+    }
+
     /// The properties of the contact with `email`.
     #[must_use]
     pub fn contact(&self, email: &str) -> Option<Map<String, Value>> {
@@ -139,6 +156,14 @@ async fn handle(
         );
     }
     let path = uri.path().trim_end_matches('/');
+    if let Some(rest) = path.strip_prefix("/automation/v2/workflows/") {
+        return match (method, rest.split('/').collect::<Vec<_>>().as_slice()) {
+            (Method::POST, [workflow, "enrollments", "contacts", email]) => {
+                enroll(&fake, workflow, &decode_segment(email))
+            }
+            _ => error(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", "Resource not found"),
+        };
+    }
     match (method, path.strip_prefix("/crm/v3/objects/contacts")) {
         (Method::POST, Some("/batch/upsert")) => upsert(&fake, &received),
         (Method::GET, Some(id)) if id.len() > 1 => {
@@ -221,6 +246,33 @@ fn upsert(fake: &FakeHubspot, received: &Received) -> Response {
         results.push(contact_json(state.contacts[i].0, &state.contacts[i].1, Some(new)));
     }
     ok(json!({"status": "COMPLETE", "results": results, "startedAt": NOW, "completedAt": NOW}))
+}
+
+/// Enrolls the contact with `email` in workflow `workflow`: both must exist. Enrolling a contact
+/// already enrolled answers 204 again and changes nothing.
+fn enroll(fake: &FakeHubspot, workflow: &str, email: &str) -> Response {
+    let mut state = fake.lock();
+    if find(&state, email).is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            &format!("Contact with email {email} does not exist"),
+        );
+    }
+    let known = workflow.parse::<u64>().ok().and_then(|id| {
+        state.workflows.iter_mut().find(|(w, _)| *w == id).map(|(_, enrolled)| enrolled)
+    });
+    let Some(enrolled) = known else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            &format!("Workflow {workflow} does not exist"),
+        );
+    };
+    if !enrolled.iter().any(|e| e.eq_ignore_ascii_case(email)) {
+        enrolled.push(email.to_owned());
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 fn find(state: &HubspotState, email: &str) -> Option<usize> {

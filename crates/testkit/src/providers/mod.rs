@@ -10,6 +10,7 @@
 pub mod activecampaign;
 pub mod airtable;
 pub mod auth0;
+pub mod bigquery;
 pub mod clearbit;
 pub mod google_sheets;
 pub mod hubspot;

@@ -1,8 +1,11 @@
 //! A fake of Stripe's customers API: `POST /v1/customers`, `GET /v1/customers/{id}`,
-//! `POST /v1/customers/{id}` and `GET /v1/customers?email=`. It takes a secret key as a bearer
-//! token or as the HTTP Basic user (as Stripe does), form-encoded bodies in bracket notation, and
-//! answers errors as `{"error": {"type", "message", "param"?, "code"?}}`; an invalid key is echoed
-//! masked like Stripe's message: up to its last `_`, then `****` and its last four characters.
+//! `POST /v1/customers/{id}` and `GET /v1/customers?email=`; customers' tax ids
+//! (`POST /v1/customers/{id}/tax_ids`, `DELETE /v1/customers/{id}/tax_ids/{tax_id}`); and billing
+//! portal sessions (`POST /v1/billing_portal/sessions`). It takes a secret key as a bearer token or
+//! as the HTTP Basic user (as Stripe does), form-encoded bodies in bracket notation, and answers
+//! errors as `{"error": {"type", "message", "param"?, "code"?}}`; an invalid key is echoed masked
+//! like Stripe's message: up to its last `_`, then `****` and its last four characters. Ids in the
+//! path are percent-decoded, as Stripe does.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,7 +17,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::request::{bearer_or_basic_user, content_type, form, param, query};
+use super::request::{bearer_or_basic_user, content_type, decode_segment, form, param, query};
 use super::{Log, Received, Refusal, fake_secret};
 
 /// When the fake says customers were created (2026-11-26T12:00:00Z).
@@ -22,6 +25,13 @@ const CREATED: u64 = 1_795_694_400;
 const ADDRESS_FIELDS: &[&str] = &["city", "country", "line1", "line2", "postal_code", "state"];
 const CUSTOMER_FIELDS: &[&str] =
     &["name", "email", "description", "phone", "tax_exempt", "address", "metadata"];
+/// The tax id types the fake knows (Stripe knows many more; these are enough to refuse a typo).
+const TAX_ID_TYPES: &[&str] = &[
+    "au_abn", "br_cnpj", "br_cpf", "ca_bn", "ch_vat", "eu_vat", "gb_vat", "in_gst", "jp_cn",
+    "mx_rfc", "no_vat", "nz_gst", "sg_uen", "us_ein", "za_vat",
+];
+const PORTAL_FIELDS: &[&str] =
+    &["customer", "return_url", "configuration", "flow_data", "locale", "on_behalf_of"];
 
 /// An in-process Stripe. Clones share state.
 #[derive(Debug, Clone)]
@@ -35,6 +45,9 @@ pub struct FakeStripe {
 struct StripeState {
     keys: Vec<String>,
     customers: BTreeMap<String, Value>,
+    /// Tax ids by id, each naming its customer.
+    tax_ids: BTreeMap<String, Value>,
+    portal_sessions: Vec<Value>,
     next_id: u64,
 }
 
@@ -88,6 +101,28 @@ impl FakeStripe {
         self.lock().customers.get(id).cloned()
     }
 
+    /// Adds a tax id to customer `customer` (which must exist) and returns its id.
+    ///
+    /// # Panics
+    /// If there is no such customer: the test set its fake up wrong.
+    pub fn add_tax_id(&self, customer: &str, kind: &str, value: &str) -> String {
+        let mut state = self.lock();
+        assert!(state.customers.contains_key(customer), "no customer {customer}");
+        insert_tax_id(&mut state, customer, kind, value)
+    }
+
+    /// The tax ids of customer `customer`, oldest first.
+    #[must_use]
+    pub fn tax_ids(&self, customer: &str) -> Vec<Value> {
+        tax_ids_of(&self.lock(), customer)
+    }
+
+    /// The billing portal sessions created so far.
+    #[must_use]
+    pub fn portal_sessions(&self) -> Vec<Value> {
+        self.lock().portal_sessions.clone()
+    }
+
     /// The API, to serve at the provider's base URL.
     pub fn router(&self) -> Router {
         Router::new().fallback(handle).with_state(self.clone())
@@ -113,7 +148,9 @@ async fn handle(
 ) -> Result<Response, Refusal> {
     fake.log.push(Received::with_body(&method, &uri, &headers, logged_body(&headers, &body)));
     authenticate(&fake, &headers)?;
-    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+    let decoded: Vec<String> =
+        uri.path().trim_matches('/').split('/').map(decode_segment).collect();
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let form = || -> Result<Map<String, Value>, Refusal> {
         if !body.is_empty()
             && !content_type(&headers)
@@ -132,6 +169,11 @@ async fn handle(
             fake.customer(id).ok_or_else(|| no_such_customer(id))?
         }
         (Method::POST, ["v1", "customers", id]) => update(&fake, id, form()?)?,
+        (Method::POST, ["v1", "customers", id, "tax_ids"]) => add_tax_id(&fake, id, form()?)?,
+        (Method::DELETE, ["v1", "customers", id, "tax_ids", tax_id]) => {
+            delete_tax_id(&fake, id, tax_id)?
+        }
+        (Method::POST, ["v1", "billing_portal", "sessions"]) => portal_session(&fake, form()?)?,
         (method, _) => {
             let message = format!("Unrecognized request URL ({method}: {}).", uri.path());
             return Err(error(StatusCode::NOT_FOUND, &message, None, None));
@@ -154,16 +196,47 @@ fn authenticate(fake: &FakeStripe, headers: &HeaderMap) -> Result<(), Refusal> {
     Err(error(StatusCode::UNAUTHORIZED, &message, None, None))
 }
 
-fn create(fake: &FakeStripe, fields: Map<String, Value>) -> Result<Value, Refusal> {
+fn create(fake: &FakeStripe, mut fields: Map<String, Value>) -> Result<Value, Refusal> {
     let mut allowed = CUSTOMER_FIELDS.to_vec();
     allowed.push("tax_id_data");
     check(&fields, &allowed)?;
+    let tax_ids = fields.remove("tax_id_data");
+    let tax_ids: Vec<(String, String)> = tax_ids
+        .as_ref()
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(Map::values)
+        .map(|t| {
+            let text = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            (text("type"), text("value"))
+        })
+        .collect();
+    for (i, (kind, value)) in tax_ids.iter().enumerate() {
+        if !TAX_ID_TYPES.contains(&kind.as_str()) {
+            let param = format!("tax_id_data[{i}][type]");
+            let message = format!("Invalid {param}: must be one of {}", TAX_ID_TYPES.join(", "));
+            return Err(invalid(&message, Some(&param)));
+        }
+        if !valid_tax_id(kind, value) {
+            let param = format!("tax_id_data[{i}][value]");
+            let message = format!("Invalid value for {kind}.");
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                &message,
+                Some(&param),
+                Some("tax_id_invalid"),
+            ));
+        }
+    }
     let mut state = fake.lock();
     let id = next_id(&mut state);
     let mut customer = blank_customer(&id);
     apply(&mut customer, fields);
-    state.customers.insert(id, customer.clone());
-    Ok(customer)
+    state.customers.insert(id.clone(), customer);
+    for (kind, value) in &tax_ids {
+        insert_tax_id(&mut state, &id, kind, value);
+    }
+    Ok(state.customers.get(&id).cloned().unwrap_or_default())
 }
 
 fn update(fake: &FakeStripe, id: &str, fields: Map<String, Value>) -> Result<Value, Refusal> {
@@ -172,6 +245,97 @@ fn update(fake: &FakeStripe, id: &str, fields: Map<String, Value>) -> Result<Val
     let customer = state.customers.get_mut(id).ok_or_else(|| no_such_customer(id))?;
     apply(customer, fields);
     Ok(customer.clone())
+}
+
+/// `POST /v1/customers/{id}/tax_ids`: `type` and `value`, checked as Stripe checks them.
+fn add_tax_id(
+    fake: &FakeStripe,
+    customer: &str,
+    fields: Map<String, Value>,
+) -> Result<Value, Refusal> {
+    check(&fields, &["type", "value"])?;
+    let text = |name: &str| fields.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let (kind, value) = (text("type"), text("value"));
+    for (name, given) in [("type", &kind), ("value", &value)] {
+        if given.is_empty() {
+            return Err(invalid(&format!("Missing required param: {name}."), Some(name)));
+        }
+    }
+    if !TAX_ID_TYPES.contains(&kind.as_str()) {
+        let message = format!("Invalid type: must be one of {}", TAX_ID_TYPES.join(", "));
+        return Err(invalid(&message, Some("type")));
+    }
+    if !valid_tax_id(&kind, &value) {
+        let message = format!("Invalid value for {kind}.");
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &message,
+            Some("value"),
+            Some("tax_id_invalid"),
+        ));
+    }
+    let mut state = fake.lock();
+    if !state.customers.contains_key(customer) {
+        return Err(no_such_customer(customer));
+    }
+    let id = insert_tax_id(&mut state, customer, &kind, &value);
+    Ok(state.tax_ids.get(&id).cloned().unwrap_or_default())
+}
+
+/// `DELETE /v1/customers/{id}/tax_ids/{tax_id}`: only the customer's own tax id.
+fn delete_tax_id(fake: &FakeStripe, customer: &str, id: &str) -> Result<Value, Refusal> {
+    let mut state = fake.lock();
+    if !state.customers.contains_key(customer) {
+        return Err(no_such_customer(customer));
+    }
+    let owned = state.tax_ids.get(id).is_some_and(|t| t["customer"] == customer);
+    if !owned {
+        let message = format!("No such tax_id: '{id}'");
+        return Err(error(StatusCode::NOT_FOUND, &message, Some("id"), Some("resource_missing")));
+    }
+    state.tax_ids.remove(id);
+    refresh_tax_ids(&mut state, customer);
+    Ok(json!({"id": id, "object": "tax_id", "deleted": true}))
+}
+
+/// `POST /v1/billing_portal/sessions`: a session for an existing customer. A customer that does
+/// not exist is a 400 here (a param, not the resource of the path), as with Stripe.
+fn portal_session(fake: &FakeStripe, fields: Map<String, Value>) -> Result<Value, Refusal> {
+    check(&fields, PORTAL_FIELDS)?;
+    let customer = fields.get("customer").and_then(Value::as_str).unwrap_or_default();
+    if customer.is_empty() {
+        return Err(invalid("Missing required param: customer.", Some("customer")));
+    }
+    let return_url = fields.get("return_url").and_then(Value::as_str);
+    if return_url.is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
+        return Err(invalid("Not a valid URL", Some("return_url")));
+    }
+    let mut state = fake.lock();
+    if !state.customers.contains_key(customer) {
+        let message = format!("No such customer: '{customer}'");
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &message,
+            Some("customer"),
+            Some("resource_missing"),
+        ));
+    }
+    state.next_id += 1;
+    let session = json!({
+        "id": format!("bps_Fake{:010}", state.next_id),
+        "object": "billing_portal.session",
+        "configuration": "bpc_Fake0000000001",
+        "created": CREATED,
+        "customer": customer,
+        "flow": null,
+        "livemode": false,
+        "locale": null,
+        "on_behalf_of": null,
+        "return_url": return_url,
+        "url": format!("https://billing.stripe.com/p/session/{}", fake_secret("test_", 24)),
+    });
+    state.portal_sessions.push(session.clone());
+    Ok(session)
 }
 
 fn list(fake: &FakeStripe, query: &[(String, String)]) -> Value {
@@ -223,6 +387,7 @@ fn check(fields: &Map<String, Value>, allowed: &[&str]) -> Result<(), Refusal> {
 }
 
 /// Writes `fields` into `customer`: metadata is merged key by key (an empty value removes one).
+/// Tax ids are stored apart ([`insert_tax_id`]).
 fn apply(customer: &mut Value, fields: Map<String, Value>) {
     for (name, value) in fields {
         match name.as_str() {
@@ -238,13 +403,65 @@ fn apply(customer: &mut Value, fields: Map<String, Value>) {
                     }
                 }
             }
-            "tax_id_data" => {
-                let ids: Vec<Value> =
-                    value.as_object().into_iter().flat_map(Map::values).cloned().collect();
-                customer["tax_ids"] = json!({"object": "list", "data": ids});
-            }
             _ => customer[name.as_str()] = value,
         }
+    }
+}
+
+/// Stores a new tax id of `customer` and shows it in the customer's `tax_ids`; returns its id.
+fn insert_tax_id(state: &mut StripeState, customer: &str, kind: &str, value: &str) -> String {
+    state.next_id += 1;
+    let id = format!("txi_Fake{:010}", state.next_id);
+    // Country-specific types name their country; an EU VAT number starts with it.
+    let country = match kind {
+        "eu_vat" => value.get(..2).unwrap_or_default().to_owned(),
+        _ => kind.split('_').next().unwrap_or_default().to_ascii_uppercase(),
+    };
+    let status = if kind == "eu_vat" { "pending" } else { "unavailable" };
+    let tax_id = json!({
+        "id": id, "object": "tax_id", "country": country, "created": CREATED,
+        "customer": customer, "livemode": false,
+        "owner": {"type": "customer", "customer": customer},
+        "type": kind, "value": value,
+        "verification": {"status": status, "verified_address": null, "verified_name": null},
+    });
+    state.tax_ids.insert(id.clone(), tax_id);
+    refresh_tax_ids(state, customer);
+    id
+}
+
+fn tax_ids_of(state: &StripeState, customer: &str) -> Vec<Value> {
+    state.tax_ids.values().filter(|t| t["customer"] == customer).cloned().collect()
+}
+
+/// The customer's `tax_ids` list, after a tax id was added or deleted.
+fn refresh_tax_ids(state: &mut StripeState, customer: &str) {
+    let data = tax_ids_of(state, customer);
+    if let Some(c) = state.customers.get_mut(customer) {
+        c["tax_ids"] = json!({"object": "list", "data": data});
+    }
+}
+
+/// The formats the fake checks: an EU VAT number is a country code then 2–13 letters or digits,
+/// a UK one `GB` and 9 or 12 digits, an EIN `NN-NNNNNNN`; other types need any text.
+fn valid_tax_id(kind: &str, value: &str) -> bool {
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    match kind {
+        "eu_vat" => match (value.get(..2), value.get(2..)) {
+            (Some(country), Some(rest)) => {
+                country.bytes().all(|b| b.is_ascii_uppercase())
+                    && (2..=13).contains(&rest.len())
+                    && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+            }
+            _ => false,
+        },
+        "gb_vat" => value
+            .strip_prefix("GB")
+            .is_some_and(|rest| digits(rest) && matches!(rest.len(), 9 | 12)),
+        "us_ein" => value
+            .split_once('-')
+            .is_some_and(|(a, b)| a.len() == 2 && b.len() == 7 && digits(a) && digits(b)),
+        _ => !value.trim().is_empty(),
     }
 }
 

@@ -63,8 +63,6 @@ impl Harness {
         connection: Option<(AppId, Value)>,
         token: Option<&str>,
     ) -> Result<Value, ActionError> {
-        let spec =
-            ActionSpec::find(kind, action).unwrap_or_else(|| panic!("no action {kind} {action}"));
         let credentials = connection.map(|(app, setup)| Credentials {
             setup: setup_of(app, &setup),
             token: token.map(|t| {
@@ -77,12 +75,26 @@ impl Harness {
             }),
             granted_scopes: None,
         });
+        self.run_with(kind, action, params, credentials.as_ref()).await
+    }
+
+    /// Runs `kind`/`action` with `params` and the credentials the engine resolved for a
+    /// connection (tokens from a real grant against the fake OAuth server).
+    pub(crate) async fn run_with(
+        &self,
+        kind: &str,
+        action: &str,
+        params: Value,
+        credentials: Option<&Credentials>,
+    ) -> Result<Value, ActionError> {
+        let spec =
+            ActionSpec::find(kind, action).unwrap_or_else(|| panic!("no action {kind} {action}"));
         let http = Http::new(&self.transport, &self.providers, Duration::from_secs(10));
         let now: Timestamp = "2026-11-26T12:00:00.000Z".parse().unwrap_or_else(|_| unreachable!());
         let call = Call {
             spec,
             params: &params,
-            credentials: credentials.as_ref(),
+            credentials,
             http: &http,
             now,
             tenant: &self.tenant,

@@ -4,6 +4,7 @@
 mod activecampaign;
 mod airtable;
 mod auth0;
+mod bigquery;
 mod clearbit;
 mod google_sheets;
 mod harness;
