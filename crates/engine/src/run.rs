@@ -288,6 +288,12 @@ impl Run<'_> {
                     self.redactor.add(&password);
                     self.redactor.add_basic(&user, &password);
                 }
+                // Params that are secrets of their action (the code `VERIFY_CODE` checks).
+                for name in actions::secret_params(action.spec.id) {
+                    if let Some(value) = rendered.value.get(name) {
+                        self.redactor.add_value(value);
+                    }
+                }
                 rendered.value
             }
             Err(e) => {
@@ -371,9 +377,15 @@ impl Run<'_> {
         };
         match result {
             Ok((mut output, stop)) => {
-                // What a provider echoed of a connection's secret is scrubbed before later
-                // templates can read it (and send it somewhere else).
-                self.redactor.scrub(&mut output);
+                if actions::output_is_secret(action.spec.id) {
+                    // A one-time code: later templates read it as it is (it is made to be
+                    // sent), the record never shows it.
+                    self.redactor.add_value(&output);
+                } else {
+                    // What a provider echoed of a connection's secret is scrubbed before later
+                    // templates can read it (and send it somewhere else).
+                    self.redactor.scrub(&mut output);
+                }
                 let size = json_size(&output);
                 if self.output_bytes.saturating_add(size) > MAX_RUN_OUTPUTS {
                     let e = ActionError::new(format!(

@@ -12,9 +12,11 @@ mod clients;
 mod flow_records;
 mod flows;
 mod memory;
+mod otp;
 mod records;
 mod sqlite;
 mod sqlite_flows;
+mod sqlite_otp;
 mod store;
 mod upgrade;
 mod vault;
@@ -22,9 +24,11 @@ mod vault;
 pub use clients::{ManagementClient, SigningKey};
 pub use flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 pub use memory::MemoryStore;
+pub use otp::{OTP_LIFETIME, OTP_MAX_ATTEMPTS};
 pub use records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, ResealedConnection,
-    RowUpgrade, SealedSetup, SigningKeyRow, Tenant, TokenMeta, TokenReset, TokenWrite,
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, OtpCheck, OtpRow, Page,
+    ResealedConnection, RowUpgrade, SealedSetup, SigningKeyRow, Tenant, TokenMeta, TokenReset,
+    TokenWrite,
 };
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreError};

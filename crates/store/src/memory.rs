@@ -13,8 +13,8 @@ use flowvault_crypto::SealedKey;
 
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, RowUpgrade,
-    SigningKeyRow, Tenant, TokenReset, TokenWrite,
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, OtpCheck, OtpRow, Page,
+    RowUpgrade, SigningKeyRow, Tenant, TokenReset, TokenWrite, otp_step,
 };
 use crate::store::{Store, StoreError};
 
@@ -37,6 +37,8 @@ struct State {
     clients: Vec<ClientRow>,
     signing_keys: Vec<SigningKeyRow>,
     oauth_states: HashMap<Vec<u8>, OAuthStateRow>,
+    /// One-time codes by tenant and reference hash, with the attempts made on each.
+    otp_codes: HashMap<(TenantId, Vec<u8>), (OtpRow, u32)>,
     /// Flows with the connections they use, in insertion order.
     flows: Vec<(TenantId, FlowRow, Vec<ConnectionId>)>,
     /// Executions in insertion order.
@@ -504,6 +506,38 @@ impl Store for MemoryStore {
         state_hash: &[u8],
     ) -> Result<Option<OAuthStateRow>, StoreError> {
         Ok(self.state().oauth_states.remove(state_hash))
+    }
+
+    async fn put_otp(&self, tenant: &TenantId, row: &OtpRow) -> Result<(), StoreError> {
+        let mut s = self.state();
+        s.otp_codes.insert((tenant.clone(), row.reference_hash.clone()), (row.clone(), 0));
+        let now = row.created_at;
+        s.otp_codes.retain(|_, (r, _)| r.expires_at > now);
+        Ok(())
+    }
+
+    async fn check_otp(
+        &self,
+        tenant: &TenantId,
+        reference_hash: &[u8],
+        now: Timestamp,
+        max_attempts: u32,
+        matches: &(dyn for<'h> Fn(&'h [u8]) -> bool + Sync),
+    ) -> Result<OtpCheck, StoreError> {
+        // One lock held from the read to the write, as SQLite's write transaction.
+        let mut s = self.state();
+        let key = (tenant.clone(), reference_hash.to_vec());
+        let Some((row, attempts)) = s.otp_codes.get_mut(&key) else {
+            return Ok(OtpCheck::NotFound);
+        };
+        let check =
+            otp_step(row.expires_at, *attempts, now, max_attempts, || matches(&row.code_hash));
+        if check == OtpCheck::Wrong {
+            *attempts += 1;
+        } else {
+            s.otp_codes.remove(&key);
+        }
+        Ok(check)
     }
 
     async fn insert_flow(

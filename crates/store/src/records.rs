@@ -151,6 +151,68 @@ impl fmt::Debug for OAuthStateRow {
     }
 }
 
+/// A one-time code as stored: neither the code nor its reference, only their MACs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OtpRow {
+    /// MAC of the tenant and the reference (an e-mail address or phone number, often).
+    pub reference_hash: Vec<u8>,
+    /// MAC of the tenant, the reference and the code.
+    pub code_hash: Vec<u8>,
+    /// When it was stored.
+    pub created_at: Timestamp,
+    /// When it stops being accepted.
+    pub expires_at: Timestamp,
+}
+
+impl fmt::Debug for OtpRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtpRow")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What checking a one-time code found. Every outcome but [`OtpCheck::Wrong`] leaves no code
+/// behind for the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpCheck {
+    /// It matched: the code is used up.
+    Valid,
+    /// It did not match: the attempt was counted, and the code stays for another.
+    Wrong,
+    /// It did not match and no attempt is left: the code is burned.
+    TooManyAttempts,
+    /// The code had expired: it is gone.
+    Expired,
+    /// No code for this reference: never made, used, burned, expired, or made in another
+    /// tenant.
+    NotFound,
+}
+
+/// What a check does to a stored code: the one rule of [`crate::Store::check_otp`], which each
+/// store applies inside its write transaction. `matches` is asked only when the code may still
+/// be used, so an expired or burned code is never compared.
+pub(crate) fn otp_step(
+    expires_at: Timestamp,
+    attempts: u32,
+    now: Timestamp,
+    max_attempts: u32,
+    matches: impl FnOnce() -> bool,
+) -> OtpCheck {
+    if expires_at <= now {
+        OtpCheck::Expired
+    } else if attempts >= max_attempts {
+        OtpCheck::TooManyAttempts
+    } else if matches() {
+        OtpCheck::Valid
+    } else if attempts.saturating_add(1) >= max_attempts {
+        OtpCheck::TooManyAttempts
+    } else {
+        OtpCheck::Wrong
+    }
+}
+
 /// A sealed setup and its (clear) type.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealedSetup {

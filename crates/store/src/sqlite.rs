@@ -21,8 +21,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, RowUpgrade,
-    SealedSetup, SigningKeyRow, Tenant, TokenMeta, TokenReset, TokenWrite,
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, OtpCheck, OtpRow, Page,
+    RowUpgrade, SealedSetup, SigningKeyRow, Tenant, TokenMeta, TokenReset, TokenWrite,
 };
 use crate::store::{Store, StoreError};
 
@@ -842,6 +842,21 @@ impl Store for SqliteStore {
             })
         })
         .transpose()
+    }
+
+    async fn put_otp(&self, tenant: &TenantId, row: &OtpRow) -> Result<(), StoreError> {
+        self.put_otp_(tenant, row).await
+    }
+
+    async fn check_otp(
+        &self,
+        tenant: &TenantId,
+        reference_hash: &[u8],
+        now: Timestamp,
+        max_attempts: u32,
+        matches: &(dyn for<'h> Fn(&'h [u8]) -> bool + Sync),
+    ) -> Result<OtpCheck, StoreError> {
+        self.check_otp_(tenant, reference_hash, now, max_attempts, matches).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

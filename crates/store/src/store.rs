@@ -8,8 +8,8 @@ use flowvault_crypto::SealedKey;
 
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, Page, RowUpgrade,
-    SigningKeyRow, Tenant, TokenWrite,
+    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, OtpCheck, OtpRow, Page,
+    RowUpgrade, SigningKeyRow, Tenant, TokenWrite,
 };
 
 /// Why a store operation failed.
@@ -240,6 +240,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         state_hash: &[u8],
     ) -> Result<Option<OAuthStateRow>, StoreError>;
+
+    /// Stores a tenant's one-time code for `row.reference_hash`, in place of any earlier code
+    /// for it (whose attempts go with it), and deletes every code, of any tenant, expired by
+    /// `row.created_at`: abandoned codes are swept as new ones are made.
+    async fn put_otp(&self, tenant: &TenantId, row: &OtpRow) -> Result<(), StoreError>;
+
+    /// Checks the tenant's code for `reference_hash` at `now` as [`OtpCheck`] says, in one write
+    /// transaction: two checks of one code can't both find it valid, and no attempt goes
+    /// uncounted. `matches` is given the stored code hash (the store never sees a key). A code
+    /// that matches, has expired, or has used up `max_attempts` is deleted; a code that does
+    /// not match counts one more attempt.
+    async fn check_otp(
+        &self,
+        tenant: &TenantId,
+        reference_hash: &[u8],
+        now: Timestamp,
+        max_attempts: u32,
+        matches: &(dyn for<'h> Fn(&'h [u8]) -> bool + Sync),
+    ) -> Result<OtpCheck, StoreError>;
 
     /// Stores a new flow and the connections its actions use.
     async fn insert_flow(

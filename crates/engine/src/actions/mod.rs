@@ -28,7 +28,7 @@ mod whatsapp;
 mod xml;
 mod zapier;
 
-use flowvault_core::{ActionId, ActionSpec, TenantId, Timestamp};
+use flowvault_core::{ActionId, ActionSpec, OtpOp, TenantId, Timestamp};
 use flowvault_store::Vault;
 use serde_json::{Map, Value};
 
@@ -100,6 +100,26 @@ pub async fn invoke(call: &Call<'_>) -> Result<Value, ActionError> {
         ActionId::Whatsapp(op) => whatsapp::run(op, call).await,
         ActionId::Xml(op) => xml::run(op, call),
         ActionId::Zapier(op) => zapier::run(op, call).await,
+    }
+}
+
+/// Whether an action's output is a secret flowvault made itself: the code of `OTP
+/// GENERATE_CODE`, which a later action must be able to send. The runner treats it as it treats
+/// a `functions.mask` value: later templates read it as it is, the execution record never shows
+/// it. Made here from the OS generator, it holds no provider echo to scrub first.
+#[must_use]
+pub(crate) fn output_is_secret(id: ActionId) -> bool {
+    matches!(id, ActionId::Otp(OtpOp::GenerateCode))
+}
+
+/// The params of an action that are secrets of the run, redacted from the record wherever they
+/// appear: the code `OTP VERIFY_CODE` checks (one that was not used up — a wrong reference, a
+/// store that failed — may still be valid).
+#[must_use]
+pub(crate) fn secret_params(id: ActionId) -> &'static [&'static str] {
+    match id {
+        ActionId::Otp(OtpOp::VerifyCode) => &["code"],
+        _ => &[],
     }
 }
 

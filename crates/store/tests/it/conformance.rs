@@ -5,7 +5,8 @@ use std::sync::Arc;
 use flowvault_core::{SystemClock, TenantName, Timestamp, TokenProblem, validate_patch};
 use flowvault_crypto::MasterKey;
 use flowvault_store::{
-    MasterKeySource, MemoryStore, OAuthStateRow, SqliteStore, Store, StoreError, TokenWrite, Vault,
+    MasterKeySource, MemoryStore, OAuthStateRow, OtpCheck, OtpRow, SqliteStore, Store, StoreError,
+    TokenWrite, Vault,
 };
 use serde_json::json;
 
@@ -64,7 +65,11 @@ both!(
     oauth_states_are_single_use,
     missing_scopes_mark_and_clear,
     claims_take_due_rows_soonest_first,
-    executions_page_newest_first_and_outlive_nothing
+    executions_page_newest_first_and_outlive_nothing,
+    otp_codes_are_single_use_and_burned_by_too_many_attempts,
+    otp_codes_expire_are_swept_and_belong_to_their_tenant,
+    concurrent_otp_checks_find_a_code_valid_once_and_count_every_attempt,
+    the_vault_keeps_otp_codes_keyed_to_tenant_and_reference
 );
 
 /// Creates a client-credentials connection (due for a token at once).
@@ -425,4 +430,172 @@ async fn executions_page_newest_first_and_outlive_nothing(backend: &str) {
     assert!(c.store.execution(&c.tenant, &flow.id, &rows[4].id).await.ok().flatten().is_none());
     let late = c.store.insert_execution(&c.tenant, &execution(&flow.id, 10)).await;
     assert!(matches!(late, Err(StoreError::NotFound)), "{late:?}");
+}
+
+/// A code row for reference `r`, code `code`, made at `at` and living 600 s.
+fn otp(r: u8, code: u8, at: i64) -> OtpRow {
+    OtpRow {
+        reference_hash: vec![r; 36],
+        code_hash: vec![code; 36],
+        created_at: ts(at),
+        expires_at: ts(at + 600),
+    }
+}
+
+/// Checks reference `r` at `at` (at most 3 attempts) with a code hash of `code` bytes.
+async fn check(c: &Case, tenant: &flowvault_core::TenantId, r: u8, code: u8, at: i64) -> OtpCheck {
+    let matches = |stored: &[u8]| stored == [code; 36].as_slice();
+    c.store.check_otp(tenant, &[r; 36], ts(at), 3, &matches).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn otp_codes_are_single_use_and_burned_by_too_many_attempts(backend: &str) {
+    let c = case(backend).await;
+    let put = |row: OtpRow| {
+        let (store, tenant) = (c.store.clone(), c.tenant.clone());
+        async move { store.put_otp(&tenant, &row).await.unwrap_or_else(|e| panic!("{e}")) }
+    };
+    let t = &c.tenant;
+    put(otp(1, 7, 0)).await;
+    assert_eq!(check(&c, t, 1, 7, 1).await, OtpCheck::Valid);
+    assert_eq!(check(&c, t, 1, 7, 2).await, OtpCheck::NotFound, "a code was used twice");
+
+    // Three attempts: two wrong ones are counted, the third burns the code.
+    put(otp(1, 7, 0)).await;
+    assert_eq!(check(&c, t, 1, 8, 1).await, OtpCheck::Wrong);
+    assert_eq!(check(&c, t, 1, 8, 2).await, OtpCheck::Wrong);
+    assert_eq!(check(&c, t, 1, 8, 3).await, OtpCheck::TooManyAttempts);
+    assert_eq!(check(&c, t, 1, 7, 4).await, OtpCheck::NotFound, "a burned code still worked");
+
+    // A new code replaces the old one, and its attempts start again.
+    put(otp(1, 7, 0)).await;
+    assert_eq!(check(&c, t, 1, 8, 1).await, OtpCheck::Wrong);
+    assert_eq!(check(&c, t, 1, 8, 2).await, OtpCheck::Wrong);
+    put(otp(1, 9, 10)).await;
+    assert_eq!(check(&c, t, 1, 7, 11).await, OtpCheck::Wrong, "the replaced code still worked");
+    assert_eq!(check(&c, t, 1, 9, 12).await, OtpCheck::Valid, "attempts outlived their code");
+
+    // A code already tried as often as allowed (the limit lowered since, say) is not compared.
+    put(otp(2, 7, 0)).await;
+    assert_eq!(check(&c, t, 2, 8, 1).await, OtpCheck::Wrong);
+    let compared = std::sync::atomic::AtomicBool::new(false);
+    let matches = |_: &[u8]| {
+        compared.store(true, std::sync::atomic::Ordering::SeqCst);
+        true
+    };
+    let burned = c.store.check_otp(t, &[2; 36], ts(2), 1, &matches).await;
+    assert!(matches!(burned, Ok(OtpCheck::TooManyAttempts)), "{burned:?}");
+    assert!(!compared.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(check(&c, t, 2, 7, 3).await, OtpCheck::NotFound);
+}
+
+async fn otp_codes_expire_are_swept_and_belong_to_their_tenant(backend: &str) {
+    let c = case(backend).await;
+    let t = &c.tenant;
+    let put = |row: OtpRow| {
+        let (store, tenant) = (c.store.clone(), c.tenant.clone());
+        async move { store.put_otp(&tenant, &row).await.unwrap_or_else(|e| panic!("{e}")) }
+    };
+    // Accepted until its expiry, not at it; an expired code is gone after the check that found
+    // it so.
+    put(otp(1, 7, 0)).await;
+    assert_eq!(check(&c, t, 1, 8, 599).await, OtpCheck::Wrong);
+    assert_eq!(check(&c, t, 1, 7, 600).await, OtpCheck::Expired);
+    assert_eq!(check(&c, t, 1, 7, 1).await, OtpCheck::NotFound);
+
+    // Storing a code sweeps every expired one (of any tenant); live ones stay.
+    let other = c.vault.ensure_tenant(&"other".parse().unwrap_or_else(|e| panic!("{e}"))).await;
+    let other = other.unwrap_or_else(|e| panic!("{e}")).id;
+    put(otp(2, 7, 0)).await;
+    c.store.put_otp(&other, &otp(3, 7, 0)).await.unwrap_or_else(|e| panic!("{e}"));
+    put(otp(4, 7, 500)).await;
+    put(otp(5, 7, 700)).await;
+    assert_eq!(check(&c, t, 2, 7, 1).await, OtpCheck::NotFound, "an expired code was kept");
+    assert_eq!(check(&c, &other, 3, 7, 1).await, OtpCheck::NotFound, "an expired code was kept");
+    assert_eq!(check(&c, t, 4, 7, 701).await, OtpCheck::Valid, "a live code was swept");
+
+    // The same reference in two tenants: two codes, neither seen from the other tenant.
+    put(otp(6, 7, 0)).await;
+    c.store.put_otp(&other, &otp(6, 9, 0)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(check(&c, &other, 6, 7, 1).await, OtpCheck::Wrong, "tenant A's code worked in B");
+    assert_eq!(check(&c, t, 6, 7, 2).await, OtpCheck::Valid);
+    assert_eq!(check(&c, &other, 6, 9, 3).await, OtpCheck::Valid);
+    assert_eq!(check(&c, &other, 1, 7, 4).await, OtpCheck::NotFound);
+}
+
+async fn concurrent_otp_checks_find_a_code_valid_once_and_count_every_attempt(backend: &str) {
+    let c = case(backend).await;
+    let race = |code: u8| {
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let (store, tenant) = (c.store.clone(), c.tenant.clone());
+                tokio::spawn(async move {
+                    let matches = move |stored: &[u8]| stored == [code; 36].as_slice();
+                    store.check_otp(&tenant, &[1; 36], ts(1), 5, &matches).await
+                })
+            })
+            .collect();
+        async move {
+            let mut seen = Vec::new();
+            for t in tasks {
+                seen.push(
+                    t.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}")),
+                );
+            }
+            seen
+        }
+    };
+    let count = |seen: &[OtpCheck], which: OtpCheck| seen.iter().filter(|s| **s == which).count();
+
+    c.store.put_otp(&c.tenant, &otp(1, 7, 0)).await.unwrap_or_else(|e| panic!("{e}"));
+    let seen = race(7).await;
+    assert_eq!(count(&seen, OtpCheck::Valid), 1, "{seen:?}");
+    assert_eq!(count(&seen, OtpCheck::NotFound), 11, "{seen:?}");
+
+    c.store.put_otp(&c.tenant, &otp(1, 7, 0)).await.unwrap_or_else(|e| panic!("{e}"));
+    let seen = race(8).await;
+    assert_eq!(count(&seen, OtpCheck::Wrong), 4, "{seen:?}");
+    assert_eq!(count(&seen, OtpCheck::TooManyAttempts), 1, "{seen:?}");
+    assert_eq!(count(&seen, OtpCheck::NotFound), 7, "{seen:?}");
+}
+
+async fn the_vault_keeps_otp_codes_keyed_to_tenant_and_reference(backend: &str) {
+    let c = case(backend).await;
+    let v = &c.vault;
+    let t = &c.tenant;
+    let other = v.ensure_tenant(&"other".parse().unwrap_or_else(|e| panic!("{e}"))).await;
+    let other = other.unwrap_or_else(|e| panic!("{e}")).id;
+    let store = |tenant, reference, code| async move {
+        v.store_otp(tenant, reference, code).await.unwrap_or_else(|e| panic!("{e}"))
+    };
+    let verify = |tenant, reference, spellings: &'static [&'static str]| async move {
+        v.verify_otp(tenant, reference, spellings).await.unwrap_or_else(|e| panic!("{e}"))
+    };
+
+    let before = v.now();
+    let expires = store(t, "ada@example.com", "042917").await;
+    let lifetime = flowvault_store::OTP_LIFETIME;
+    assert!(expires >= before.saturating_add(lifetime));
+    assert!(expires <= v.now().saturating_add(lifetime));
+    assert_eq!(verify(&other, "ada@example.com", &["042917"]).await, OtpCheck::NotFound);
+    assert_eq!(verify(t, "ADA@example.com", &["042917"]).await, OtpCheck::NotFound);
+    assert_eq!(verify(t, "ada@example.com", &["42917"]).await, OtpCheck::Wrong);
+    // One of several spellings of one guess: one attempt, valid.
+    assert_eq!(verify(t, "ada@example.com", &["42917", "042917"]).await, OtpCheck::Valid);
+    assert_eq!(verify(t, "ada@example.com", &["042917"]).await, OtpCheck::NotFound);
+
+    // The limit is the vault's: the fifth wrong code burns it.
+    store(t, "+15005550006", "1234").await;
+    for _ in 1..flowvault_store::OTP_MAX_ATTEMPTS {
+        assert_eq!(verify(t, "+15005550006", &["0000"]).await, OtpCheck::Wrong);
+    }
+    assert_eq!(verify(t, "+15005550006", &["0000"]).await, OtpCheck::TooManyAttempts);
+    assert_eq!(verify(t, "+15005550006", &["1234"]).await, OtpCheck::NotFound);
+
+    // Equal codes for two references, or two tenants, are stored apart.
+    store(t, "a", "555").await;
+    store(t, "b", "555").await;
+    store(&other, "a", "555").await;
+    assert_eq!(verify(t, "a", &["555"]).await, OtpCheck::Valid);
+    assert_eq!(verify(t, "b", &["555"]).await, OtpCheck::Valid);
+    assert_eq!(verify(&other, "a", &["555"]).await, OtpCheck::Valid);
 }

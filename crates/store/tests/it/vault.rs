@@ -124,6 +124,124 @@ async fn the_database_files_hold_no_plaintext_secret() {
 }
 
 #[tokio::test]
+async fn the_database_files_hold_no_one_time_code_or_its_reference() {
+    use sha2::{Digest as _, Sha256};
+    let f = Fixture::new().await;
+    let reference = "canary.person@example.com";
+    let code = "8675309142";
+    f.vault.store_otp(&f.tenant, reference, code).await.unwrap_or_else(|e| panic!("{e}"));
+    // A wrong attempt rewrites the row: nothing in clear there either.
+    let wrong = f.vault.verify_otp(&f.tenant, reference, &["0000000000"]).await;
+    assert!(matches!(wrong, Ok(flowvault_store::OtpCheck::Wrong)), "{wrong:?}");
+    // Neither in clear nor as an unkeyed hash (which a 10-digit code would not survive).
+    let needles: Vec<Vec<u8>> = [reference, code]
+        .iter()
+        .flat_map(|s| [s.as_bytes().to_vec(), Sha256::digest(s.as_bytes()).to_vec()])
+        .collect();
+    let scan = |label: &str| {
+        let mut scanned = 0;
+        for entry in std::fs::read_dir(f.dir.path()).unwrap_or_else(|e| panic!("{e}")).flatten() {
+            let bytes = std::fs::read(entry.path()).unwrap_or_default();
+            scanned += bytes.len();
+            for needle in &needles {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
+                    "{label}: {} holds a code or reference",
+                    entry.path().display()
+                );
+            }
+        }
+        assert!(scanned > 4096, "{label}: nothing scanned");
+    };
+    scan("live");
+    f.store.close().await;
+    scan("closed");
+}
+
+#[tokio::test]
+async fn a_one_time_code_hash_copied_to_another_reference_does_not_verify() {
+    let f = Fixture::new().await;
+    f.vault
+        .store_otp(&f.tenant, "attacker@example.com", "111111")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    f.vault
+        .store_otp(&f.tenant, "victim@example.com", "222222")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Someone who can write the database gives the victim's row the code they received.
+    let url = format!("sqlite://{}", f.db_path().display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let moved = sqlx::query(
+        "UPDATE otp_codes SET code_hash = (SELECT code_hash FROM otp_codes WHERE rowid = \
+           (SELECT MIN(rowid) FROM otp_codes)) WHERE rowid = (SELECT MAX(rowid) FROM otp_codes)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(moved.rows_affected(), 1);
+    let check = f.vault.verify_otp(&f.tenant, "victim@example.com", &["111111"]).await;
+    assert!(matches!(check, Ok(flowvault_store::OtpCheck::Wrong)), "{check:?}");
+}
+
+/// Two processes on one file: each check reads and writes the row under SQLite's write lock, so
+/// a code is valid for one of them only and every wrong attempt counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn checks_from_two_processes_on_one_file_are_atomic() {
+    use flowvault_store::OtpCheck;
+    let f = Fixture::new().await;
+    let second = Arc::new(SqliteStore::open(&f.db_path()).await.unwrap_or_else(|e| panic!("{e}")));
+    let stores: [Arc<dyn Store>; 2] = [f.store.clone(), second];
+    let row = |at: &str| flowvault_store::OtpRow {
+        reference_hash: vec![1; 36],
+        code_hash: vec![7; 36],
+        created_at: at.parse().unwrap_or_else(|_| panic!()),
+        expires_at: "2099-01-01T00:00:00.000Z".parse().unwrap_or_else(|_| panic!()),
+    };
+    let race = |code: u8| {
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let (store, tenant) = (stores[i % 2].clone(), f.tenant.clone());
+                tokio::spawn(async move {
+                    let matches = move |stored: &[u8]| stored == [code; 36].as_slice();
+                    let now = "2030-01-01T00:00:00.000Z".parse().unwrap_or_else(|_| panic!());
+                    store.check_otp(&tenant, &[1; 36], now, 5, &matches).await
+                })
+            })
+            .collect();
+        async move {
+            let mut seen = Vec::new();
+            for t in tasks {
+                let check = t.await.unwrap_or_else(|e| panic!("{e}"));
+                seen.push(check.unwrap_or_else(|e| panic!("{e}")));
+            }
+            seen
+        }
+    };
+    let count = |seen: &[OtpCheck], which| seen.iter().filter(|s| **s == which).count();
+    stores[1]
+        .put_otp(&f.tenant, &row("2030-01-01T00:00:00.000Z"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let seen = race(7).await;
+    assert_eq!(
+        (count(&seen, OtpCheck::Valid), count(&seen, OtpCheck::NotFound)),
+        (1, 15),
+        "{seen:?}"
+    );
+    stores[0]
+        .put_otp(&f.tenant, &row("2030-01-01T00:00:00.000Z"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let seen = race(8).await;
+    assert_eq!(
+        (count(&seen, OtpCheck::Wrong), count(&seen, OtpCheck::TooManyAttempts)),
+        (4, 1),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_sealed_setup_copied_to_another_row_does_not_open() {
     let f = Fixture::new().await;
     let mk = |name: &str, key: &str| {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flowvault_core::{
-    ActionSpec, AppId, Setup, SystemClock, TenantId, TenantName, Timestamp, validate_setup,
+    ActionSpec, AppId, Clock, Setup, SystemClock, TenantId, TenantName, Timestamp, validate_setup,
 };
 use flowvault_crypto::MasterKey;
 use flowvault_engine::{ActionError, Call, Credentials, Fresh, Http, Providers, invoke};
@@ -24,15 +24,18 @@ pub(crate) struct Harness {
 
 impl Harness {
     pub(crate) fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// With the vault on `clock` (a `TokioClock` lets a paused test move the time one-time
+    /// codes expire by).
+    pub(crate) fn with_clock(clock: Arc<dyn Clock>) -> Self {
         let key = MasterKey::generate().unwrap_or_else(|e| panic!("{e}"));
         let store = Arc::new(MemoryStore::new());
         // Opening a vault in memory awaits nothing that can pend: drive it to completion here.
-        let (vault, _) = futures_lite_block_on(Vault::open(
-            store,
-            MasterKeySource::Key(key),
-            Arc::new(SystemClock),
-        ))
-        .unwrap_or_else(|e| panic!("{e}"));
+        let (vault, _) =
+            futures_lite_block_on(Vault::open(store, MasterKeySource::Key(key), clock))
+                .unwrap_or_else(|e| panic!("{e}"));
         let tenant = futures_lite_block_on(vault.ensure_tenant(&TenantName::default_tenant()))
             .unwrap_or_else(|e| panic!("{e}"))
             .id;

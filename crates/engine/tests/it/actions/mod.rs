@@ -13,6 +13,7 @@ mod hubspot;
 mod json_jwt;
 mod mailchimp;
 mod mailjet;
+mod otp;
 mod pipedrive;
 mod salesforce;
 mod sendgrid;
