@@ -33,7 +33,7 @@ pub use flow::{
     GoogleSheetsOp, HttpOp, HubspotOp, JsonOp, JwtOp, MailchimpOp, MailjetOp, NewFlow,
     ObjectSchema, OtpOp, PipedriveOp, Property, SalesforceOp, Schema, SendgridOp, SlackOp,
     StripeOp, TelegramOp, TwilioOp, WhatsappOp, XmlOp, ZapierOp, connection_refs, header_refusal,
-    header_value_refusal, parse_actions, validate_flow_create, validate_flow_patch,
+    header_value_refusal, is_email, parse_actions, validate_flow_create, validate_flow_patch,
 };
 pub use ids::{
     ClientId, ConnectionId, ExecutionId, FlowId, IdError, TenantId, TenantName, TenantNameError,

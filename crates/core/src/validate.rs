@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use crate::catalog::{AppId, FieldKind, FieldSpec, SetupType};
+use crate::flow::is_email;
 use crate::labels::{AccountName, ConnectionName, Environment};
 use crate::setup::{Setup, SetupFields};
 
@@ -412,19 +413,6 @@ fn is_hostname(s: &str) -> bool {
             && !l.ends_with('-')
     };
     port_ok && (1..=253).contains(&host.len()) && host.split('.').all(label_ok)
-}
-
-fn is_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !s.chars().any(char::is_whitespace)
-                && domain.split('.').all(|l| !l.is_empty())
-        }
-        None => false,
-    }
 }
 
 fn is_pem(s: &str, labels: &[&str]) -> bool {

@@ -153,6 +153,8 @@ pub(crate) struct Inner {
     pub(crate) vault: Arc<Vault>,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) providers: Providers,
+    /// MX lookups for `EMAIL VERIFY_EMAIL`.
+    pub(crate) mx: Arc<dyn crate::mx::MxResolver>,
     pub(crate) policy: RefreshPolicy,
     pub(crate) owner: String,
     inflight: Mutex<HashMap<Key, (u64, Flight)>>,
@@ -195,6 +197,7 @@ impl Engine {
                 vault,
                 transport,
                 providers: config.providers,
+                mx: Arc::new(crate::mx::SystemMx::default()),
                 policy: config.policy,
                 owner,
                 inflight: Mutex::new(HashMap::new()),

@@ -5,7 +5,9 @@ use bytes::Bytes;
 use flowvault_core::{Redactor, Timestamp};
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::Value;
 
+use crate::actions::xml;
 use crate::grants::{GrantError, parse_response};
 use crate::providers::Provider;
 use crate::tokens::{MAX_RETRY_AFTER, MAX_TOKEN_LIFETIME};
@@ -32,5 +34,18 @@ pub fn token_response(status: u16, retry_after: Option<&str>, body: &[u8]) {
             assert!(retry_after.is_none_or(|d| d <= MAX_RETRY_AFTER));
         }
         Err(_) => {}
+    }
+}
+
+/// Reads `text` as `XML PARSE_XML` does, and panics unless what it reads writes back as
+/// `SERIALIZE_XML` does to a document that reads the same (the written form may only be refused
+/// for its size: escaping can make it longer than what was read).
+pub fn xml_document(text: &str) {
+    let Ok(Value::Object(document)) = xml::parse(text) else { return };
+    match xml::serialize(&document) {
+        Ok(written) => {
+            assert_eq!(xml::parse(&written).ok(), Some(Value::Object(document)), "{written}");
+        }
+        Err(e) => assert!(e.message.contains("larger than"), "{e}"),
     }
 }

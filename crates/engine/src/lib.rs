@@ -8,6 +8,8 @@
 //!   presented twice.
 //! - "Connect" ([`Engine::begin_connect`], [`Engine::complete_connect`]): authorization code
 //!   with PKCE and single-use state.
+//! - [`MxResolver`]: the DNS MX lookups of `EMAIL VERIFY_EMAIL`, through [`SystemMx`] (the
+//!   system's resolver) in production; nothing connects to the hosts they name.
 //!
 //! The engine never caches plaintext credentials across uses: [`Engine::credentials`] opens
 //! them when an action starts. It does not serve HTTP (the server crate does) and does not touch
@@ -22,6 +24,7 @@ mod executions;
 pub mod fuzzing;
 mod grants;
 mod metrics;
+mod mx;
 mod net;
 mod providers;
 mod refresher;
@@ -37,6 +40,7 @@ pub use connect::ConnectError;
 pub use engine::{Credentials, Engine, EngineConfig, Fresh, RefreshError};
 pub use executions::{ExecuteError, ExecutionView, stored_execution, view as execution_view};
 pub use grants::GrantError;
+pub use mx::{MxError, MxResolver, SystemMx};
 pub use net::{NetPolicy, Refused, classify};
 pub use providers::{ClientAuthMethod, Provider, Providers};
 pub use run::{

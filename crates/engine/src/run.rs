@@ -435,6 +435,7 @@ impl Run<'_> {
             params,
             credentials: credentials.as_ref(),
             http: &http,
+            mx: inner.mx.as_ref(),
             now,
             tenant: self.tenant,
             vault: inner.vault.as_ref(),

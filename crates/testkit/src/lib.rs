@@ -11,10 +11,13 @@
 //! - [`providers`]: fakes of the APIs flowvault's actions call (Twilio, Slack, SendGrid, …).
 //! - [`InProcess`]: a transport for the engine that hands requests to these fakes directly, so
 //!   tests can run with tokio's clock paused.
+//! - [`StaticMx`]: MX answers from a table, in place of DNS.
 
 mod in_process;
+mod mx;
 mod oauth;
 pub mod providers;
 
 pub use in_process::{InProcess, Sent};
+pub use mx::StaticMx;
 pub use oauth::{FakeOAuth, Fault, Stats};

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 pub use actions::*;
 pub use catalog::ActionSpec;
-pub use schema::{Format, ObjectSchema, Property, Schema};
+pub use schema::{Format, ObjectSchema, Property, Schema, is_email};
 pub use validate::{
     ConnectionRef, connection_refs, header_refusal, header_value_refusal, parse_actions,
     validate_flow_create, validate_flow_patch,

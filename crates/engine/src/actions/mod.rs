@@ -25,7 +25,7 @@ mod stripe;
 mod telegram;
 mod twilio;
 mod whatsapp;
-mod xml;
+pub(crate) mod xml;
 mod zapier;
 
 use flowvault_core::{ActionId, ActionSpec, OtpOp, TenantId, Timestamp};
@@ -34,6 +34,7 @@ use serde_json::{Map, Value};
 
 pub use self::http::{ActionError, Auth, Body, Http, Request, Response, provider_error};
 use crate::engine::Credentials;
+use crate::mx::MxResolver;
 
 /// One action about to run: its params (templates already rendered), the connection's
 /// credentials if it uses one, and the HTTP helper. `Debug` shows the action only: params may
@@ -47,6 +48,8 @@ pub struct Call<'a> {
     pub credentials: Option<&'a Credentials>,
     /// Outbound HTTP.
     pub http: &'a Http<'a>,
+    /// Mail exchanger lookups (`EMAIL VERIFY_EMAIL`).
+    pub mx: &'a dyn MxResolver,
     /// The time of the run.
     pub now: Timestamp,
     /// The tenant the flow runs in.

@@ -9,15 +9,16 @@ use flowvault_core::{
 use flowvault_crypto::MasterKey;
 use flowvault_engine::{ActionError, Call, Credentials, Fresh, Http, Providers, invoke};
 use flowvault_store::{MasterKeySource, MemoryStore, Vault};
-use flowvault_testkit::InProcess;
+use flowvault_testkit::{InProcess, StaticMx};
 use secrecy::SecretString;
 use serde_json::Value;
 
 /// Fakes by host, and the providers' base URLs pointing at them; a vault in memory for actions
-/// that keep state (one-time codes).
+/// that keep state (one-time codes); MX answers from a table (none unless a test sets some).
 pub(crate) struct Harness {
     pub(crate) transport: InProcess,
     pub(crate) providers: Providers,
+    pub(crate) mx: StaticMx,
     pub(crate) vault: Vault,
     pub(crate) tenant: TenantId,
 }
@@ -39,7 +40,13 @@ impl Harness {
         let tenant = futures_lite_block_on(vault.ensure_tenant(&TenantName::default_tenant()))
             .unwrap_or_else(|e| panic!("{e}"))
             .id;
-        Self { transport: InProcess::new(), providers: Providers::default(), vault, tenant }
+        Self {
+            transport: InProcess::new(),
+            providers: Providers::default(),
+            mx: StaticMx::new(),
+            vault,
+            tenant,
+        }
     }
 
     /// Serves `app`'s API from `router` at `https://{host}` (its base URL points there).
@@ -99,6 +106,7 @@ impl Harness {
             params: &params,
             credentials,
             http: &http,
+            mx: &self.mx,
             now,
             tenant: &self.tenant,
             vault: &self.vault,
