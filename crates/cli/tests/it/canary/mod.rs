@@ -487,7 +487,11 @@ async fn bad_requests(sweep: &mut Sweep, canaries: &mut Canaries, planted: &[Pla
     let plain = json!({"name": "x", "app_id": "HTTP", "setup": {"type": "BEARER", "token": c("text/plain body")}});
     sweep.raw(Method::POST, CONNS, "text/plain", plain.to_string(), &[]).await;
     let huge = json!({"name": "x", "app_id": "HTTP", "setup": {"type": "BEARER", "token": c("huge body").repeat(3000)}});
-    sweep.raw(Method::POST, CONNS, "application/json", huge.to_string(), &[]).await;
+    // Refused before it is read to the end, so the server closes that connection: don't let
+    // the client pool it for the next request.
+    sweep
+        .raw(Method::POST, CONNS, "application/json", huge.to_string(), &[("connection", "close")])
+        .await;
     if let Some(p) = planted.iter().find(|p| p.app == "TWILIO") {
         let one = format!("{CONNS}/{}", p.id);
         let wrong_type = json!({"setup": {"type": "TOKEN", "token": c("patch with a wrong type")}});
