@@ -263,14 +263,15 @@ pub(crate) enum ConnectionsCommand {
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// Delete a connection (refused while flows use it, unless --force).
+    /// Delete a connection. If flows use it, lists them and asks first (off a terminal: refused
+    /// unless --force).
     Delete {
         /// The connection id (`ac_…`).
         id: String,
         /// Refuse unless the connection is still at this version.
         #[arg(long, value_name = "VERSION")]
         if_version: Option<u64>,
-        /// Delete it even if flows use it (their actions will fail until updated).
+        /// Delete it without asking, even if flows use it (their actions will fail until updated).
         #[arg(long)]
         force: bool,
     },

@@ -168,10 +168,13 @@ async fn dispatch(
             let tenant = tenant_id(open, tenant_name).await?;
             let id = parse_id(id)?;
             if !force {
-                vault
-                    .ensure_unused(&tenant, &id)
-                    .await
-                    .map_err(|e| anyhow!("{e}; update them first, or delete with --force"))?;
+                match vault.ensure_unused(&tenant, &id).await {
+                    Ok(()) => {}
+                    Err(VaultError::InUse { flows, .. }) => {
+                        confirm_delete_in_use(&id, &flows)?;
+                    }
+                    Err(e) => return Err(not_found(e, &id, tenant_name)),
+                }
             }
             vault
                 .delete_connection(&tenant, &id, *if_version)
@@ -180,6 +183,26 @@ async fn dispatch(
             eprintln!("deleted {id}");
             Ok(())
         }
+    }
+}
+
+/// Shows the flows that use a connection about to be deleted and asks whether to go on; off a
+/// terminal there is no one to ask, so the deletion needs `--force`.
+fn confirm_delete_in_use(
+    id: &ConnectionId,
+    flows: &[(flowvault_core::FlowId, String)],
+) -> Result<()> {
+    eprintln!(
+        "{id} is used by {} flow(s); their actions will fail until they are updated:",
+        flows.len()
+    );
+    for (flow, name) in flows {
+        eprintln!("  {flow}  {name}");
+    }
+    if prompt::confirm("delete it anyway?")? {
+        Ok(())
+    } else {
+        bail!("{id} was not deleted (flows use it): update them first, or delete with --force")
     }
 }
 

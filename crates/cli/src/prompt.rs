@@ -55,6 +55,16 @@ fn choose(app: AppId, setup_type: Option<&str>) -> Result<&'static SetupSpec> {
         .ok_or_else(|| anyhow!("`{answer}` is not one of the choices"))
 }
 
+/// Asks a yes/no question on the terminal; `false` (without asking) when standard input is not
+/// one, so a script never deletes by accident.
+pub(crate) fn confirm(question: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    let answer = read_line(&format!("{question} [y/N] "))?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
 fn read_line(prompt: &str) -> Result<String> {
     eprint!("{prompt}");
     std::io::stderr().flush()?;

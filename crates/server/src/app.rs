@@ -85,6 +85,7 @@ impl App {
             .merge(oauth::router())
             .merge(health::router())
             .merge(openapi::router())
+            .route_layer(middleware::from_fn(crate::query::conform))
             .fallback(|| async { ApiError::not_found("Not Found") })
             .method_not_allowed_fallback(|| async {
                 ApiError::new(

@@ -68,6 +68,20 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "inexistent_resource", message)
     }
 
+    /// 404 for the object a path names, with Auth0's error code for its kind.
+    pub(crate) fn missing(resource: Resource) -> Self {
+        let (code, message) = match resource {
+            Resource::Connection => {
+                ("inexistent_flows_vault_connection", "The Flow vault connection does not exist")
+            }
+            Resource::Flow => ("inexistent_flow", "The flow does not exist"),
+            Resource::Execution => {
+                ("inexistent_flow_execution", "The flow execution does not exist")
+            }
+        };
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
     /// 409: the resource changed under the request.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
@@ -93,12 +107,12 @@ impl ApiError {
         )
     }
 
-    /// 415.
-    pub fn unsupported_media_type() -> Self {
+    /// 415, naming the media types the endpoint takes.
+    pub fn unsupported_media_type(accepted: &str) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "Content-Type must be application/json",
+            format!("Content-Type must be {accepted}"),
         )
     }
 
@@ -139,6 +153,17 @@ impl ApiError {
     }
 }
 
+/// What a path id names, for its 404.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resource {
+    /// A vault connection.
+    Connection,
+    /// A flow.
+    Flow,
+    /// A flow execution.
+    Execution,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Body {
@@ -166,11 +191,9 @@ impl From<VaultError> for ApiError {
         match e {
             VaultError::NotFound => ApiError::not_found("The resource does not exist"),
             VaultError::VersionConflict { .. } => ApiError::conflict(e.to_string()),
-            VaultError::InUse { .. } => ApiError::new(
-                StatusCode::CONFLICT,
-                "connection_in_use",
-                format!("{e}. Update them first, or delete with ?force=true"),
-            ),
+            VaultError::InUse { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "connection_in_use", e.to_string())
+            }
             VaultError::Tampered { .. } => {
                 tracing::error!(error = %e, "integrity check failed");
                 ApiError::new(

@@ -1,8 +1,6 @@
 //! Request parsing that answers in Auth0's error shape: JSON bodies, path ids, `If-Match`, and
 //! list query strings. Nothing here lets a malformed request reach a handler or become a 500.
 
-use std::collections::HashSet;
-
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
@@ -10,41 +8,166 @@ use axum::http::request::Parts;
 use flowvault_core::ConnectionId;
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Resource};
+use crate::query::Query;
 use crate::state::AppState;
 
-/// A JSON request body, size-limited and parsed.
+/// A request body as Auth0's create and update endpoints take it: `application/json`, or
+/// `application/x-www-form-urlencoded` with bracketed names for nesting (`setup[type]=API_KEY`,
+/// `actions[0][id]=a`), where every value is a string.
 #[derive(Debug)]
-pub(crate) struct JsonBody(pub Value);
+pub(crate) struct JsonOrFormBody(pub Value);
 
-impl FromRequest<AppState> for JsonBody {
+impl FromRequest<AppState> for JsonOrFormBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.config.max_body_bytes;
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
-            return Err(ApiError::unsupported_media_type());
+        read_body(req, state, Accepts::JsonOrForm).await.map(JsonOrFormBody)
+    }
+}
+
+/// A JSON body that may be left out: a request without one (no `Content-Type`, nothing sent)
+/// reads as `{}`.
+#[derive(Debug)]
+pub(crate) struct OptionalJsonBody(pub Value);
+
+impl FromRequest<AppState> for OptionalJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let absent = req.headers().get(CONTENT_TYPE).is_none()
+            && req
+                .headers()
+                .get(CONTENT_LENGTH)
+                .is_none_or(|v| v.to_str().is_ok_and(|n| n.trim() == "0"));
+        if absent {
+            let bytes = read_limited(req.into_body(), state.config.max_body_bytes).await?;
+            if bytes.is_empty() {
+                return Ok(OptionalJsonBody(Value::Object(serde_json::Map::new())));
+            }
+            return Err(ApiError::unsupported_media_type(Accepts::Json.names()));
         }
-        let declared =
-            req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            return Err(ApiError::payload_too_large(limit));
+        read_body(req, state, Accepts::Json).await.map(OptionalJsonBody)
+    }
+}
+
+/// The media types an endpoint takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepts {
+    Json,
+    JsonOrForm,
+}
+
+impl Accepts {
+    fn names(self) -> &'static str {
+        match self {
+            Accepts::Json => "application/json",
+            Accepts::JsonOrForm => "application/json or application/x-www-form-urlencoded",
         }
-        let bytes = read_limited(req.into_body(), limit).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::invalid_body("The request body is empty: send a JSON object"));
+    }
+}
+
+async fn read_body(req: Request, state: &AppState, accepts: Accepts) -> Result<Value, ApiError> {
+    let limit = state.config.max_body_bytes;
+    let mime = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase());
+    let form = match mime.as_deref() {
+        Some("application/json") => false,
+        Some("application/x-www-form-urlencoded") if accepts == Accepts::JsonOrForm => true,
+        _ => return Err(ApiError::unsupported_media_type(accepts.names())),
+    };
+    let declared =
+        req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    let bytes = read_limited(req.into_body(), limit).await?;
+    if form {
+        return form_to_json(&bytes).map_err(ApiError::invalid_body);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid_body("The request body is empty: send a JSON object"));
+    }
+    // serde_json's messages give a position and the kind of error, never the text itself.
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid_body(format!("The request body is not valid JSON: {e}")))
+}
+
+/// The deepest bracket nesting a form field name may have (`actions[0][params][to]` is 3).
+const MAX_FORM_DEPTH: usize = 16;
+
+/// An `application/x-www-form-urlencoded` body as the JSON object it stands for: `a[b]=1`
+/// is `{"a": {"b": "1"}}`, and an object whose keys are exactly `0…n-1` is an array. Values stay
+/// strings; validation then says which field wanted another type.
+///
+/// # Errors
+/// A message naming the field whose name is malformed, or that is given twice.
+pub(crate) fn form_to_json(bytes: &[u8]) -> Result<Value, String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).map_err(|_| {
+        "The request body is not valid application/x-www-form-urlencoded".to_owned()
+    })?;
+    let mut root = serde_json::Map::new();
+    for (name, value) in pairs {
+        let path = form_path(&name)?;
+        let shown: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+        let mut node = &mut root;
+        let (last, parents) =
+            path.split_last().ok_or_else(|| "A form field has no name".to_owned())?;
+        for key in parents {
+            let child =
+                node.entry(key.clone()).or_insert_with(|| Value::Object(serde_json::Map::new()));
+            node = child.as_object_mut().ok_or_else(|| {
+                format!("Form field {shown} is given both as a value and as an object")
+            })?;
         }
-        // serde_json's messages give a position and the kind of error, never the text itself.
-        let value = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::invalid_body(format!("The request body is not valid JSON: {e}"))
-        })?;
-        Ok(JsonBody(value))
+        if node.insert(last.clone(), Value::String(value)).is_some() {
+            return Err(format!("Form field {shown} is given twice"));
+        }
+    }
+    let mut value = Value::Object(root);
+    arrays_from_indexes(&mut value);
+    Ok(value)
+}
+
+/// `a[b][0]` as `["a", "b", "0"]`.
+fn form_path(name: &str) -> Result<Vec<String>, String> {
+    let shown: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+    let bad = || format!("Form field name {shown} is not `name` or `name[key]…`");
+    let (head, mut rest) = name.find('[').map_or((name, ""), |i| name.split_at(i));
+    if head.is_empty() {
+        return Err(bad());
+    }
+    let mut path = vec![head.to_owned()];
+    while !rest.is_empty() {
+        let inner = rest.strip_prefix('[').ok_or_else(bad)?;
+        let close = inner.find(']').ok_or_else(bad)?;
+        let key = &inner[..close];
+        if key.is_empty() || key.contains('[') {
+            return Err(bad());
+        }
+        path.push(key.to_owned());
+        rest = &inner[close + 1..];
+        if path.len() > MAX_FORM_DEPTH {
+            return Err(format!("Form field name {shown} nests deeper than {MAX_FORM_DEPTH}"));
+        }
+    }
+    Ok(path)
+}
+
+fn arrays_from_indexes(value: &mut Value) {
+    let Value::Object(map) = value else { return };
+    for child in map.values_mut() {
+        arrays_from_indexes(child);
+    }
+    let is_list = !map.is_empty() && (0..map.len()).all(|i| map.contains_key(&i.to_string()));
+    if is_list {
+        let mut map = std::mem::take(map);
+        let items = (0..map.len()).filter_map(|i| map.remove(&i.to_string())).collect();
+        *value = Value::Array(items);
     }
 }
 
@@ -73,9 +196,10 @@ impl FromRequestParts<AppState> for ConnectionIdPath {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::invalid_uri("The path is not valid"))?;
-        raw.parse().map(ConnectionIdPath).map_err(|e| {
-            ApiError::invalid_uri(format!("Path parameter id is not a vault connection id: it {e}"))
-        })
+        // Any string of up to 30 characters may name a connection, as in Auth0's document: one
+        // that can't be an id of ours names nothing, so it is 404 like any id that does not exist.
+        check_path_id("id", &raw)?;
+        raw.parse().map(ConnectionIdPath).map_err(|_| ApiError::missing(Resource::Connection))
     }
 }
 
@@ -94,26 +218,39 @@ impl FromRequestParts<AppState> for FlowPath {
             Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
                 .await
                 .map_err(|_| ApiError::invalid_uri("The path is not valid"))?;
+        for (name, value) in &params {
+            check_path_id(name, value)?;
+        }
         let flow = params
             .get("flow_id")
             .or_else(|| params.get("id"))
             .ok_or_else(|| ApiError::invalid_uri("The path has no flow id"))?
             .parse()
-            .map_err(|e| {
-                ApiError::invalid_uri(format!("Path parameter id is not a flow id: it {e}"))
-            })?;
+            .map_err(|_| ApiError::missing(Resource::Flow))?;
         let execution = params
             .get("execution_id")
-            .map(|e| {
-                e.parse().map_err(|err| {
-                    ApiError::invalid_uri(format!(
-                        "Path parameter execution_id is not an execution id: it {err}"
-                    ))
-                })
-            })
+            .map(|e| e.parse().map_err(|_| ApiError::missing(Resource::Execution)))
             .transpose()?;
         Ok(FlowPath { flow, execution })
     }
+}
+
+/// The longest id Auth0's document lets a path carry.
+pub(crate) const MAX_PATH_ID: usize = 30;
+
+/// A path id longer than the document allows is a malformed request (400); a shorter one that
+/// names nothing is the handler's 404.
+///
+/// # Errors
+/// `invalid_uri` naming the parameter.
+pub(crate) fn check_path_id(name: &str, value: &str) -> Result<(), ApiError> {
+    if value.chars().count() > MAX_PATH_ID {
+        let name: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+        return Err(ApiError::invalid_uri(format!(
+            "Path parameter {name} must be at most {MAX_PATH_ID} characters"
+        )));
+    }
+    Ok(())
 }
 
 /// The strong ETag of a resource at `version`.
@@ -139,6 +276,7 @@ impl Precondition {
             return Ok(Precondition::None);
         }
         let mut versions = Vec::new();
+        let mut tags = 0;
         for v in values {
             let text = v.to_str().map_err(|_| bad_precondition(&name))?;
             for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
@@ -152,10 +290,16 @@ impl Precondition {
                     .strip_prefix('"')
                     .and_then(|t| t.strip_suffix('"'))
                     .ok_or_else(|| bad_precondition(&name))?;
+                tags += 1;
                 if !weak && let Ok(n) = inner.parse::<u64>() {
                     versions.push(n);
                 }
             }
+        }
+        // A header with no tag at all (`If-Match:` with nothing after it) asks for nothing
+        // that could be checked.
+        if tags == 0 {
+            return Err(bad_precondition(&name));
         }
         Ok(Precondition::Versions(versions))
     }
@@ -206,7 +350,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
     }
 }
 
-/// `page`, `per_page` and `include_totals`, as Auth0's list endpoints take them.
+/// `page`, `per_page` and `include_totals`, as Auth0's list endpoints take them (checked against
+/// the document by [`crate::query`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ListParams {
     /// 0-based page.
@@ -217,107 +362,21 @@ pub(crate) struct ListParams {
     pub(crate) include_totals: bool,
 }
 
-/// The largest `page` Auth0 accepts.
-const MAX_PAGE: u64 = 1000;
+impl ListParams {
+    /// The list parameters of a checked query.
+    pub(crate) fn of(query: &Query) -> Self {
+        ListParams {
+            page: query.int("page", 0),
+            per_page: query.int("per_page", 50),
+            include_totals: query.flag("include_totals"),
+        }
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ListParams {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Self::parse(parts.uri.query().unwrap_or_default(), &[])
-    }
-}
-
-/// A query string's `(name, value)` pairs, each name at most once.
-///
-/// # Errors
-/// `invalid_query_string` for a malformed query or a repeated name.
-pub(crate) fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
-        .map_err(|_| ApiError::invalid_query("The query string is not valid"))?;
-    let mut seen = HashSet::new();
-    if let Some((key, _)) = pairs.iter().find(|(k, _)| !seen.insert(k.as_str())) {
-        let key: String = key.chars().filter(|c| !c.is_control()).take(64).collect();
-        return Err(ApiError::invalid_query(format!("Query parameter {key} is given twice")));
-    }
-    Ok(pairs)
-}
-
-/// The value of `name`, the only parameter the query may hold, which must be one of `allowed`;
-/// `None` without it.
-///
-/// # Errors
-/// `invalid_query_string` naming the parameter and its values.
-pub(crate) fn only_param(
-    query: Option<&str>,
-    name: &str,
-    allowed: &[&'static str],
-) -> Result<Option<&'static str>, ApiError> {
-    let mut found = None;
-    for (key, value) in query_pairs(query)? {
-        if key != name {
-            return Err(ApiError::invalid_query(format!(
-                "Unknown query parameter (the only one is {name})"
-            )));
-        }
-        found = Some(allowed.iter().copied().find(|a| *a == value).ok_or_else(|| {
-            ApiError::invalid_query(format!(
-                "Query parameter {name} must be {}",
-                allowed.join(" or ")
-            ))
-        })?);
-    }
-    Ok(found)
-}
-
-impl ListParams {
-    /// Parses a list's query. `accepted` names further parameters Auth0 defines for this list
-    /// that change nothing here, with the values they may take: they are checked, then ignored.
-    pub(crate) fn parse(query: &str, accepted: &[(&str, &[&str])]) -> Result<Self, ApiError> {
-        let mut params = ListParams { page: 0, per_page: 50, include_totals: false };
-        for (key, value) in &query_pairs(Some(query))? {
-            let int = |min: u64, max: u64| {
-                value.parse::<u64>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
-                    ApiError::invalid_query(format!(
-                        "Query parameter {key} must be an integer from {min} to {max}"
-                    ))
-                })
-            };
-            match key.as_str() {
-                "page" => params.page = int(0, MAX_PAGE)?,
-                "per_page" => params.per_page = int(1, 100)?,
-                "include_totals" => {
-                    params.include_totals = match value.as_str() {
-                        "true" => true,
-                        "false" => false,
-                        _ => {
-                            return Err(ApiError::invalid_query(
-                                "Query parameter include_totals must be true or false",
-                            ));
-                        }
-                    }
-                }
-                other => match accepted.iter().find(|(name, _)| *name == other) {
-                    Some((name, values)) if values.contains(&value.as_str()) => {}
-                    Some((name, values)) => {
-                        return Err(ApiError::invalid_query(format!(
-                            "Query parameter {name} must be one of {}",
-                            values.join(", ")
-                        )));
-                    }
-                    None => {
-                        let name: String =
-                            other.chars().filter(|c| !c.is_control()).take(64).collect();
-                        let mut expected = vec!["page", "per_page", "include_totals"];
-                        expected.extend(accepted.iter().map(|(n, _)| *n));
-                        return Err(ApiError::invalid_query(format!(
-                            "Unknown query parameter {name} (expected {})",
-                            expected.join(", ")
-                        )));
-                    }
-                },
-            }
-        }
-        Ok(params)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::from_request_parts(parts, state).await.map(|q| Self::of(&q))
     }
 }

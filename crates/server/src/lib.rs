@@ -13,6 +13,7 @@ mod error;
 mod extract;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod query;
 mod routes;
 mod state;
 mod tls;

@@ -1,7 +1,7 @@
 //! `/api/v2/flows/vault/connections`: Auth0's vault connections API.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,9 +14,9 @@ use serde::Serialize;
 use crate::auth::{
     CreateConnections, DeleteConnections, ReadConnections, Scoped, UpdateConnections,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, Resource};
 use crate::extract::{
-    ConnectionIdPath, IfMatch, IfNoneMatch, JsonBody, ListParams, etag, only_param,
+    ConnectionIdPath, IfMatch, IfNoneMatch, JsonOrFormBody, ListParams, Precondition, etag,
 };
 use crate::state::AppState;
 
@@ -48,7 +48,7 @@ pub(crate) struct ConnectionPage {
         ("include_totals" = Option<bool>, Query, description = "Return results inside an object that contains the total result count (true) or as a direct array of results (false, default)."),
     ),
     responses(
-        (status = 200, description = "Vault connections successfully retrieved.", body = Vec<Connection>),
+        (status = 200, description = "Vault connections successfully retrieved: an array, or `{start, limit, total, connections}` with `include_totals=true`.", body = ref("#/components/schemas/ConnectionList")),
         (status = 400, description = "Invalid request query string."),
         (status = 401, description = "Invalid token."),
         (status = 403, description = "Insufficient scope; expected any of: read:flows_vault_connections."),
@@ -79,7 +79,10 @@ pub(crate) async fn list(
 #[utoipa::path(
     post, path = "/api/v2/flows/vault/connections", tag = "flows", operation_id = "post_flows_vault_connections",
     summary = "Create a Flows Vault Connection",
-    request_body(content = serde_json::Value, description = "`{name, app_id, setup?, environment?, account_name?}`; `setup` is one of the `Setup…` schemas of the app. Without `setup` the connection is created empty (`ready: false`).", content_type = "application/json"),
+    request_body(content(
+        (ref("#/components/schemas/ConnectionCreate") = "application/json"),
+        (ref("#/components/schemas/ConnectionCreate") = "application/x-www-form-urlencoded"),
+    ), description = "`{name, app_id, setup?, environment?, account_name?}`; `setup` is one of the `Setup…` schemas of the app. Without `setup` the connection is created empty (`ready: false`). A form body nests with brackets (`setup[type]=API_KEY`)."),
     responses(
         (status = 201, description = "Connection successfully created.", body = Connection, headers(("ETag" = String, description = "flowvault extension: the version, for If-Match"))),
         (status = 400, description = "Invalid request body; the message names each field at fault."),
@@ -91,7 +94,7 @@ pub(crate) async fn list(
 pub(crate) async fn create(
     caller: Scoped<CreateConnections>,
     State(state): State<AppState>,
-    JsonBody(body): JsonBody,
+    JsonOrFormBody(body): JsonOrFormBody,
 ) -> Result<Response, ApiError> {
     let new = validate_create_with(&body, &state.config.rules())
         .map_err(|e| ApiError::invalid_body(e.to_string()))?;
@@ -110,12 +113,11 @@ pub(crate) async fn create(
     summary = "Get a Flows Vault Connection",
     params(
         ("id" = String, Path, description = "Flows Vault connection ID", max_length = 30),
-        ("If-None-Match" = Option<String>, Header, description = "flowvault extension: answer 304 if the ETag still matches"),
+        ("If-None-Match" = Option<String>, Header, description = "flowvault extension: answer 304 if the ETag still matches", pattern = r#"^(\*|(W/)?"[0-9A-Za-z]*"( ?, ?(W/)?"[0-9A-Za-z]*")*)$"#),
     ),
     responses(
         (status = 200, description = "Flow vault connection successfully retrieved.", body = Connection, headers(("ETag" = String))),
         (status = 304, description = "flowvault extension: not modified since the given ETag."),
-        (status = 400, description = "Malformed id."),
         (status = 401, description = "Invalid token."),
         (status = 403, description = "Insufficient scope; expected any of: read:flows_vault_connections."),
         (status = 404, description = "The Flow vault connection does not exist."),
@@ -142,9 +144,12 @@ pub(crate) async fn read(
     summary = "Update a Flows Vault Connection",
     params(
         ("id" = String, Path, description = "Flows Vault connection ID", max_length = 30),
-        ("If-Match" = Option<String>, Header, description = "flowvault extension: update only if the connection is still at this ETag (412 otherwise)"),
+        ("If-Match" = Option<String>, Header, description = "flowvault extension: update only if the connection is still at this ETag (412 otherwise)", pattern = r#"^(\*|(W/)?"[0-9A-Za-z]*"( ?, ?(W/)?"[0-9A-Za-z]*")*)$"#),
     ),
-    request_body(content = serde_json::Value, description = "`{name?, setup?}`; a `setup` replaces the old one as a whole.", content_type = "application/json"),
+    request_body(content(
+        (ref("#/components/schemas/ConnectionUpdate") = "application/json"),
+        (ref("#/components/schemas/ConnectionUpdate") = "application/x-www-form-urlencoded"),
+    ), description = "`{name?, setup?}`; a `setup` replaces the old one as a whole."),
     responses(
         (status = 200, description = "Flow vault connection successfully updated.", body = Connection, headers(("ETag" = String))),
         (status = 400, description = "Invalid request body; the message names each field at fault."),
@@ -161,7 +166,7 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     ConnectionIdPath(id): ConnectionIdPath,
     IfMatch(precondition): IfMatch,
-    JsonBody(body): JsonBody,
+    JsonOrFormBody(body): JsonOrFormBody,
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant();
     let current = state.vault.connection(tenant, &id).await.map_err(not_found)?;
@@ -192,50 +197,62 @@ pub(crate) async fn update(
 #[utoipa::path(
     delete, path = "/api/v2/flows/vault/connections/{id}", tag = "flows", operation_id = "delete_flows_vault_connections_by_id",
     summary = "Delete a Flows Vault Connection",
+    description = "Deletes the connection, whether or not flows use it (as Auth0 does); their actions then fail naming the deleted connection. An id that names no connection is 204 too. `flowvault connections delete` lists the flows that use it and asks first.",
     params(
         ("id" = String, Path, description = "Vault connection id", max_length = 30),
-        ("If-Match" = Option<String>, Header, description = "flowvault extension: delete only if the connection is still at this ETag (412 otherwise)"),
-        ("force" = Option<bool>, Query, description = "flowvault extension: delete even if flows use the connection"),
+        ("If-Match" = Option<String>, Header, description = "flowvault extension: delete only if the connection is still at this ETag (412 otherwise)", pattern = r#"^(\*|(W/)?"[0-9A-Za-z]*"( ?, ?(W/)?"[0-9A-Za-z]*")*)$"#),
     ),
     responses(
         (status = 204, description = "Connection successfully deleted."),
-        (status = 409, description = "flowvault extension: flows use the connection (their names are in the message)."),
-        (status = 400, description = "Malformed id."),
-        (status = 401, description = "Invalid token."),
-        (status = 403, description = "Insufficient scope; expected any of: delete:flows_vault_connections."),
-        (status = 404, description = "The Flow vault connection does not exist."),
-        (status = 412, description = "flowvault extension: If-Match does not match the current ETag."),
+        (status = 412, description = "flowvault extension: If-Match does not match the current ETag, or names a connection that does not exist."),
     ),
     security(("bearerAuth" = ["delete:flows_vault_connections"]))
 )]
 pub(crate) async fn remove(
     caller: Scoped<DeleteConnections>,
     State(state): State<AppState>,
-    ConnectionIdPath(id): ConnectionIdPath,
+    path: Result<ConnectionIdPath, ApiError>,
     IfMatch(precondition): IfMatch,
-    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant();
-    let force = only_param(query.as_deref(), "force", &["true", "false"])? == Some("true");
-    let expected = match &precondition {
-        p if p.given() => {
-            let current = state.vault.connection(tenant, &id).await.map_err(not_found)?;
-            if !p.allows(current.version) {
-                return Err(ApiError::precondition_failed(&etag(current.version)));
-            }
-            Some(current.version)
+    // An id that can't be ours names nothing to delete (a too-long one is still malformed).
+    let id = match path {
+        Ok(ConnectionIdPath(id)) => id,
+        Err(e) if e.status() == StatusCode::NOT_FOUND => {
+            return precondition_on_nothing(&precondition);
         }
-        _ => None,
+        Err(e) => return Err(e),
     };
-    if !force {
-        state.vault.ensure_unused(tenant, &id).await?;
-    }
+    let expected = if precondition.given() {
+        match state.vault.connection(tenant, &id).await {
+            Ok(current) if precondition.allows(current.version) => Some(current.version),
+            Ok(current) => return Err(ApiError::precondition_failed(&etag(current.version))),
+            Err(VaultError::NotFound) => return precondition_on_nothing(&precondition),
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
     match state.vault.delete_connection(tenant, &id, expected).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Ok(()) | Err(VaultError::NotFound) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(VaultError::VersionConflict { current }) => {
             Err(ApiError::precondition_failed(&etag(current)))
         }
-        Err(e) => Err(not_found(e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deleting what does not exist: done (204), unless `If-Match` asked for a current version,
+/// which nothing has (412, RFC 9110 §13.1.1).
+fn precondition_on_nothing(precondition: &Precondition) -> Result<Response, ApiError> {
+    if precondition.given() {
+        Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            "If-Match names a version, but the Flow vault connection does not exist",
+        ))
+    } else {
+        Ok(StatusCode::NO_CONTENT.into_response())
     }
 }
 
@@ -254,11 +271,7 @@ fn insert_etag(response: &mut Response, version: u64) {
 
 fn not_found(e: VaultError) -> ApiError {
     match e {
-        VaultError::NotFound => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "inexistent_flows_vault_connection",
-            "The Flow vault connection does not exist",
-        ),
+        VaultError::NotFound => ApiError::missing(Resource::Connection),
         other => other.into(),
     }
 }
@@ -270,9 +283,8 @@ fn not_found(e: VaultError) -> ApiError {
     params(("id" = String, Path, description = "Flows Vault connection ID", max_length = 30)),
     responses(
         (status = 200, description = "The connection, with its new token's expiry.", body = Connection),
-        (status = 400, description = "The connection does not use tokens."),
         (status = 404, description = "The Flow vault connection does not exist."),
-        (status = 409, description = "Missing credentials, or the provider refused the grant (needs_reauth)."),
+        (status = 409, description = "The connection does not use tokens, has no credentials yet, or the provider refused the grant (needs_reauth)."),
         (status = 502, description = "The provider failed; a retry is scheduled."),
     ),
     security(("bearerAuth" = ["update:flows_vault_connections"]))
@@ -294,6 +306,8 @@ pub(crate) async fn refresh(
     responses(
         (status = 200, description = "`ok`: true (accepted), false (refused or unreachable), null (no cheap check for this app).", body = serde_json::Value),
         (status = 404, description = "The Flow vault connection does not exist."),
+        (status = 409, description = "The connection has no credentials yet, or needs re-authorization."),
+        (status = 502, description = "The provider failed."),
     ),
     security(("bearerAuth" = ["update:flows_vault_connections"]))
 )]
@@ -314,7 +328,7 @@ fn refresh_error(e: RefreshError) -> ApiError {
             ApiError::new(StatusCode::CONFLICT, "missing_credentials", message)
         }
         RefreshError::NotTokenBased { .. } => {
-            ApiError::new(StatusCode::BAD_REQUEST, "not_token_based", message)
+            ApiError::new(StatusCode::CONFLICT, "not_token_based", message)
         }
         RefreshError::NeedsReauth { .. } => {
             ApiError::new(StatusCode::CONFLICT, "needs_reauth", message)

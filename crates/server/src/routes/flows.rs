@@ -1,7 +1,7 @@
 //! `/api/v2/flows`: Auth0's flows API, and running a flow (a flowvault extension).
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,8 +16,11 @@ use crate::auth::{
     CreateExecutions, CreateFlows, DeleteExecutions, DeleteFlows, ReadExecutions, ReadFlows,
     Scoped, UpdateFlows,
 };
-use crate::error::ApiError;
-use crate::extract::{FlowPath, IfMatch, JsonBody, ListParams, etag, only_param, query_pairs};
+use crate::error::{ApiError, Resource};
+use crate::extract::{
+    FlowPath, IfMatch, JsonOrFormBody, ListParams, OptionalJsonBody, check_path_id, etag,
+};
+use crate::query::Query;
 use crate::state::AppState;
 
 pub(crate) const PATH: &str = "/api/v2/flows";
@@ -45,10 +48,10 @@ struct FlowPage {
     get, path = "/api/v2/flows", tag = "flows", operation_id = "get_flows",
     summary = "Get flows",
     params(
-        ("page" = Option<u64>, Query, description = "Page index of the results to return. First page is 0."),
-        ("per_page" = Option<u64>, Query, description = "Number of results per page. Defaults to 50."),
+        ("page" = Option<u64>, Query, description = "Page index of the results to return. First page is 0.", minimum = 0, maximum = 1000),
+        ("per_page" = Option<u64>, Query, description = "Number of results per page. Defaults to 50.", minimum = 1, maximum = 100),
         ("include_totals" = Option<bool>, Query, description = "Return results inside an object that contains the total result count (true) or as a direct array of results (false, default)."),
-        ("hydrate" = Option<String>, Query, description = "`form_count`: accepted; flowvault has no forms, so it adds nothing."),
+        ("hydrate" = Option<Vec<FlowsHydrate>>, Query, description = "`form_count`: accepted; flowvault has no forms, so it adds nothing. May repeat."),
         ("synchronous" = Option<bool>, Query, description = "Accepted; every flowvault flow can run synchronously, so it filters nothing."),
     ),
     responses(
@@ -61,15 +64,11 @@ struct FlowPage {
 )]
 pub(crate) async fn list(
     caller: Scoped<ReadFlows>,
-    RawQuery(query): RawQuery,
+    params: ListParams,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
-    // Auth0's `hydrate=form_count` and `synchronous` are accepted; flowvault has no forms, and
-    // every flow can run either way, so they change nothing.
-    let params = ListParams::parse(
-        query.as_deref().unwrap_or_default(),
-        &[("hydrate", &["form_count"]), ("synchronous", &["true", "false"])],
-    )?;
+    // Auth0's `hydrate=form_count` and `synchronous` are accepted (the document checked their
+    // values); flowvault has no forms, and every flow can run either way, so they change nothing.
     let query =
         ListQuery { app: None, offset: params.page * params.per_page, limit: params.per_page };
     let page = state.vault.list_flows(caller.tenant(), &query).await?;
@@ -85,7 +84,7 @@ pub(crate) async fn list(
 #[utoipa::path(
     post, path = "/api/v2/flows", tag = "flows", operation_id = "post_flows",
     summary = "Create a flow",
-    request_body(content = ref("#/components/schemas/FlowCreate"), description = "`{name, actions?}`; each action's params are checked (templates parsed, connections looked up).", content_type = "application/json"),
+    request_body(content = ref("#/components/schemas/FlowCreate"), content_type = "application/json", description = "A form body (`application/x-www-form-urlencoded`) is taken too, nested with brackets (`actions[0][id]=a`); its values are strings, so only string params can be given that way. `{name, actions?}`; each action's params are checked (templates parsed, connections looked up). A form body nests with brackets (`actions[0][id]=a`); its values are strings."),
     responses(
         (status = 201, description = "Flow successfully created.", body = ref("#/components/schemas/Flow"), headers(("ETag" = String), ("Location" = String))),
         (status = 400, description = "Invalid request body; the message names each field at fault (a template error gives its line and column)."),
@@ -97,7 +96,7 @@ pub(crate) async fn list(
 pub(crate) async fn create(
     caller: Scoped<CreateFlows>,
     State(state): State<AppState>,
-    JsonBody(body): JsonBody,
+    JsonOrFormBody(body): JsonOrFormBody,
 ) -> Result<Response, ApiError> {
     let new = validate_flow_create(&body).map_err(|e| ApiError::invalid_body(e.to_string()))?;
     let flow = state.vault.create_flow(caller.tenant(), new).await.map_err(flow_error)?;
@@ -111,10 +110,12 @@ pub(crate) async fn create(
 #[utoipa::path(
     get, path = "/api/v2/flows/{id}", tag = "flows", operation_id = "get_flows_by_id",
     summary = "Get a flow",
-    params(("id" = String, Path, description = "Flow identifier", max_length = 30)),
+    params(
+        ("id" = String, Path, description = "Flow identifier", max_length = 30),
+        ("hydrate" = Option<Vec<FlowHydrate>>, Query, description = "`form_count`, `forms`: accepted; flowvault has no forms, so they add nothing. May repeat."),
+    ),
     responses(
         (status = 200, description = "Flow successfully retrieved.", body = ref("#/components/schemas/Flow"), headers(("ETag" = String))),
-        (status = 400, description = "Malformed id."),
         (status = 401, description = "Invalid token."),
         (status = 403, description = "Insufficient scope; expected any of: read:flows."),
         (status = 404, description = "The flow does not exist."),
@@ -135,9 +136,9 @@ pub(crate) async fn read(
     summary = "Update a flow",
     params(
         ("id" = String, Path, description = "Flow identifier", max_length = 30),
-        ("If-Match" = Option<String>, Header, description = "flowvault extension: update only if the flow is still at this ETag (412 otherwise)"),
+        ("If-Match" = Option<String>, Header, description = "flowvault extension: update only if the flow is still at this ETag (412 otherwise)", pattern = r#"^(\*|(W/)?"[0-9A-Za-z]*"( ?, ?(W/)?"[0-9A-Za-z]*")*)$"#),
     ),
-    request_body(content = ref("#/components/schemas/FlowUpdate"), description = "`{name?, actions?}`; `actions` replaces the list as a whole.", content_type = "application/json"),
+    request_body(content = ref("#/components/schemas/FlowUpdate"), content_type = "application/json", description = "A form body (`application/x-www-form-urlencoded`) is taken too, nested with brackets (`actions[0][id]=a`); its values are strings, so only string params can be given that way. `{name?, actions?}`; `actions` replaces the list as a whole; `{}` changes nothing."),
     responses(
         (status = 200, description = "Flow successfully updated.", body = ref("#/components/schemas/Flow"), headers(("ETag" = String))),
         (status = 400, description = "Invalid request body; the message names each field at fault."),
@@ -154,7 +155,7 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     path: FlowPath,
     IfMatch(precondition): IfMatch,
-    JsonBody(body): JsonBody,
+    JsonOrFormBody(body): JsonOrFormBody,
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant();
     let current = state.vault.flow(tenant, &path.flow).await.map_err(flow_error)?;
@@ -177,7 +178,6 @@ pub(crate) async fn update(
     params(("id" = String, Path, description = "Flow id", max_length = 30)),
     responses(
         (status = 204, description = "Flow successfully deleted."),
-        (status = 400, description = "Malformed id."),
         (status = 401, description = "Invalid token."),
         (status = 403, description = "Insufficient scope; expected any of: delete:flows."),
         (status = 404, description = "The flow does not exist."),
@@ -202,7 +202,7 @@ pub(crate) async fn remove(
         ("flow_id" = String, Path, description = "Flow id", max_length = 30),
         ("wait" = Option<bool>, Query, description = "Wait for the end of the run (default false)."),
     ),
-    request_body(content = ref("#/components/schemas/FlowRunRequest"), content_type = "application/json"),
+    request_body(content = ref("#/components/schemas/FlowRunRequest"), content_type = "application/json", description = "Optional: no body runs the flow with empty `fields` and `context`."),
     responses(
         (status = 200, description = "flowvault extension: the finished execution (`wait=true`).", body = ref("#/components/schemas/FlowExecution"), headers(("Location" = String))),
         (status = 202, description = "flowvault extension: the execution, running.", body = ref("#/components/schemas/FlowExecution"), headers(("Location" = String))),
@@ -218,10 +218,10 @@ pub(crate) async fn run(
     caller: Scoped<CreateExecutions>,
     State(state): State<AppState>,
     path: FlowPath,
-    RawQuery(query): RawQuery,
-    JsonBody(body): JsonBody,
+    query: Query,
+    OptionalJsonBody(body): OptionalJsonBody,
 ) -> Result<Response, ApiError> {
-    let wait = only_param(query.as_deref(), "wait", &["true", "false"])? == Some("true");
+    let wait = query.flag("wait");
     let Value::Object(obj) = body else {
         return Err(ApiError::invalid_body("The request body must be a JSON object"));
     };
@@ -261,11 +261,11 @@ pub(crate) async fn run(
     summary = "Get flow executions",
     params(
         ("flow_id" = String, Path, description = "Flow id", max_length = 30),
-        ("page" = Option<u64>, Query, description = "Page index of the results to return. First page is 0."),
-        ("per_page" = Option<u64>, Query, description = "Number of results per page. Defaults to 50."),
+        ("page" = Option<u64>, Query, description = "Page index of the results to return. First page is 0.", minimum = 0, maximum = 1000),
+        ("per_page" = Option<u64>, Query, description = "Number of results per page. Defaults to 50.", minimum = 1, maximum = 100),
         ("include_totals" = Option<bool>, Query, description = "Return results inside an object that contains the total result count (true) or as a direct array of results (false, default)."),
-        ("from" = Option<String>, Query, description = "Optional Id from which to start selection."),
-        ("take" = Option<u64>, Query, description = "Number of results per page. Defaults to 50."),
+        ("from" = Option<String>, Query, description = "Optional Id from which to start selection: the `next` of the previous page (an execution id; one of another flow, or none, is 400).", pattern = r"^exc_[0-9A-Za-z]{22}$"),
+        ("take" = Option<u64>, Query, description = "Number of results per page. Defaults to 50.", minimum = 1, maximum = 100),
     ),
     responses(
         (status = 200, description = "Flow executions successfully retrieved, newest first: an array, `{start, limit, total, executions}` with `include_totals`, or `{executions, next}` with `from`/`take`.", body = ref("#/components/schemas/FlowExecutionList")),
@@ -280,25 +280,26 @@ pub(crate) async fn list_executions(
     caller: Scoped<ReadExecutions>,
     State(state): State<AppState>,
     path: FlowPath,
-    RawQuery(query): RawQuery,
+    query: Query,
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant();
     // The flow must exist in this tenant (otherwise: 404, not an empty list).
     state.vault.flow(tenant, &path.flow).await.map_err(flow_error)?;
-    let q = ExecutionParams::parse(query.as_deref().unwrap_or_default())?;
-    let from = q
-        .from
-        .as_deref()
+    let from = query
+        .get("from")
         .map(|f| {
             f.parse()
                 .map_err(|_| ApiError::invalid_query("Query parameter from is not an execution id"))
         })
         .transpose()?;
-    let checkpoint = from.is_some() || q.take.is_some();
-    let limit = q.take.or(q.per_page).unwrap_or(50);
-    let query = ExecutionQuery { from, offset: if checkpoint { 0 } else { q.page * limit }, limit };
+    let take = query.get("take").map(|_| query.int("take", 50));
+    let checkpoint = from.is_some() || take.is_some();
+    let params = ListParams::of(&query);
+    let limit = take.unwrap_or(params.per_page);
+    let list =
+        ExecutionQuery { from, offset: if checkpoint { 0 } else { params.page * limit }, limit };
     let page =
-        state.vault.list_executions(tenant, &path.flow, &query).await.map_err(|e| match e {
+        state.vault.list_executions(tenant, &path.flow, &list).await.map_err(|e| match e {
             VaultError::NotFound => {
                 ApiError::invalid_query("Query parameter from names no execution of this flow")
             }
@@ -307,9 +308,14 @@ pub(crate) async fn list_executions(
     let items: Vec<_> =
         page.items.iter().map(|r| flowvault_engine::execution_view(r, None, false)).collect();
     Ok(if checkpoint {
-        Json(json!({ "executions": items, "next": page.next })).into_response()
-    } else if q.include_totals {
-        Json(json!({ "start": query.offset, "limit": limit, "total": page.total, "executions": items })).into_response()
+        // `next` is left out on the last page: Auth0's document gives it no `null`.
+        let mut body = json!({ "executions": items });
+        if let Some(next) = page.next {
+            body["next"] = json!(next);
+        }
+        Json(body).into_response()
+    } else if params.include_totals {
+        Json(json!({ "start": list.offset, "limit": limit, "total": page.total, "executions": items })).into_response()
     } else {
         Json(items).into_response()
     })
@@ -321,13 +327,11 @@ pub(crate) async fn list_executions(
     params(
         ("flow_id" = String, Path, description = "Flow id", max_length = 30),
         ("execution_id" = String, Path, description = "Flow execution id", max_length = 30),
-        ("hydrate" = Option<String>, Query, description = "`debug`: add each action's input, output, error and timing (secrets redacted; masked outputs and vars never recorded)."),
+        ("hydrate" = Option<Vec<ExecutionHydrate>>, Query, description = "`debug`: add each action's input, output, error and timing (secrets redacted; masked outputs and vars never recorded). May repeat."),
     ),
     responses(
         (status = 200, description = "Flow execution successfully retrieved.", body = ref("#/components/schemas/FlowExecution")),
         (status = 400, description = "Invalid request query string."),
-        (status = 401, description = "Invalid token."),
-        (status = 403, description = "Insufficient scope; expected any of: read:flows_executions."),
         (status = 404, description = "flowvault extension: the flow or the execution does not exist."),
     ),
     security(("bearerAuth" = ["read:flows_executions"]))
@@ -336,10 +340,10 @@ pub(crate) async fn read_execution(
     caller: Scoped<ReadExecutions>,
     State(state): State<AppState>,
     path: FlowPath,
-    RawQuery(query): RawQuery,
+    query: Query,
 ) -> Result<Response, ApiError> {
-    let debug = only_param(query.as_deref(), "hydrate", &["debug"])?.is_some();
-    let id = path.execution.ok_or_else(|| ApiError::invalid_uri("The path has no execution id"))?;
+    let debug = query.all("hydrate").any(|h| h == "debug");
+    let id = path.execution.ok_or_else(|| ApiError::missing(Resource::Execution))?;
     let view = state
         .engine
         .execution(caller.tenant(), &path.flow, &id, debug)
@@ -351,84 +355,65 @@ pub(crate) async fn read_execution(
 #[utoipa::path(
     delete, path = "/api/v2/flows/{flow_id}/executions/{execution_id}", tag = "flows", operation_id = "delete_flows_executions_by_execution_id",
     summary = "Delete a flow execution",
+    description = "An execution that does not exist (or a flow id that names none) is 204 too, as Auth0's document has it.",
     params(
         ("flow_id" = String, Path, description = "Flows id", max_length = 30),
         ("execution_id" = String, Path, description = "Flow execution identifier", max_length = 30),
     ),
     responses(
         (status = 204, description = "Flow execution successfully deleted."),
-        (status = 400, description = "Malformed id."),
-        (status = 401, description = "Invalid token."),
-        (status = 403, description = "Insufficient scope; expected any of: delete:flows_executions."),
-        (status = 404, description = "flowvault extension: the flow or the execution does not exist."),
     ),
     security(("bearerAuth" = ["delete:flows_executions"]))
 )]
 pub(crate) async fn remove_execution(
     caller: Scoped<DeleteExecutions>,
     State(state): State<AppState>,
-    path: FlowPath,
+    Path((flow, execution)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let id = path.execution.ok_or_else(|| ApiError::invalid_uri("The path has no execution id"))?;
-    state
-        .vault
-        .delete_execution(caller.tenant(), &path.flow, &id)
-        .await
-        .map_err(execution_error)?;
+    check_path_id("flow_id", &flow)?;
+    check_path_id("execution_id", &execution)?;
+    // Ids that can't be ours name nothing to delete.
+    if let (Ok(flow), Ok(execution)) = (flow.parse(), execution.parse()) {
+        match state.vault.delete_execution(caller.tenant(), &flow, &execution).await {
+            Ok(()) | Err(VaultError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// The query of the executions list: Auth0's checkpoint (`from`, `take`) or page parameters.
-struct ExecutionParams {
-    from: Option<String>,
-    take: Option<u64>,
-    page: u64,
-    per_page: Option<u64>,
-    include_totals: bool,
+/// `hydrate` of the flow list.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(
+    non_camel_case_types,
+    dead_code,
+    reason = "a schema only: the values are Auth0's, as the document spells them, and the handler reads them as checked strings"
+)]
+pub(crate) enum FlowsHydrate {
+    form_count,
 }
 
-impl ExecutionParams {
-    fn parse(query: &str) -> Result<Self, ApiError> {
-        let mut p = ExecutionParams {
-            from: None,
-            take: None,
-            page: 0,
-            per_page: None,
-            include_totals: false,
-        };
-        let int = |k: &str, v: &str, min: u64, max: u64| {
-            v.parse::<u64>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
-                ApiError::invalid_query(format!(
-                    "Query parameter {k} must be an integer from {min} to {max}"
-                ))
-            })
-        };
-        for (k, v) in query_pairs(Some(query))? {
-            match k.as_str() {
-                "from" => p.from = Some(v),
-                "take" => p.take = Some(int("take", &v, 1, 100)?),
-                "page" => p.page = int("page", &v, 0, 1000)?,
-                "per_page" => p.per_page = Some(int("per_page", &v, 1, 100)?),
-                "include_totals" => {
-                    p.include_totals = match v.as_str() {
-                        "true" => true,
-                        "false" => false,
-                        _ => {
-                            return Err(ApiError::invalid_query(
-                                "Query parameter include_totals must be true or false",
-                            ));
-                        }
-                    }
-                }
-                _ => {
-                    return Err(ApiError::invalid_query(
-                        "Unknown query parameter (expected from, take, page, per_page, include_totals)",
-                    ));
-                }
-            }
-        }
-        Ok(p)
-    }
+/// `hydrate` of one flow.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(
+    non_camel_case_types,
+    dead_code,
+    reason = "a schema only: the values are Auth0's, as the document spells them, and the handler reads them as checked strings"
+)]
+pub(crate) enum FlowHydrate {
+    form_count,
+    forms,
+}
+
+/// `hydrate` of one execution.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(
+    non_camel_case_types,
+    dead_code,
+    reason = "a schema only: the values are Auth0's, as the document spells them, and the handler reads them as checked strings"
+)]
+pub(crate) enum ExecutionHydrate {
+    debug,
 }
 
 fn with_etag(status: StatusCode, flow: &Flow) -> Response {
@@ -441,9 +426,7 @@ fn with_etag(status: StatusCode, flow: &Flow) -> Response {
 
 fn flow_error(e: VaultError) -> ApiError {
     match e {
-        VaultError::NotFound => {
-            ApiError::new(StatusCode::NOT_FOUND, "inexistent_flow", "The flow does not exist")
-        }
+        VaultError::NotFound => ApiError::missing(Resource::Flow),
         VaultError::Invalid(errors) => ApiError::invalid_body(errors.to_string()),
         other => other.into(),
     }
@@ -451,11 +434,7 @@ fn flow_error(e: VaultError) -> ApiError {
 
 fn execution_error(e: VaultError) -> ApiError {
     match e {
-        VaultError::NotFound => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "inexistent_flow_execution",
-            "The flow execution does not exist",
-        ),
+        VaultError::NotFound => ApiError::missing(Resource::Execution),
         other => other.into(),
     }
 }

@@ -86,11 +86,32 @@ pub(crate) struct TokenResponse {
     token_type: &'static str,
 }
 
+/// The token request, as the document describes it (the handler reads it by hand, to answer
+/// each mistake in RFC 6749's words).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "a schema only")]
+pub(crate) struct TokenRequest {
+    /// `client_credentials`, the only grant.
+    #[schema(pattern = "^client_credentials$")]
+    grant_type: String,
+    /// The client id (or in HTTP Basic).
+    client_id: Option<String>,
+    /// The client secret (or in HTTP Basic).
+    client_secret: Option<String>,
+    /// `{public_url}api/v2/`.
+    audience: Option<String>,
+    /// Space-separated scopes, a subset of the client's.
+    scope: Option<String>,
+}
+
 #[utoipa::path(
     post, path = "/oauth/token", tag = "oauth", operation_id = "post_oauth_token",
     summary = "Get a Management API access token (client credentials grant)",
     description = "As Auth0's `/oauth/token`: `grant_type=client_credentials`, the client authenticated with `client_secret_post` (body) or `client_secret_basic` (HTTP Basic), `audience` = `{public_url}api/v2/`, optional `scope`. Form or JSON body.",
-    request_body(content = HashMap<String, String>, content_type = "application/x-www-form-urlencoded"),
+    request_body(content(
+        (TokenRequest = "application/x-www-form-urlencoded"),
+        (TokenRequest = "application/json"),
+    )),
     responses(
         (status = 200, description = "A signed RS256 access token.", body = TokenResponse),
         (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope."),

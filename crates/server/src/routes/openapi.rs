@@ -32,7 +32,7 @@ pub(crate) const PATH: &str = "/api/v2/openapi.json";
         flows::run, flows::list_executions, flows::read_execution, flows::remove_execution,
         oauth::token, oauth::jwks,
     ),
-    components(schemas(Connection, connections::ConnectionPage, oauth::TokenResponse)),
+    components(schemas(Connection, connections::ConnectionPage, oauth::TokenResponse, flows::FlowsHydrate, flows::FlowHydrate, flows::ExecutionHydrate)),
     tags((name = "flows", description = "Flows and the vault connections they use"), (name = "oauth", description = "Tokens for the Management API")),
 )]
 struct ApiDoc;
@@ -56,8 +56,144 @@ pub fn document() -> Value {
     mark_extensions(&mut doc);
     add_security_scheme(&mut doc);
     add_setup_schemas(&mut doc);
+    add_connection_schemas(&mut doc);
     add_flow_schemas(&mut doc);
+    add_common_responses(&mut doc);
     doc
+}
+
+/// A name or label: no control characters (they would forge lines in logs and terminals).
+pub(crate) const NO_CONTROL_CHARACTERS: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+/// The answers every operation can give that its annotation need not repeat, each in Auth0's
+/// error shape: 400 for a bad query, 401 and 403 where a token is needed, 413 and 415 where a
+/// body is taken, and `Retry-After` on every 429.
+fn add_common_responses(doc: &mut Value) {
+    if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        schemas.insert(
+            "Error".into(),
+            json!({"type": "object", "required": ["statusCode", "error", "message"], "properties": {
+                "statusCode": {"type": "integer"}, "error": {"type": "string"},
+                "message": {"type": "string"}, "errorCode": {"type": "string"}}}),
+        );
+    }
+    let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for (path, item) in paths.iter_mut() {
+        let api = path.starts_with("/api/v2/");
+        for op in item.as_object_mut().into_iter().flat_map(|i| i.values_mut()) {
+            let Some(op) = op.as_object_mut() else { continue };
+            let scopes: Vec<String> = op
+                .get("security")
+                .and_then(|s| s.pointer("/0/bearerAuth"))
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default();
+            let has_query = op
+                .get("parameters")
+                .and_then(Value::as_array)
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            // Query and header values are strings on the wire: none is ever `null`.
+            for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+                if let Some(types) = p.pointer_mut("/schema/type").and_then(Value::as_array_mut) {
+                    types.retain(|t| t != "null");
+                    if let [only] = types.as_slice() {
+                        let only = only.clone();
+                        p["schema"]["type"] = only;
+                    }
+                }
+            }
+            let has_body = op.contains_key("requestBody");
+            if let Some(body) = op.get_mut("requestBody").and_then(Value::as_object_mut) {
+                let optional = body
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| d.starts_with("Optional"));
+                body.insert("required".into(), Value::Bool(!optional));
+            }
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let mut add = |status: &str, description: String| {
+                responses.entry(status).or_insert_with(|| json!({"description": description}));
+            };
+            if api && !scopes.is_empty() {
+                add("401", "Invalid token.".into());
+                add("403", format!("Insufficient scope; expected any of: {}.", scopes.join(", ")));
+            }
+            if api {
+                // An unknown or malformed query parameter is refused on every operation.
+                add(
+                    "400",
+                    if has_query || !has_body {
+                        "Invalid request query string.".into()
+                    } else {
+                        "Invalid request body or query string.".into()
+                    },
+                );
+            }
+            if api && has_body {
+                add("413", "The request body is larger than the server takes.".into());
+                add("415", "The Content-Type is not one the operation takes.".into());
+            }
+            for (status, r) in responses.iter_mut() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    if api && r.get("content").is_none() {
+                        r["content"] = error.clone();
+                    }
+                    if status == "429" {
+                        r["headers"] = json!({"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}}});
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `ConnectionCreate` (one variant per app, so a `setup` always belongs to its `app_id`),
+/// `ConnectionUpdate`, and the list answer in both of its shapes.
+fn add_connection_schemas(doc: &mut Value) {
+    let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let label = |max: u64| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": NO_CONTROL_CHARACTERS});
+    let mut variants = Vec::new();
+    let mut any_setup = Vec::new();
+    for app in &CATALOG {
+        let setups: Vec<Value> = app
+            .setups
+            .iter()
+            .map(|s| json!({"$ref": format!("#/components/schemas/Setup{}{}", app.id, s.setup_type)}))
+            .collect();
+        any_setup.extend(setups.iter().cloned());
+        let setup =
+            if let [one] = setups.as_slice() { one.clone() } else { json!({"oneOf": setups}) };
+        variants.push(json!({
+            "type": "object", "additionalProperties": false, "required": ["name", "app_id"],
+            "properties": {
+                "name": label(150), "app_id": {"type": "string", "enum": [app.id.as_str()]},
+                "environment": label(55), "account_name": label(150), "setup": setup,
+            },
+        }));
+    }
+    schemas.insert(
+        "ConnectionCreate".into(),
+        json!({"description": "`{name, app_id, setup?, environment?, account_name?}`: `setup` is one of the app's `Setup…` schemas; without it the connection is created empty (`ready: false`).", "oneOf": variants}),
+    );
+    schemas.insert(
+        "ConnectionUpdate".into(),
+        json!({"type": "object", "additionalProperties": false,
+               "description": "`{name?, setup?}`: a `setup` (of the connection's own app) replaces the old one as a whole; `{}` changes nothing.",
+               "properties": {"name": label(150), "setup": {"oneOf": any_setup}}}),
+    );
+    schemas.insert(
+        "ConnectionList".into(),
+        json!({"oneOf": [
+            {"type": "array", "items": {"$ref": "#/components/schemas/Connection"}},
+            {"$ref": "#/components/schemas/ConnectionPage"},
+        ]}),
+    );
 }
 
 fn mark_extensions(doc: &mut Value) {
@@ -197,7 +333,7 @@ fn add_flow_schemas(doc: &mut Value) {
     let time = json!({"type": "string", "format": "date-time"});
     let id = |prefix: &str| json!({"type": "string", "maxLength": 30, "description": format!("`{prefix}…`")});
     let summary = json!({
-        "id": id("af_"), "name": {"type": "string", "minLength": 1, "maxLength": 150},
+        "id": id("af_"), "name": {"type": "string", "minLength": 1, "maxLength": 150, "pattern": NO_CONTROL_CHARACTERS},
         "created_at": time, "updated_at": time, "executed_at": time,
     });
     let mut flow = summary.clone();
@@ -240,13 +376,13 @@ fn add_flow_schemas(doc: &mut Value) {
         (
             "FlowCreate",
             json!({"type": "object", "additionalProperties": false, "required": ["name"], "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 150},
+            "name": {"type": "string", "minLength": 1, "maxLength": 150, "pattern": NO_CONTROL_CHARACTERS},
             "actions": {"type": "array", "items": action_ref}}}),
         ),
         (
             "FlowUpdate",
             json!({"type": "object", "additionalProperties": false, "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 150},
+            "name": {"type": "string", "minLength": 1, "maxLength": 150, "pattern": NO_CONTROL_CHARACTERS},
             "actions": {"type": "array", "items": action_ref}}}),
         ),
         (

@@ -272,7 +272,7 @@ async fn bad_flows_are_refused_naming_what_is_wrong_and_nothing_is_stored() {
 }
 
 #[tokio::test]
-async fn a_connection_that_flows_use_is_deleted_only_when_forced() {
+async fn a_connection_that_flows_use_is_deleted_as_auth0_does_and_its_flows_then_fail_naming_it() {
     let s = Server::start().await;
     let c = s.admin().await;
     let conn = bearer(&s, &c, "API", "tok-1234").await;
@@ -280,13 +280,18 @@ async fn a_connection_that_flows_use_is_deleted_only_when_forced() {
         flow(&s, &c, "Welcome email", json!([http_action("a", Some(&conn), "https://x.test/")]))
             .await;
     let path = format!("{CONNECTIONS}/{conn}");
-    let refused = s.call(Method::DELETE, &path, &c.token, None).await;
-    assert_error(&refused, 409, "connection_in_use");
-    assert!(refused.text.contains("Welcome email"), "{}", refused.text);
-    assert_eq!(s.call(Method::GET, &path, &c.token, None).await.status, StatusCode::OK);
-    let forced = s.call(Method::DELETE, &format!("{path}?force=true"), &c.token, None).await;
-    assert_eq!(forced.status, StatusCode::NO_CONTENT, "{}", forced.text);
+    // Auth0 answers 204; the "used by flows" question is the CLI's (and the dashboard's).
+    let deleted = s.call(Method::DELETE, &path, &c.token, None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
     assert_eq!(s.call(Method::GET, &path, &c.token, None).await.status, StatusCode::NOT_FOUND);
+    // Deleting it again, or an id that names nothing, is 204 as well.
+    for again in [path.clone(), format!("{CONNECTIONS}/not-a-connection")] {
+        let r = s.call(Method::DELETE, &again, &c.token, None).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{again}: {}", r.text);
+    }
+    // The flag that used to force it is an unknown query parameter now, refused like any other.
+    let flagged = s.call(Method::DELETE, &format!("{path}?force=true"), &c.token, None).await;
+    assert_error(&flagged, 400, "invalid_query_string");
     // The flow is still there; its action now fails, saying why.
     let e = run(&s, &c, &id, json!({})).await;
     assert_eq!(e["status"], "failed", "{e}");

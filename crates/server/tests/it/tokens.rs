@@ -254,7 +254,7 @@ async fn tests_and_refreshes_of_static_connections() {
     );
 
     let a = s.call(Method::POST, &format!("{CONNECTIONS}/{good}/refresh"), &c.token, None).await;
-    assert_error(&a, 400, "not_token_based");
+    assert_error(&a, 409, "not_token_based");
     let empty = s
         .call(
             Method::POST,
