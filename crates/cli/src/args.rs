@@ -53,6 +53,9 @@ pub(crate) enum Command {
     /// Management API clients: what gets tokens from `POST /oauth/token`.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Delivery settings: the connections AUTH0 SEND_EMAIL, SEND_SMS and MAKE_CALL send through.
+    #[command(subcommand)]
+    Delivery(DeliveryCommand),
     /// Flows: actions that use vault connections, run on request.
     #[command(subcommand)]
     Flows(FlowsCommand),
@@ -274,6 +277,64 @@ pub(crate) enum ConnectionsCommand {
         /// Delete it without asking, even if flows use it (their actions will fail until updated).
         #[arg(long)]
         force: bool,
+    },
+}
+
+/// The tenant's delivery settings. In Auth0, `AUTH0 SEND_EMAIL`, `SEND_SMS` and `MAKE_CALL`
+/// use Auth0's own e-mail and SMS service; flowvault sends them through the vault connection
+/// named here for each channel, with the sender named here unless the action gives its own.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DeliveryCommand {
+    /// Show which connection each channel sends through, and as whom.
+    Show(JsonFlag),
+    /// Set one channel, keeping the others.
+    #[command(subcommand)]
+    Set(DeliveryChannel),
+    /// Clear one channel, or every channel when none is named.
+    Clear {
+        /// `email`, `sms` or `voice`.
+        channel: Option<String>,
+    },
+}
+
+/// One channel's settings.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DeliveryChannel {
+    /// E-mail, through a SENDGRID or MAILJET connection.
+    Email {
+        /// The connection id (`ac_…`).
+        #[arg(long)]
+        connection: String,
+        /// The sender's address.
+        #[arg(long, value_name = "EMAIL")]
+        from: String,
+        /// The sender's display name.
+        #[arg(long, value_name = "NAME")]
+        from_name: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// SMS, through a TWILIO connection.
+    Sms {
+        /// The connection id (`ac_…`).
+        #[arg(long)]
+        connection: String,
+        /// The number messages come from, in E.164 form (`+15005550006`).
+        #[arg(long, value_name = "NUMBER")]
+        from: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Voice calls, through a TWILIO connection.
+    Voice {
+        /// The connection id (`ac_…`).
+        #[arg(long)]
+        connection: String,
+        /// The number calls come from, in E.164 form (`+15005550006`).
+        #[arg(long, value_name = "NUMBER")]
+        from: String,
+        #[command(flatten)]
+        json: JsonFlag,
     },
 }
 

@@ -4,6 +4,7 @@ mod apps;
 mod args;
 mod clients;
 mod connections;
+mod delivery;
 mod engine_config;
 mod flows;
 mod output;
@@ -50,6 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apps(cmd) => apps::run(cmd),
         Command::Connections(cmd) => connections::run(&cli.global, cmd).await,
         Command::Clients(cmd) => clients::run(&cli.global, cmd).await,
+        Command::Delivery(cmd) => delivery::run(&cli.global, cmd).await,
         Command::Flows(cmd) => flows::run(&cli.global, cmd).await,
         Command::Executions(cmd) => flows::executions(&cli.global, cmd).await,
         Command::Serve(args) => serve::run(&cli.global, args).await,

@@ -9,6 +9,7 @@
 mod arbitrary;
 mod catalog;
 mod connection;
+mod delivery;
 mod flow;
 mod ids;
 mod labels;
@@ -27,6 +28,9 @@ pub use catalog::{
     UnknownName,
 };
 pub use connection::{Connection, ConnectionStatus, TokenProblem};
+pub use delivery::{
+    Channel, DeliverySettings, EmailDelivery, EmailSender, PhoneDelivery, UnknownChannel, is_e164,
+};
 pub use flow::{
     ActionId, ActionSpec, ActivecampaignOp, AirtableOp, Auth0Op, BigqueryOp, ClearbitOp,
     ConnectionRef, EmailOp, Flow, FlowAction, FlowName, FlowOp, FlowPatch, FlowSummary, Format,

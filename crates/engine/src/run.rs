@@ -9,7 +9,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use flowvault_core::{
-    ActionId, ConnectionId, Flow, FlowAction, FlowOp, Redactor, SetupType, TenantId, Timestamp,
+    ActionId, Channel, ConnectionId, DeliverySettings, Flow, FlowAction, FlowOp, Redactor,
+    SetupType, TenantId, Timestamp,
 };
 use flowvault_core::{TemplateScope, render_object};
 use serde::Serialize;
@@ -410,11 +411,22 @@ impl Run<'_> {
         params: &Value,
         now: Timestamp,
     ) -> Result<Value, ActionError> {
-        let credentials = match action.params.get("connection_id").and_then(Value::as_str) {
+        // The actions that send through the tenant's delivery settings use the connection the
+        // settings name, read now (so a change applies to the next run at once).
+        let delivery = match actions::delivery_channel(action.spec.id) {
+            Some(channel) => Some((channel, self.delivery_settings(channel).await?)),
+            None => None,
+        };
+        let connection = match &delivery {
+            Some((channel, settings)) => settings.connection(*channel).map(|id| id.to_string()),
+            None => action.params.get("connection_id").and_then(Value::as_str).map(str::to_owned),
+        };
+        let credentials = match connection {
             Some(id) => {
                 // A token refresh may be slow; the run's limit holds for it too.
                 let left = self.deadline.saturating_duration_since(Instant::now());
-                match tokio::time::timeout(left, self.resolve(id, action)).await {
+                let resolving = self.resolve(&id, action, delivery.as_ref().map(|(c, _)| *c));
+                match tokio::time::timeout(left, resolving).await {
                     Ok(credentials) => Some(credentials?),
                     Err(_) => {
                         return Err(ActionError::new(format!(
@@ -434,6 +446,7 @@ impl Run<'_> {
             spec: action.spec,
             params,
             credentials: credentials.as_ref(),
+            delivery: delivery.as_ref().map(|(_, settings)| settings),
             http: &http,
             mx: inner.mx.as_ref(),
             now,
@@ -443,16 +456,42 @@ impl Run<'_> {
         actions::invoke(&call).await
     }
 
-    async fn resolve(&mut self, id: &str, action: &FlowAction) -> Result<Credentials, ActionError> {
+    /// The tenant's delivery settings, which must name a connection for `channel`.
+    async fn delivery_settings(&self, channel: Channel) -> Result<DeliverySettings, ActionError> {
+        let settings = self.engine.vault().delivery_settings(self.tenant).await.map_err(|e| {
+            ActionError::new(format!("the tenant's delivery settings could not be read: {e}"))
+        })?;
+        if settings.connection(channel).is_none() {
+            return Err(actions::delivery_not_configured(channel));
+        }
+        Ok(settings)
+    }
+
+    /// The credentials of connection `id`, for `action`; `delivery` is the channel when the
+    /// delivery settings named it (errors then say to update those instead of the flow).
+    async fn resolve(
+        &mut self,
+        id: &str,
+        action: &FlowAction,
+        delivery: Option<Channel>,
+    ) -> Result<Credentials, ActionError> {
         let id: ConnectionId = id
             .parse()
             .map_err(|_| ActionError::new("param `connection_id` is not a connection id"))?;
-        let credentials = self.engine.credentials(self.tenant, &id).await.map_err(|e| match e {
-            crate::RefreshError::NotFound => ActionError::new(format!(
-                "vault connection {id} does not exist (it was deleted): update the flow"
-            )),
-            other => ActionError::new(other.to_string()),
-        })?;
+        let credentials =
+            self.engine.credentials(self.tenant, &id).await.map_err(|e| match (e, delivery) {
+                (crate::RefreshError::NotFound, None) => ActionError::new(format!(
+                    "vault connection {id} does not exist (it was deleted): update the flow"
+                )),
+                (crate::RefreshError::NotFound, Some(channel)) => ActionError::new(format!(
+                    "the {channel} delivery connection {id} does not exist (it was deleted): \
+                     update the delivery settings"
+                )),
+                (other, None) => ActionError::new(other.to_string()),
+                (other, Some(channel)) => {
+                    ActionError::new(format!("the {channel} delivery connection: {other}"))
+                }
+            })?;
         let token = credentials.token.as_deref().map(crate::engine::Fresh::expose);
         self.redactor.add_credentials(&credentials.setup, token);
         // Scopes the action needs, checked before anything is sent.

@@ -9,12 +9,14 @@
 //! server do, and hand it a [`MasterKeySource`]), and does not call out to any provider.
 
 mod clients;
+mod delivery;
 mod flow_records;
 mod flows;
 mod memory;
 mod otp;
 mod records;
 mod sqlite;
+mod sqlite_delivery;
 mod sqlite_flows;
 mod sqlite_otp;
 mod store;
@@ -26,9 +28,9 @@ pub use flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, 
 pub use memory::MemoryStore;
 pub use otp::{OTP_LIFETIME, OTP_MAX_ATTEMPTS};
 pub use records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, OtpCheck, OtpRow, Page,
-    ResealedConnection, RowUpgrade, SealedSetup, SigningKeyRow, Tenant, TokenMeta, TokenReset,
-    TokenWrite,
+    ClientRow, ConnectionChange, ConnectionRow, DeliveryRow, ListQuery, OAuthStateRow, OtpCheck,
+    OtpRow, Page, ResealedConnection, RowUpgrade, SealedSetup, SigningKeyRow, Tenant, TokenMeta,
+    TokenReset, TokenWrite,
 };
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreError};

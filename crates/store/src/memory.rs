@@ -13,8 +13,8 @@ use flowvault_crypto::SealedKey;
 
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, OtpCheck, OtpRow, Page,
-    RowUpgrade, SigningKeyRow, Tenant, TokenReset, TokenWrite, otp_step,
+    ClientRow, ConnectionChange, ConnectionRow, DeliveryRow, ListQuery, OAuthStateRow, OtpCheck,
+    OtpRow, Page, RowUpgrade, SigningKeyRow, Tenant, TokenReset, TokenWrite, otp_step,
 };
 use crate::store::{Store, StoreError};
 
@@ -39,6 +39,8 @@ struct State {
     oauth_states: HashMap<Vec<u8>, OAuthStateRow>,
     /// One-time codes by tenant and reference hash, with the attempts made on each.
     otp_codes: HashMap<(TenantId, Vec<u8>), (OtpRow, u32)>,
+    /// Delivery settings by tenant.
+    delivery: HashMap<TenantId, DeliveryRow>,
     /// Flows with the connections they use, in insertion order.
     flows: Vec<(TenantId, FlowRow, Vec<ConnectionId>)>,
     /// Executions in insertion order.
@@ -538,6 +540,19 @@ impl Store for MemoryStore {
             s.otp_codes.remove(&key);
         }
         Ok(check)
+    }
+
+    async fn delivery(&self, tenant: &TenantId) -> Result<Option<DeliveryRow>, StoreError> {
+        Ok(self.state().delivery.get(tenant).cloned())
+    }
+
+    async fn put_delivery(&self, tenant: &TenantId, row: &DeliveryRow) -> Result<(), StoreError> {
+        self.state().delivery.insert(tenant.clone(), row.clone());
+        Ok(())
+    }
+
+    async fn delete_delivery(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        Ok(self.state().delivery.remove(tenant).is_some())
     }
 
     async fn insert_flow(

@@ -173,6 +173,18 @@ impl fmt::Debug for OtpRow {
     }
 }
 
+/// A tenant's delivery settings as stored: the settings' JSON and its MAC (see
+/// `flowvault_store::Vault::set_delivery_settings`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRow {
+    /// The settings, as [`flowvault_core::DeliverySettings::to_json`] wrote them.
+    pub settings: String,
+    /// When they were last set.
+    pub updated_at: Timestamp,
+    /// MAC of the tenant and `settings` under the keyring's integrity key.
+    pub mac: Vec<u8>,
+}
+
 /// What checking a one-time code found. Every outcome but [`OtpCheck::Wrong`] leaves no code
 /// behind for the reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

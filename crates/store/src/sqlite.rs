@@ -21,8 +21,9 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, OtpCheck, OtpRow, Page,
-    RowUpgrade, SealedSetup, SigningKeyRow, Tenant, TokenMeta, TokenReset, TokenWrite,
+    ClientRow, ConnectionChange, ConnectionRow, DeliveryRow, ListQuery, OAuthStateRow, OtpCheck,
+    OtpRow, Page, RowUpgrade, SealedSetup, SigningKeyRow, Tenant, TokenMeta, TokenReset,
+    TokenWrite,
 };
 use crate::store::{Store, StoreError};
 
@@ -857,6 +858,18 @@ impl Store for SqliteStore {
         matches: &(dyn for<'h> Fn(&'h [u8]) -> bool + Sync),
     ) -> Result<OtpCheck, StoreError> {
         self.check_otp_(tenant, reference_hash, now, max_attempts, matches).await
+    }
+
+    async fn delivery(&self, tenant: &TenantId) -> Result<Option<DeliveryRow>, StoreError> {
+        self.delivery_(tenant).await
+    }
+
+    async fn put_delivery(&self, tenant: &TenantId, row: &DeliveryRow) -> Result<(), StoreError> {
+        self.put_delivery_(tenant, row).await
+    }
+
+    async fn delete_delivery(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        self.delete_delivery_(tenant).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

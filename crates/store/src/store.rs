@@ -8,8 +8,8 @@ use flowvault_crypto::SealedKey;
 
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{
-    ClientRow, ConnectionChange, ConnectionRow, ListQuery, OAuthStateRow, OtpCheck, OtpRow, Page,
-    RowUpgrade, SigningKeyRow, Tenant, TokenWrite,
+    ClientRow, ConnectionChange, ConnectionRow, DeliveryRow, ListQuery, OAuthStateRow, OtpCheck,
+    OtpRow, Page, RowUpgrade, SigningKeyRow, Tenant, TokenWrite,
 };
 
 /// Why a store operation failed.
@@ -259,6 +259,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         max_attempts: u32,
         matches: &(dyn for<'h> Fn(&'h [u8]) -> bool + Sync),
     ) -> Result<OtpCheck, StoreError>;
+
+    /// The tenant's delivery settings, if it has any.
+    async fn delivery(&self, tenant: &TenantId) -> Result<Option<DeliveryRow>, StoreError>;
+
+    /// Stores the tenant's delivery settings, in place of any earlier ones.
+    async fn put_delivery(&self, tenant: &TenantId, row: &DeliveryRow) -> Result<(), StoreError>;
+
+    /// Deletes the tenant's delivery settings; returns whether it had any.
+    async fn delete_delivery(&self, tenant: &TenantId) -> Result<bool, StoreError>;
 
     /// Stores a new flow and the connections its actions use.
     async fn insert_flow(

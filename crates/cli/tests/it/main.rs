@@ -3,6 +3,7 @@
 mod apps;
 mod canary;
 mod connections;
+mod delivery;
 mod flows;
 mod master_key;
 mod oidc;

@@ -1,5 +1,7 @@
 //! Auth0 Management API actions, with the connection's client-credentials token:
 //! `CREATE_USER`, `GET_USER`, `UPDATE_USER`, and `SEND_REQUEST` to any path of the API.
+//! `SEND_EMAIL`, `SEND_SMS` and `MAKE_CALL` go through the tenant's delivery settings instead
+//! (see [`super::delivery`]).
 
 use flowvault_core::AppId;
 use http::Method;
@@ -7,13 +9,13 @@ use serde_json::Value;
 
 use flowvault_core::Auth0Op;
 
-use super::{ActionError, Auth, Body, Call, Http, Request, path_segment};
+use super::{ActionError, Auth, Body, Call, Http, Request, delivery, path_segment};
 
 const ERRORS: &[&str] = &["/message", "/error_description", "/error"];
 
 pub(super) async fn run(op: Auth0Op, call: &Call<'_>) -> Result<Value, ActionError> {
-    if matches!(op, Auth0Op::SendEmail | Auth0Op::SendSms | Auth0Op::MakeCall) {
-        return Err(ActionError::new(format!("{op:?} is not implemented yet")));
+    if let Some(channel) = delivery::channel(op) {
+        return delivery::run(channel, call).await;
     }
     let domain = call.setup("domain")?;
     let base = call.http.base(AppId::Auth0, &format!("https://{domain}"));
@@ -53,7 +55,8 @@ pub(super) async fn run(op: Auth0Op, call: &Call<'_>) -> Result<Value, ActionErr
             r
         }
         Auth0Op::SendEmail | Auth0Op::SendSms | Auth0Op::MakeCall => {
-            return Err(ActionError::new(format!("{op:?} is not implemented yet")));
+            // Sent through the delivery settings above; never a Management API request.
+            return Err(ActionError::new(format!("{op:?} is sent through the delivery settings")));
         }
     };
     let response = call.http.send(request.auth(Auth::Bearer(token)), true).await?;

@@ -3,6 +3,8 @@
 //! separated by commas, or a list of addresses or `{email, name}`), `Subject`, and either the
 //! `content` (sent as `HTMLPart` when it looks like HTML, else as `TextPart`) or a template
 //! (`template_id` with `variables`, `TemplateLanguage` on so the variables are applied).
+//! [`send`] is the one request, which `AUTH0 SEND_EMAIL` uses too (through the delivery
+//! settings).
 
 use flowvault_core::AppId;
 use http::Method;
@@ -17,8 +19,6 @@ const ERRORS: &[&str] = &["/Messages/0/Errors/0/ErrorMessage", "/ErrorMessage", 
 
 pub(super) async fn run(op: MailjetOp, call: &Call<'_>) -> Result<Value, ActionError> {
     let MailjetOp::SendEmail = op;
-    let key = call.setup("api_key")?.to_owned();
-    let secret = call.setup("secret_key")?.to_owned();
     let mut message = Map::new();
     let mut from = json!({"Email": call.str("from_email")?});
     if let Some(name) = call.opt_str("from_name").filter(|n| !n.is_empty()) {
@@ -44,6 +44,16 @@ pub(super) async fn run(op: MailjetOp, call: &Call<'_>) -> Result<Value, ActionE
             message.insert("Variables".to_owned(), Value::Object(variables.clone()));
         }
     }
+    send(call, message).await
+}
+
+/// Sends one Send API v3.1 `message` with the connection's keys; the output is Mailjet's answer.
+pub(super) async fn send(
+    call: &Call<'_>,
+    message: Map<String, Value>,
+) -> Result<Value, ActionError> {
+    let key = call.setup("api_key")?.to_owned();
+    let secret = call.setup("secret_key")?.to_owned();
     let url = format!("{}/v3.1/send", call.http.base(AppId::Mailjet, API));
     let request = Request::new(Method::POST, url)
         .json(json!({"Messages": [message]}))
@@ -94,7 +104,7 @@ fn recipients(to: &Value) -> Result<Vec<Value>, ActionError> {
 }
 
 /// Whether `content` has an HTML tag (`<p>`, `</div>`, `<br/>`, `<!DOCTYPE html>`).
-fn looks_like_html(content: &str) -> bool {
+pub(super) fn looks_like_html(content: &str) -> bool {
     content.match_indices('<').any(|(i, _)| {
         let rest = &content[i + 1..];
         rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!')

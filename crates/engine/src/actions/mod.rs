@@ -7,6 +7,7 @@ mod airtable;
 mod auth0;
 mod bigquery;
 mod clearbit;
+mod delivery;
 mod email;
 mod google_sheets;
 mod http;
@@ -28,10 +29,11 @@ mod whatsapp;
 pub(crate) mod xml;
 mod zapier;
 
-use flowvault_core::{ActionId, ActionSpec, OtpOp, TenantId, Timestamp};
+use flowvault_core::{ActionId, ActionSpec, Channel, DeliverySettings, OtpOp, TenantId, Timestamp};
 use flowvault_store::Vault;
 use serde_json::{Map, Value};
 
+pub(crate) use self::delivery::not_configured as delivery_not_configured;
 pub use self::http::{ActionError, Auth, Body, Http, Request, Response, provider_error};
 use crate::engine::Credentials;
 use crate::mx::MxResolver;
@@ -44,8 +46,12 @@ pub struct Call<'a> {
     pub spec: &'static ActionSpec,
     /// Its params, rendered.
     pub params: &'a Value,
-    /// The connection's credentials, resolved just now.
+    /// The connection's credentials, resolved just now: for `AUTH0 SEND_EMAIL`, `SEND_SMS` and
+    /// `MAKE_CALL`, those of the connection the delivery settings name for the channel.
     pub credentials: Option<&'a Credentials>,
+    /// The tenant's delivery settings, read as the action started, for the actions that send
+    /// through them (`None` for the others).
+    pub delivery: Option<&'a DeliverySettings>,
     /// Outbound HTTP.
     pub http: &'a Http<'a>,
     /// Mail exchanger lookups (`EMAIL VERIFY_EMAIL`).
@@ -103,6 +109,17 @@ pub async fn invoke(call: &Call<'_>) -> Result<Value, ActionError> {
         ActionId::Whatsapp(op) => whatsapp::run(op, call).await,
         ActionId::Xml(op) => xml::run(op, call),
         ActionId::Zapier(op) => zapier::run(op, call).await,
+    }
+}
+
+/// The channel of the tenant's delivery settings an action sends on (`AUTH0 SEND_EMAIL`,
+/// `SEND_SMS`, `MAKE_CALL`): the runner resolves that channel's connection as the action's
+/// credentials.
+#[must_use]
+pub(crate) fn delivery_channel(id: ActionId) -> Option<Channel> {
+    match id {
+        ActionId::Auth0(op) => delivery::channel(op),
+        _ => None,
     }
 }
 

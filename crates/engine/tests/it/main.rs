@@ -3,6 +3,7 @@
 
 mod actions;
 mod connect;
+mod delivery;
 mod failures;
 mod grants;
 mod hostile;

@@ -1,7 +1,9 @@
 //! The requests of four actions checked against their providers' own OpenAPI documents: Twilio
 //! `SEND_SMS` (`CreateMessage`), Slack `POST_MESSAGE` with OAuth (`chat.postMessage`), SendGrid
 //! `SEND_EMAIL` (`SendMail`) and Mailchimp `UPSERT_MEMBER` (`PUT /lists/{list_id}/members/
-//! {subscriber_hash}`).
+//! {subscriber_hash}`); and `AUTH0 SEND_SMS`, `MAKE_CALL` and `SEND_EMAIL`, which send through
+//! the delivery settings' Twilio (`CreateMessage`, `CreateCall`) or SendGrid (`SendMail`)
+//! connection.
 //!
 //! Each action runs through the harness against its fake, wrapped in a layer that captures what
 //! arrived: method, path and query, content type, header names, the `Authorization` *scheme*
@@ -188,6 +190,70 @@ async fn sendgrid_send_email_is_a_send_mail_request() {
     sent.body = body.to_string().into_bytes();
     let problems = check(&doc, "SendMail", &sent).problems;
     assert_eq!(problems, ["/personalizations/0/to/0: missing required `email`"]);
+}
+
+#[tokio::test]
+async fn auth0_delivery_actions_are_twilio_and_sendgrid_requests() {
+    let twilio_doc = load("twilio_api_v2010.json");
+    let sendgrid_doc = load("sendgrid_tsg_mail_v3.json");
+    let (twilio_fake, sendgrid_fake) = (twilio::FakeTwilio::new(), sendgrid::FakeSendgrid::new());
+    let (twilio_capture, sendgrid_capture) = (Capture::default(), Capture::default());
+    let mut h = Harness::new();
+    h.serve(AppId::Twilio, "api.twilio.test", twilio_capture.wrap(twilio_fake.router()));
+    h.serve(AppId::Sendgrid, "api.sendgrid.test", sendgrid_capture.wrap(sendgrid_fake.router()));
+    let id = flowvault_core::ConnectionId::generate();
+    h.delivery = Some(
+        flowvault_core::DeliverySettings::parse(&json!({
+            "email": {"connection_id": id, "from": {"email": "noreply@example.com", "name": "Ex"}},
+            "sms": {"connection_id": id, "from": "+15005550001"},
+            "voice": {"connection_id": id, "from": "+15005550001"},
+        }))
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let twilio_setup = Some((
+        AppId::Twilio,
+        json!({"type": "API_KEY", "account_id": twilio::ACCOUNT_SID, "api_key": twilio_fake.auth_token()}),
+    ));
+    for (action, operation, template, fields) in [
+        (
+            "SEND_SMS",
+            "CreateMessage",
+            "/2010-04-01/Accounts/{AccountSid}/Messages.json",
+            ["Body", "From", "To"],
+        ),
+        (
+            "MAKE_CALL",
+            "CreateCall",
+            "/2010-04-01/Accounts/{AccountSid}/Calls.json",
+            ["From", "To", "Twiml"],
+        ),
+    ] {
+        let params = json!({"to": "+15005550006", "message": "Your code is 1 2 3"});
+        h.run("AUTH0", action, params, twilio_setup.clone(), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sent = twilio_capture.last();
+        assert_eq!(sent.auth_scheme.as_deref(), Some("Basic"));
+        let checked = check(&twilio_doc, operation, &sent);
+        assert_eq!(checked.template, template);
+        assert_eq!(checked.problems, Vec::<String>::new());
+        assert_eq!(checked.body_fields, fields);
+    }
+
+    let sendgrid_setup =
+        Some((AppId::Sendgrid, json!({"type": "API_KEY", "api_key": sendgrid_fake.api_key()})));
+    for body in ["<p>Welcome</p>", "Welcome"] {
+        let params = json!({"to": "ada@example.com", "subject": "Hi", "body": body});
+        h.run("AUTH0", "SEND_EMAIL", params, sendgrid_setup.clone(), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sent = sendgrid_capture.last();
+        assert_eq!(sent.auth_scheme.as_deref(), Some("Bearer"));
+        let checked = check(&sendgrid_doc, "SendMail", &sent);
+        assert_eq!(checked.template, "/v3/mail/send");
+        assert_eq!(checked.problems, Vec::<String>::new());
+        assert_eq!(checked.body_fields, ["content", "from", "personalizations", "subject"]);
+    }
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 pub(crate) mod connect;
 pub(crate) mod connections;
+pub(crate) mod delivery;
 pub(crate) mod flows;
 pub(crate) mod health;
 pub(crate) mod oauth;

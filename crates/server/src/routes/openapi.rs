@@ -14,7 +14,7 @@ use flowvault_core::{ActionSpec, CATALOG, Connection, FieldKind};
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
-use crate::routes::{connections, flows, oauth};
+use crate::routes::{connections, delivery, flows, oauth};
 use crate::state::AppState;
 
 pub(crate) const PATH: &str = "/api/v2/openapi.json";
@@ -28,6 +28,7 @@ pub(crate) const PATH: &str = "/api/v2/openapi.json";
     paths(
         connections::list, connections::create, connections::read, connections::update, connections::remove,
         connections::refresh, connections::test,
+        delivery::read, delivery::replace, delivery::clear,
         flows::list, flows::create, flows::read, flows::update, flows::remove,
         flows::run, flows::list_executions, flows::read_execution, flows::remove_execution,
         oauth::token, oauth::jwks,

@@ -3,6 +3,7 @@
 mod auth;
 mod bad_inputs;
 mod connections;
+mod delivery;
 mod flows;
 mod isolation;
 mod support;

@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
-use flowvault_core::{SystemClock, TenantName, Timestamp, TokenProblem, validate_patch};
+use flowvault_core::{
+    DeliverySettings, SystemClock, TenantName, Timestamp, TokenProblem, validate_patch,
+};
 use flowvault_crypto::MasterKey;
 use flowvault_store::{
     MasterKeySource, MemoryStore, OAuthStateRow, OtpCheck, OtpRow, SqliteStore, Store, StoreError,
-    TokenWrite, Vault,
+    TokenWrite, Vault, VaultError,
 };
 use serde_json::json;
 
@@ -69,7 +71,9 @@ both!(
     otp_codes_are_single_use_and_burned_by_too_many_attempts,
     otp_codes_expire_are_swept_and_belong_to_their_tenant,
     concurrent_otp_checks_find_a_code_valid_once_and_count_every_attempt,
-    the_vault_keeps_otp_codes_keyed_to_tenant_and_reference
+    the_vault_keeps_otp_codes_keyed_to_tenant_and_reference,
+    delivery_settings_are_checked_stored_and_cleared,
+    forged_delivery_settings_are_refused
 );
 
 /// Creates a client-credentials connection (due for a token at once).
@@ -598,4 +602,117 @@ async fn the_vault_keeps_otp_codes_keyed_to_tenant_and_reference(backend: &str) 
     assert_eq!(verify(t, "a", &["555"]).await, OtpCheck::Valid);
     assert_eq!(verify(t, "b", &["555"]).await, OtpCheck::Valid);
     assert_eq!(verify(&other, "a", &["555"]).await, OtpCheck::Valid);
+}
+
+/// Creates a connection of `app` with `setup`.
+async fn connection_of(
+    c: &Case,
+    tenant: &flowvault_core::TenantId,
+    app: &str,
+    setup: serde_json::Value,
+) -> String {
+    let body = json!({"name": format!("{app} delivery"), "app_id": app, "setup": setup});
+    c.vault
+        .create_connection(tenant, new_connection(body))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .id
+        .to_string()
+}
+
+fn settings(doc: serde_json::Value) -> DeliverySettings {
+    DeliverySettings::parse(&doc).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn delivery_settings_are_checked_stored_and_cleared(backend: &str) {
+    let c = case(backend).await;
+    let (v, t) = (&c.vault, &c.tenant);
+    let twilio = connection_of(&c, t, "TWILIO", crate::support::twilio_setup("secret-token")).await;
+    let sendgrid =
+        connection_of(&c, t, "SENDGRID", json!({"type": "API_KEY", "api_key": "SG.key"})).await;
+    assert!(v.delivery_settings(t).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+
+    let wanted = settings(json!({
+        "email": {"connection_id": sendgrid, "from": {"email": "no-reply@example.com", "name": "Ex"}},
+        "sms": {"connection_id": twilio, "from": "+15005550006"},
+    }));
+    v.set_delivery_settings(t, &wanted).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v.delivery_settings(t).await.ok(), Some(wanted.clone()));
+
+    // A connection of the wrong app, or one that does not exist, or another tenant's, is
+    // refused naming the channel; nothing changes.
+    let other = v.ensure_tenant(&"other".parse().unwrap_or_else(|e| panic!("{e}"))).await;
+    let other = other.unwrap_or_else(|e| panic!("{e}")).id;
+    let theirs =
+        connection_of(&c, &other, "TWILIO", crate::support::twilio_setup("their-token")).await;
+    let missing = flowvault_core::ConnectionId::generate().to_string();
+    let wrong = settings(json!({
+        "email": {"connection_id": twilio, "from": {"email": "a@example.com"}},
+        "sms": {"connection_id": missing, "from": "+15005550006"},
+        "voice": {"connection_id": theirs, "from": "+15005550006"},
+    }));
+    match v.set_delivery_settings(t, &wrong).await {
+        Err(VaultError::Invalid(e)) => {
+            let text = e.to_string();
+            assert!(text.contains("email.connection_id"), "{text}");
+            assert!(text.contains("SENDGRID or MAILJET"), "{text}");
+            assert!(text.contains("sms.connection_id"), "{text}");
+            assert!(text.contains("voice.connection_id"), "{text}");
+        }
+        other => panic!("accepted: {other:?}"),
+    }
+    assert_eq!(v.delivery_settings(t).await.ok(), Some(wanted.clone()));
+    // Settings are the tenant's own.
+    assert!(v.delivery_settings(&other).await.is_ok_and(|s| s.is_empty()));
+
+    // Empty settings clear them, as does clearing.
+    v.set_delivery_settings(t, &DeliverySettings::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.store.delivery(t).await.is_ok_and(|r| r.is_none()));
+    v.set_delivery_settings(t, &wanted).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(v.clear_delivery_settings(t).await.unwrap_or_else(|e| panic!("{e}")));
+    assert!(!v.clear_delivery_settings(t).await.unwrap_or_else(|e| panic!("{e}")));
+    assert!(v.delivery_settings(t).await.is_ok_and(|s| s.is_empty()));
+}
+
+async fn forged_delivery_settings_are_refused(backend: &str) {
+    let c = case(backend).await;
+    let (v, t) = (&c.vault, &c.tenant);
+    let mine = connection_of(&c, t, "TWILIO", crate::support::twilio_setup("secret-token")).await;
+    let evil = connection_of(&c, t, "TWILIO", crate::support::twilio_setup("evil-token")).await;
+    let doc = settings(json!({"sms": {"connection_id": mine, "from": "+15005550006"}}));
+    v.set_delivery_settings(t, &doc).await.unwrap_or_else(|e| panic!("{e}"));
+    let row = c.store.delivery(t).await.unwrap_or_else(|e| panic!("{e}"));
+    let row = row.unwrap_or_else(|| panic!("no row"));
+
+    // Someone who can write the database points SMS at another connection, keeping the MAC.
+    let mut forged = row.clone();
+    forged.settings = row.settings.replace(&mine, &evil);
+    assert_ne!(forged.settings, row.settings);
+    c.store.put_delivery(t, &forged).await.unwrap_or_else(|e| panic!("{e}"));
+    match v.delivery_settings(t).await {
+        Err(e @ VaultError::Tampered { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("delivery settings"), "{text}");
+            assert!(text.contains("integrity check"), "{text}");
+        }
+        other => panic!("a forged row was accepted: {other:?}"),
+    }
+
+    // The row as it was, copied to another tenant: its MAC names the first tenant.
+    let other = v.ensure_tenant(&"other".parse().unwrap_or_else(|e| panic!("{e}"))).await;
+    let other = other.unwrap_or_else(|e| panic!("{e}")).id;
+    c.store.put_delivery(&other, &row).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(v.delivery_settings(&other).await, Err(VaultError::Tampered { .. })));
+
+    // A row with no valid MAC at all.
+    let mut bare = row.clone();
+    bare.mac = vec![0; 36];
+    c.store.put_delivery(t, &bare).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(v.delivery_settings(t).await, Err(VaultError::Tampered { .. })));
+
+    // Saving the settings again through the vault repairs it.
+    v.set_delivery_settings(t, &doc).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v.delivery_settings(t).await.ok(), Some(doc));
 }

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flowvault_core::{
-    ActionSpec, AppId, Clock, Setup, SystemClock, TenantId, TenantName, Timestamp, validate_setup,
+    ActionSpec, AppId, Clock, DeliverySettings, Setup, SystemClock, TenantId, TenantName,
+    Timestamp, validate_setup,
 };
 use flowvault_crypto::MasterKey;
 use flowvault_engine::{ActionError, Call, Credentials, Fresh, Http, Providers, invoke};
@@ -21,6 +22,8 @@ pub(crate) struct Harness {
     pub(crate) mx: StaticMx,
     pub(crate) vault: Vault,
     pub(crate) tenant: TenantId,
+    /// The delivery settings handed to every action (the runner reads them from the vault).
+    pub(crate) delivery: Option<DeliverySettings>,
 }
 
 impl Harness {
@@ -46,6 +49,7 @@ impl Harness {
             mx: StaticMx::new(),
             vault,
             tenant,
+            delivery: None,
         }
     }
 
@@ -105,6 +109,7 @@ impl Harness {
             spec,
             params: &params,
             credentials,
+            delivery: self.delivery.as_ref(),
             http: &http,
             mx: &self.mx,
             now,

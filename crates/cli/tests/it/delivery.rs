@@ -1,0 +1,85 @@
+//! `flowvault delivery`: set each channel, show, clear; bad settings refused naming the field.
+
+use crate::support::{Cli, path_str, twilio_setup};
+
+#[test]
+fn delivery_channels_are_set_shown_and_cleared() {
+    let cli = Cli::new();
+    let setup = cli.write("twilio.json", &twilio_setup("twilio-token-0001"));
+    let twilio = cli.json(&[
+        "connections",
+        "create",
+        "--app",
+        "TWILIO",
+        "--name",
+        "SMS",
+        "--setup-file",
+        path_str(&setup),
+        "--json",
+    ]);
+    let twilio = twilio["id"].as_str().unwrap_or_default().to_owned();
+    let setup = cli.write("sendgrid.json", r#"{"type":"API_KEY","api_key":"SG.key-0001"}"#);
+    let sendgrid = cli.json(&[
+        "connections",
+        "create",
+        "--app",
+        "SENDGRID",
+        "--name",
+        "Mail",
+        "--setup-file",
+        path_str(&setup),
+        "--json",
+    ]);
+    let sendgrid = sendgrid["id"].as_str().unwrap_or_default().to_owned();
+
+    let shown = cli.run(&["delivery", "show"]);
+    assert!(shown.ok && shown.stdout.contains("(not configured)"), "{shown:?}");
+
+    let set = cli.json(&[
+        "delivery",
+        "set",
+        "sms",
+        "--connection",
+        &twilio,
+        "--from",
+        "+15005550006",
+        "--json",
+    ]);
+    assert_eq!(set, serde_json::json!({"sms": {"connection_id": twilio, "from": "+15005550006"}}));
+    let set = cli.run(&[
+        "delivery",
+        "set",
+        "email",
+        "--connection",
+        &sendgrid,
+        "--from",
+        "no-reply@example.com",
+        "--from-name",
+        "Example",
+    ]);
+    assert!(set.ok, "{}", set.stderr);
+    let shown = cli.run(&["delivery", "show"]);
+    assert!(shown.ok, "{}", shown.stderr);
+    for needle in [sendgrid.as_str(), &twilio, "Example <no-reply@example.com>", "+15005550006"] {
+        assert!(shown.stdout.contains(needle), "{needle} missing: {}", shown.stdout);
+    }
+
+    // A Twilio connection can't send e-mail; a number must be E.164. Nothing changes.
+    let wrong =
+        cli.run(&["delivery", "set", "email", "--connection", &twilio, "--from", "a@example.com"]);
+    assert!(!wrong.ok && wrong.stderr.contains("SENDGRID or MAILJET"), "{wrong:?}");
+    let wrong =
+        cli.run(&["delivery", "set", "voice", "--connection", &twilio, "--from", "5550006"]);
+    assert!(!wrong.ok && wrong.stderr.contains("voice.from"), "{wrong:?}");
+
+    let cleared = cli.run(&["delivery", "clear", "sms"]);
+    assert!(cleared.ok, "{}", cleared.stderr);
+    let json = cli.json(&["delivery", "show", "--json"]);
+    assert!(
+        json.get("sms").is_none() && json["email"]["connection_id"] == sendgrid.as_str(),
+        "{json}"
+    );
+    assert!(!cli.run(&["delivery", "clear", "fax"]).ok);
+    assert!(cli.run(&["delivery", "clear"]).ok);
+    assert_eq!(cli.json(&["delivery", "show", "--json"]), serde_json::json!({}));
+}
