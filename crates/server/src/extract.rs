@@ -12,6 +12,18 @@ use crate::error::{ApiError, Resource};
 use crate::query::Query;
 use crate::state::AppState;
 
+/// A JSON request body, size-limited and parsed.
+#[derive(Debug)]
+pub(crate) struct JsonBody(pub Value);
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        read_body(req, state, Accepts::Json).await.map(JsonBody)
+    }
+}
+
 /// A request body as Auth0's create and update endpoints take it: `application/json`, or
 /// `application/x-www-form-urlencoded` with bracketed names for nesting (`setup[type]=API_KEY`,
 /// `actions[0][id]=a`), where every value is a string.
