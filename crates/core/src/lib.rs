@@ -10,6 +10,7 @@ mod arbitrary;
 mod catalog;
 mod connection;
 mod flow;
+mod hints;
 mod ids;
 mod labels;
 mod net;
@@ -23,8 +24,8 @@ mod time;
 mod validate;
 
 pub use catalog::{
-    AppId, AppSpec, CATALOG, CrossFieldRule, FieldKind, FieldSpec, Grant, SetupSpec, SetupType,
-    UnknownName,
+    AppId, AppSpec, CATALOG, CrossFieldRule, FieldKind, FieldSpec, Grant, Hint, SetupSpec,
+    SetupType, UnknownName,
 };
 pub use connection::{Connection, ConnectionStatus, TokenProblem};
 pub use flow::{
@@ -35,6 +36,7 @@ pub use flow::{
     StripeOp, TelegramOp, TwilioOp, WhatsappOp, XmlOp, ZapierOp, connection_refs, header_refusal,
     header_value_refusal, is_email, parse_actions, validate_flow_create, validate_flow_patch,
 };
+pub use hints::{SetupWarning, setup_warnings};
 pub use ids::{
     ClientId, ConnectionId, ExecutionId, FlowId, IdError, TenantId, TenantName, TenantNameError,
 };

@@ -255,11 +255,11 @@ async fn malformed_requests_get_the_right_4xx_and_change_nothing() {
             "invalid_body",
         ),
         case(
-            "malformed Account SID",
+            "empty api key name (the document's minLength)",
             post.clone(),
             CONNECTIONS,
             Some(
-                json!({"name": "n", "app_id": "TWILIO", "setup": {"type": "API_KEY", "account_id": "AC12", "api_key": "k"}}),
+                json!({"name": "n", "app_id": "HTTP", "setup": {"type": "API_KEY", "name": "", "value": "v", "in": "HEADER"}}),
             ),
             400,
             "invalid_body",
