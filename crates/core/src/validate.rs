@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use crate::catalog::{AppId, FieldKind, FieldSpec, SetupType};
+use crate::connection::Connection;
 use crate::flow::is_email;
 use crate::labels::{AccountName, ConnectionName, Environment};
 use crate::setup::{Setup, SetupFields};
@@ -78,8 +79,6 @@ pub enum Problem {
     },
     /// A rule across fields is broken; the text says which.
     Rule(String),
-    /// A PATCH body that changes nothing.
-    NothingToUpdate,
 }
 
 /// One field at fault.
@@ -119,6 +118,14 @@ pub struct ConnectionPatch {
     pub setup: Option<Setup>,
 }
 
+impl ConnectionPatch {
+    /// Whether the patch changes nothing (`PATCH {}`: the connection is answered as it is).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.setup.is_none()
+    }
+}
+
 /// Choices of the operator that change what validation accepts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rules {
@@ -130,6 +137,10 @@ pub struct Rules {
 
 const CREATE_FIELDS: &[&str] = &["name", "app_id", "setup", "environment", "account_name"];
 const PATCH_FIELDS: &[&str] = &["name", "setup"];
+/// Fields of a connection as read, which a body may carry back (a GET, edited and sent again):
+/// ignored where they are not among the fields above — never stored, and never a way to set an
+/// id, a status or a date.
+const READ_ONLY_FIELDS: &[&str] = Connection::RESPONSE_FIELDS;
 
 /// Validates a create request `{name, app_id, setup?, environment?, account_name?}`.
 ///
@@ -149,7 +160,7 @@ pub fn validate_create_with(
 ) -> Result<NewConnection, ValidationErrors> {
     let mut errors = Errors { rules: *rules, ..Errors::default() };
     let Some(obj) = errors.object("", body) else { return Err(errors.finish()) };
-    errors.unknown_keys("", obj, CREATE_FIELDS);
+    errors.unknown_keys("", obj, CREATE_FIELDS, READ_ONLY_FIELDS);
 
     let name = match obj.get("name") {
         Some(v) => errors.parse("name", v, ConnectionName::parse),
@@ -180,7 +191,8 @@ pub fn validate_create_with(
 }
 
 /// Validates a PATCH body `{name?, setup?}` for a connection of `app`. A setup replaces the old
-/// one as a whole and may change its type among those the app accepts.
+/// one as a whole and may change its type among those the app accepts. A body without either
+/// (`{}`, or only read-only fields) is an empty patch, which changes nothing.
 ///
 /// # Errors
 /// [`ValidationErrors`] naming each field at fault.
@@ -199,12 +211,9 @@ pub fn validate_patch_with(
 ) -> Result<ConnectionPatch, ValidationErrors> {
     let mut errors = Errors { rules: *rules, ..Errors::default() };
     let Some(obj) = errors.object("", body) else { return Err(errors.finish()) };
-    errors.unknown_keys("", obj, PATCH_FIELDS);
+    errors.unknown_keys("", obj, PATCH_FIELDS, READ_ONLY_FIELDS);
     let name = obj.get("name").and_then(|v| errors.parse("name", v, ConnectionName::parse));
     let setup = obj.get("setup").and_then(|v| errors.setup(app, v));
-    if obj.keys().all(|k| !PATCH_FIELDS.contains(&k.as_str())) && errors.found.is_empty() {
-        errors.push::<()>("", Problem::NothingToUpdate);
-    }
     if errors.found.is_empty() { Ok(ConnectionPatch { name, setup }) } else { Err(errors.finish()) }
 }
 
@@ -278,8 +287,16 @@ impl Errors {
         parse(s).map_or_else(|p| self.push(field, p), Some)
     }
 
-    fn unknown_keys(&mut self, prefix: &str, obj: &Map<String, Value>, allowed: &[&str]) {
-        for key in obj.keys().filter(|k| !allowed.contains(&k.as_str())) {
+    /// Refuses keys of `obj` that are neither `allowed` nor `ignored`.
+    fn unknown_keys(
+        &mut self,
+        prefix: &str,
+        obj: &Map<String, Value>,
+        allowed: &[&str],
+        ignored: &[&str],
+    ) {
+        let known = |k: &str| allowed.contains(&k) || ignored.contains(&k);
+        for key in obj.keys().filter(|k| !known(k)) {
             let field = join(prefix, &printable(key));
             self.push::<()>(&field, Problem::Unknown { expected: allowed.join(", ") });
         }
@@ -306,7 +323,7 @@ impl Errors {
         if !spec.open {
             let mut allowed: Vec<&str> = spec.fields.iter().map(|f| f.name).collect();
             allowed.insert(0, "type");
-            self.unknown_keys("setup", obj, &allowed);
+            self.unknown_keys("setup", obj, &allowed, &[]);
         }
 
         let before = self.found.len();
@@ -452,9 +469,6 @@ impl fmt::Display for Problem {
                 write!(f, "must be a setup type of {app}: {}", app.spec().setup_type_names())
             }
             Problem::Rule(message) => f.write_str(message),
-            Problem::NothingToUpdate => {
-                f.write_str("the request changes nothing: give `name` or `setup`")
-            }
         }
     }
 }
@@ -716,10 +730,13 @@ mod tests {
             &json!({"setup": {"type": "API_KEY", "account_id": sid, "api_key": "k2"}}),
         );
         assert!(p.is_ok_and(|p| p.name.is_none() && p.setup.is_some()));
-        let e = validate_patch(AppId::Twilio, &json!({})).err().map(|e| e.to_string());
-        assert_eq!(e.as_deref(), Some("the request changes nothing: give `name` or `setup`"));
-        let e = validate_patch(AppId::Twilio, &json!({"app_id": "SLACK"})).err();
-        assert!(e.is_some_and(|e| e.names("app_id")));
+        // Nothing to change is a patch that changes nothing; read-only fields are ignored.
+        assert!(validate_patch(AppId::Twilio, &json!({})).is_ok_and(|p| p.is_empty()));
+        let p = validate_patch(AppId::Twilio, &json!({"app_id": "SLACK", "status": "ready"}));
+        assert!(p.is_ok_and(|p| p.is_empty()));
+        let e =
+            validate_patch(AppId::Twilio, &json!({"colour": "red"})).err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("colour is not a known field (expected: name, setup)"));
         // Slack may switch from a webhook to OAuth.
         let p = validate_patch(AppId::Slack, &json!({"setup": {"type": "OAUTH_CODE"}}));
         assert!(p.is_ok_and(|p| p.setup.is_some_and(|s| s.setup_type() == SetupType::OauthCode)));
@@ -920,5 +937,51 @@ mod document_tests {
         for (app, body, message) in cases {
             assert_eq!(setup(app, body.clone()).err().as_deref(), Some(message), "{app} {body}");
         }
+    }
+}
+
+/// A connection as read may be sent back: its read-only fields are ignored, never stored.
+#[cfg(test)]
+mod read_only_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_connection_as_read_creates_a_connection() {
+        let body = json!({
+            "id": "ac_0000000000000000000000", "app_id": "SLACK", "name": "n",
+            "environment": "prod", "account_name": "acme", "ready": true, "status": "ready",
+            "fingerprint": "f", "created_at": "2020-01-01T00:00:00.000Z",
+            "updated_at": "2020-01-01T00:00:00.000Z", "refreshed_at": "x", "expires_at": 5,
+            "last_error": null, "refresh_attempts": 3, "missing_scopes": "chat:write",
+        });
+        let c = validate_create(&body).map_err(|e| e.to_string());
+        // `ready`/`status` can't make an empty connection ready: there is no setup.
+        assert!(c.is_ok_and(|c| c.setup.is_none() && c.environment.is_some()));
+    }
+
+    #[test]
+    fn a_full_response_is_accepted_back_by_create_and_patch() {
+        let read = serde_json::to_value(crate::connection::every_field_set()).unwrap_or_default();
+        let c = validate_create(&read).map_err(|e| e.to_string());
+        assert!(c.is_ok_and(|c| c.setup.is_none() && c.app == AppId::Slack), "{read}");
+        let p = validate_patch(AppId::Twilio, &read).map_err(|e| e.to_string());
+        // Only the name is taken; the app, the status and the rest are not the patch's to set.
+        assert!(p.is_ok_and(|p| p.name.is_some() && p.setup.is_none()));
+    }
+
+    #[test]
+    fn unknown_fields_are_still_refused() {
+        let e = validate_create(&json!({"name": "n", "app_id": "SLACK", "setup_type": "WEBHOOK"}))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some(
+                "setup_type is not a known field (expected: name, app_id, setup, environment, \
+                 account_name)"
+            )
+        );
     }
 }

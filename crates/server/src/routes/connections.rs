@@ -144,7 +144,7 @@ pub(crate) async fn read(
         ("id" = String, Path, description = "Flows Vault connection ID", max_length = 30),
         ("If-Match" = Option<String>, Header, description = "flowvault extension: update only if the connection is still at this ETag (412 otherwise)"),
     ),
-    request_body(content = serde_json::Value, description = "`{name?, setup?}`; a `setup` replaces the old one as a whole.", content_type = "application/json"),
+    request_body(content = serde_json::Value, description = "`{name?, setup?}`; a `setup` replaces the old one as a whole. The other fields of a connection as read are ignored; `{}` changes nothing.", content_type = "application/json"),
     responses(
         (status = 200, description = "Flow vault connection successfully updated.", body = Connection, headers(("ETag" = String))),
         (status = 400, description = "Invalid request body; the message names each field at fault."),
@@ -170,6 +170,10 @@ pub(crate) async fn update(
     }
     let patch = validate_patch_with(current.app_id, &body, &state.config.rules())
         .map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    if patch.is_empty() {
+        // `{}` (or only read-only fields): nothing to write, the connection as it is.
+        return Ok(with_etag(StatusCode::OK, current));
+    }
     let setup_changed = patch.setup.is_some();
     match state.vault.update_connection(tenant, &id, patch, current.version).await {
         Ok(c) if setup_changed => {

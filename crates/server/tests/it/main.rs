@@ -3,6 +3,7 @@
 mod auth;
 mod bad_inputs;
 mod connections;
+mod document;
 mod flows;
 mod isolation;
 mod support;
