@@ -1,17 +1,27 @@
 #!/usr/bin/env python3
-"""Writes crates/core/src/flow/actions.rs: every action of Auth0's `FlowAction` union, as an enum
-per action type and one `ActionId` over them, with the rules of each action's params as data —
-all taken from Auth0's Management API document (`FlowAction…` and `FlowAction…Params` schemas),
-so validation equals the document's instead of being written by hand.
+"""Writes the two catalogs of Auth0's Management API document as Rust data, so validation equals
+the document's instead of being written by hand:
 
-    python3 scripts/gen-action-catalog.py ../shared/specs/auth0_management_api.yml \
+    python3 scripts/gen-action-catalog.py ../shared/specs/auth0_management_api.yml actions \
         > crates/core/src/flow/actions.rs
+    python3 scripts/gen-action-catalog.py ../shared/specs/auth0_management_api.yml setups \
+        > crates/core/src/catalog/apps.rs
 
-(The reduced copy in tests/contracts/auth0_flows.json holds the same schemas.)
+(then `cargo fmt`; the reduced copy in tests/contracts/auth0_flows.json holds the same schemas.)
 
+`actions`: every action of Auth0's `FlowAction` union, as an enum per action type and one
+`ActionId` over them, with the rules of each action's params (`FlowAction…Params` schemas).
 Keywords carried over: type (one, or a list with "null"), enum, required, properties,
 additionalProperties, items, minLength/maxLength, minItems/maxItems, maxProperties,
 minimum/maximum, oneOf, format (`email`, `forms-expression`, `flows-vault-connections-id`).
+
+`setups`: every app of `CreateFlowsVaultConnectionRequestContent` with its setup types and
+fields (`FlowsVaultConnectio…Setup…` schemas). Keywords carried over: required (`type`
+included), additionalProperties, minLength/maxLength, enum, format (`forms-url-https`,
+`hostname-rfc2181`, `email`). What the document does not say comes from the tables below:
+display names, labels, which fields are secret, flowvault's format hints (warnings, not
+errors), its extra fields, the fields it needs to work, and its length limits where the
+document sets none (as the names of constants in `catalog/mod.rs`).
 """
 import json
 import sys
@@ -130,8 +140,7 @@ class Gen:
         return "Schema::Object(&" + self.object(x, extra) + ")"
 
 
-def main(path):
-    doc = yaml.safe_load(open(path))
+def actions(doc):
     schemas = doc["components"]["schemas"]
     gen = Gen(schemas)
 
@@ -217,7 +226,163 @@ def main(path):
         w(f"        scopes: &[{scopes}],")
         w("    },")
     w("];")
+    return out
+
+
+# --- setups ---------------------------------------------------------------------------------
+
+# Display names (the document has none).
+APP_NAMES = {
+    "ACTIVECAMPAIGN": "ActiveCampaign", "AIRTABLE": "Airtable", "AUTH0": "Auth0",
+    "BIGQUERY": "BigQuery", "CLEARBIT": "Clearbit", "DOCUSIGN": "DocuSign",
+    "GOOGLE_SHEETS": "Google Sheets", "HTTP": "HTTP", "HUBSPOT": "HubSpot", "JWT": "JWT",
+    "MAILCHIMP": "Mailchimp", "MAILJET": "Mailjet", "PIPEDRIVE": "Pipedrive",
+    "SALESFORCE": "Salesforce", "SENDGRID": "SendGrid", "SLACK": "Slack", "STRIPE": "Stripe",
+    "TELEGRAM": "Telegram", "TWILIO": "Twilio", "WHATSAPP": "WhatsApp", "ZAPIER": "Zapier",
+}
+
+# A field's label and whether it is a secret, by name; (app, type, field) overrides the name.
+LABELS = {
+    "api_key": ("API key", True), "secret_key": ("Secret key", True), "token": ("Token", True),
+    "url": ("Webhook URL", True), "code": ("Authorization code", True),
+    "scope": ("Scope", False), "base_url": ("API URL", False), "domain": ("Domain", False),
+    "client_id": ("Client ID", False), "client_secret": ("Client secret", True),
+    "audience": ("Audience", False), "resource": ("Resource", False),
+    "project_id": ("Project ID", False), "client_email": ("Service account e-mail", False),
+    "private_key": ("Private key", True), "public_key": ("Public key", False),
+    "username": ("Username", False), "password": ("Password", True), "name": ("Name", False),
+    "value": ("Value", True), "in": ("Send in", False), "token_endpoint": ("Token endpoint", False),
+    "algorithm": ("Algorithm", False), "secret": ("Secret", True),
+    "account_id": ("Account SID", False),
+}
+LABEL_OVERRIDES = {
+    ("MAILCHIMP", "API_KEY", "secret_key"): ("API key", True),
+    ("TWILIO", "API_KEY", "api_key"): ("Auth token", True),
+    ("STRIPE", "KEY_PAIR", "private_key"): ("Secret key", True),
+    ("STRIPE", "KEY_PAIR", "public_key"): ("Publishable key", False),
+    ("*", "OAUTH_CODE", "scope"): ("Scopes", False),
+}
+
+# Shapes flowvault recognises but Auth0 does not enforce: the CLI warns, the API accepts.
+HINTS = {
+    ("TWILIO", "API_KEY", "account_id"): "TwilioAccountSid",
+    ("MAILCHIMP", "API_KEY", "secret_key"): "MailchimpApiKey",
+    ("BIGQUERY", "OAUTH_JWT", "private_key"): "PemPrivateKey",
+    ("JWT", "JWT", "private_key"): "PemPrivateKey",
+    ("JWT", "JWT", "public_key"): "PemPublicKey",
+}
+
+# flowvault's fields beyond the document's, where it allows additional properties (all
+# optional): what an OAUTH_CODE connection asks for beyond the app's default scopes, and a JWT
+# connection's key material (the document lists only the algorithm).
+EXTRA_FIELDS = {
+    "OAUTH_CODE": ["scope"],
+    "JWT": ["secret", "private_key", "public_key"],
+}
+
+# Fields the document leaves optional that flowvault needs to use the connection: the CLI warns
+# when one is missing.
+NEEDS = {
+    ("BIGQUERY", "OAUTH_JWT"): ["project_id", "client_email", "private_key"],
+}
+
+# Rules of flowvault's own, as the names of functions in `catalog/rules.rs`: `rule` refuses,
+# `advice` warns.
+RULES = {"OAUTH_CODE": "no_authorization_code"}
+ADVICE = {"JWT": "jwt_key_material"}
+
+# Where the document's formats are enforced (`FieldKind`).
+FORMATS = {"forms-url-https": "HttpsUrl", "hostname-rfc2181": "Hostname", "email": "Email"}
+
+
+def setups(doc):
+    schemas = doc["components"]["schemas"]
+    gen = Gen(schemas)
+    apps = []  # (app id, [(setup type, setup schema)])
+    for ref in schemas["CreateFlowsVaultConnectionRequestContent"]["oneOf"]:
+        variants = gen.deref(ref)["oneOf"]
+        app, types = None, []
+        for v in variants:
+            v = gen.deref(v)
+            app = gen.deref(v["properties"]["app_id"])["enum"][0]
+            if "setup" in v["properties"]:
+                setup = gen.deref(v["properties"]["setup"])
+                kind = gen.deref(setup["properties"]["type"])["enum"][0]
+                types.append((kind, setup))
+        apps.append((app, types))
+    apps.sort()
+
+    out = []
+    w = out.append
+    w("//! The catalog's data: Auth0's apps and their setups, generated by")
+    w("//! `scripts/gen-action-catalog.py … setups` from Auth0's Management API document (the")
+    w("//! `CreateFlowsVaultConnection…` and `FlowsVaultConnectio…Setup…` schemas) and the script's")
+    w("//! tables of what the document does not say. Do not edit by hand.")
+    w("")
+    w("use super::rules::{jwt_key_material, no_authorization_code};")
+    w("use super::{")
+    w("    AppId, AppSpec, FieldKind, FieldSpec, Hint, PEM_MAX, SECRET_MAX, SetupSpec, SetupType,")
+    w("    TEXT_MAX, URL_MAX,")
+    w("};")
+    w("")
+    w(f"/// Every app, in `AppId::ALL` order.")
+    w(f"pub static CATALOG: [AppSpec; {len(apps)}] = [")
+    for app, types in apps:
+        w(f"    AppSpec {{ id: AppId::{pascal(app)}, name: {rust_str(APP_NAMES[app])}, setups: &[")
+        for kind, setup in types:
+            props = {k: gen.deref(v) for k, v in setup.get("properties", {}).items() if k != "type"}
+            required = setup.get("required", [])
+            open_ = setup.get("additionalProperties", True) is not False
+            for extra in EXTRA_FIELDS.get(kind, []):
+                assert open_, f"{app} {kind}: an extra field needs additionalProperties"
+                props.setdefault(extra, {"type": "string"})
+            rule = RULES.get(kind)
+            advice = ADVICE.get(kind)
+            needs = ", ".join(rust_str(n) for n in NEEDS.get((app, kind), []))
+            w(f"        SetupSpec {{ setup_type: SetupType::{pascal(kind)},")
+            w(f"            type_required: {'true' if 'type' in required else 'false'},")
+            w(f"            open: {'true' if open_ else 'false'},")
+            w(f"            rule: {f'Some({rule})' if rule else 'None'},")
+            w(f"            advice: {f'Some({advice})' if advice else 'None'},")
+            w(f"            needs: &[{needs}],")
+            w("            fields: &[")
+            for name, p in props.items():
+                assert p.get("type") == "string", f"{app} {kind} {name} is not a string"
+                label, secret = LABEL_OVERRIDES.get((app, kind, name)) or \
+                    LABEL_OVERRIDES.get(("*", kind, name)) or LABELS[name]
+                if "enum" in p:
+                    field_kind = "FieldKind::OneOf(&[" + ", ".join(rust_str(v) for v in p["enum"]) + "])"
+                elif "format" in p:
+                    field_kind = f"FieldKind::{FORMATS[p['format']]}"
+                else:
+                    field_kind = "FieldKind::Text"
+                hint = HINTS.get((app, kind, name))
+                if "maxLength" in p:
+                    max_len = str(p["maxLength"])
+                elif hint and hint.startswith("Pem"):
+                    max_len = "PEM_MAX"
+                elif field_kind == "FieldKind::HttpsUrl":
+                    max_len = "URL_MAX"
+                elif secret:
+                    max_len = "SECRET_MAX"
+                else:
+                    max_len = "TEXT_MAX"
+                w(f"                FieldSpec {{ name: {rust_str(name)}, label: {rust_str(label)},")
+                w(f"                    kind: {field_kind},")
+                w(f"                    hint: {f'Some(Hint::{hint})' if hint else 'None'},")
+                w(f"                    required: {'true' if name in required else 'false'},")
+                w(f"                    secret: {'true' if secret else 'false'},")
+                w(f"                    min_len: {p.get('minLength', 0)}, max_len: {max_len} }},")
+            w("            ] },")
+        w("    ] },")
+    w("];")
+    return out
+
+
+def main(path, what):
+    doc = yaml.safe_load(open(path))
+    out = {"actions": actions, "setups": setups}[what](doc)
     print("\n".join(out))
 
 
-main(sys.argv[1])
+main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "actions")

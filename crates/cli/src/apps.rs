@@ -1,7 +1,7 @@
 //! `flowvault apps`: the catalog.
 
 use anyhow::{Result, anyhow};
-use flowvault_core::{AppId, AppSpec, CATALOG, FieldKind, FieldSpec, SetupSpec};
+use flowvault_core::{AppId, AppSpec, CATALOG, FieldKind, FieldSpec, Hint, SetupSpec};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -46,7 +46,7 @@ fn show(app: &AppSpec) {
                 f.label.to_owned(),
                 yes_no(f.required).to_owned(),
                 yes_no(f.secret).to_owned(),
-                format_of(f.kind),
+                format_of(f),
                 f.max_len.to_string(),
             ]);
         }
@@ -59,17 +59,17 @@ fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
-fn format_of(kind: FieldKind) -> String {
-    match kind {
-        FieldKind::Text => "text".to_owned(),
-        FieldKind::HttpsUrl => "https URL".to_owned(),
-        FieldKind::Hostname => "host name".to_owned(),
-        FieldKind::Email => "e-mail".to_owned(),
-        FieldKind::OneOf(v) => v.join(" | "),
-        FieldKind::PemPrivateKey => "PEM private key".to_owned(),
-        FieldKind::PemPublicKey => "PEM public key".to_owned(),
-        FieldKind::TwilioAccountSid => "AC + 32 hex digits".to_owned(),
-        FieldKind::MailchimpApiKey => "key-<dc>, e.g. …-us6".to_owned(),
+/// The format a field must have, or the shape flowvault expects (which only gets a warning).
+fn format_of(f: &FieldSpec) -> String {
+    match (f.hint, f.kind) {
+        (Some(Hint::PemPrivateKey), _) => "PEM private key".to_owned(),
+        (Some(Hint::PemPublicKey), _) => "PEM public key".to_owned(),
+        (Some(Hint::TwilioAccountSid), _) => "AC + 32 hex digits".to_owned(),
+        (Some(Hint::MailchimpApiKey), _) => "key-<dc>, e.g. …-us6".to_owned(),
+        (_, FieldKind::HttpsUrl) => "https URL".to_owned(),
+        (_, FieldKind::Hostname) => "host name".to_owned(),
+        (_, FieldKind::Email) => "e-mail".to_owned(),
+        (_, FieldKind::OneOf(v)) => v.join(" | "),
         _ => "text".to_owned(),
     }
 }
@@ -138,7 +138,7 @@ impl From<&FieldSpec> for FieldJson {
         Self {
             name: f.name,
             label: f.label,
-            format: format_of(f.kind),
+            format: format_of(f),
             required: f.required,
             secret: f.secret,
             max_length: f.max_len,

@@ -4,7 +4,9 @@ use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use flowvault_core::{AppId, ConnectionId, TenantId, TenantName, validate_create, validate_patch};
+use flowvault_core::{
+    AppId, ConnectionId, TenantId, TenantName, setup_warnings, validate_create, validate_patch,
+};
 use flowvault_store::{ListQuery, VaultError};
 use serde_json::{Map, Value};
 
@@ -52,6 +54,7 @@ async fn dispatch(
             body.insert("name".into(), Value::String(name.clone()));
             body.insert("app_id".into(), Value::String(app.to_string()));
             if let Some(s) = setup {
+                warn_about(app, &s);
                 body.insert("setup".into(), s);
             }
             if let Some(e) = environment {
@@ -116,6 +119,7 @@ async fn dispatch(
                 body.insert("name".into(), Value::String(n.clone()));
             }
             if let Some(s) = setup {
+                warn_about(current.app_id, &s);
                 body.insert("setup".into(), s);
             }
             if body.is_empty() {
@@ -203,6 +207,15 @@ fn confirm_delete_in_use(
         Ok(())
     } else {
         bail!("{id} was not deleted (flows use it): update them first, or delete with --force")
+    }
+}
+
+/// Prints a warning for each thing in `setup` that Auth0 accepts but that is unlikely to work (a
+/// Twilio SID of the wrong shape, an empty value, …): the API takes such a setup, so the CLI does
+/// too, but says so.
+fn warn_about(app: AppId, setup: &Value) {
+    for w in setup_warnings(app, setup) {
+        eprintln!("flowvault: warning: {w}");
     }
 }
 

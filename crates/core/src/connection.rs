@@ -98,6 +98,28 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl Connection {
+    /// Every field a response may hold, as serialised: what a client that read a connection
+    /// (`auth0-deploy-cli` exports, say) may send back. Create and update ignore the ones they
+    /// don't take. A test serialises a connection with every field set and compares, so a new
+    /// response field can't be left out.
+    pub const RESPONSE_FIELDS: &'static [&'static str] = &[
+        "id",
+        "app_id",
+        "environment",
+        "name",
+        "account_name",
+        "ready",
+        "fingerprint",
+        "created_at",
+        "updated_at",
+        "refreshed_at",
+        "status",
+        "expires_at",
+        "last_error",
+        "refresh_attempts",
+        "missing_scopes",
+    ];
+
     /// Whether a connection with credentials of `setup_type` (or none) and with or without
     /// tokens from an authorization is ready to use.
     #[must_use]
@@ -161,5 +183,46 @@ impl std::str::FromStr for TokenProblem {
 impl fmt::Display for ConnectionStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A connection with every field set, for tests of what a response holds.
+#[cfg(test)]
+pub(crate) fn every_field_set() -> Connection {
+    let t = Timestamp::MIN;
+    Connection {
+        id: ConnectionId::generate(),
+        app_id: AppId::Slack,
+        environment: Environment::parse("prod").ok(),
+        name: ConnectionName::parse("n").unwrap_or_else(|p| panic!("{p}")),
+        account_name: AccountName::parse("a").ok(),
+        ready: true,
+        fingerprint: "f".to_owned(),
+        created_at: t,
+        updated_at: t,
+        refreshed_at: Some(t),
+        status: ConnectionStatus::NeedsUpdate,
+        expires_at: Some(t),
+        last_error: Some("e".to_owned()),
+        refresh_attempts: 1,
+        missing_scopes: Some("s".to_owned()),
+        setup_type: Some(SetupType::OauthCode),
+        version: 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_fields_are_every_serialised_field() {
+        let json = serde_json::to_value(every_field_set()).unwrap_or_default();
+        let mut keys: Vec<&str> =
+            json.as_object().map_or_else(Vec::new, |o| o.keys().map(String::as_str).collect());
+        let mut expected = Connection::RESPONSE_FIELDS.to_vec();
+        keys.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(keys, expected);
     }
 }

@@ -11,6 +11,7 @@ mod catalog;
 mod connection;
 mod delivery;
 mod flow;
+mod hints;
 mod ids;
 mod labels;
 mod net;
@@ -24,8 +25,8 @@ mod time;
 mod validate;
 
 pub use catalog::{
-    AppId, AppSpec, CATALOG, CrossFieldRule, FieldKind, FieldSpec, Grant, SetupSpec, SetupType,
-    UnknownName,
+    AppId, AppSpec, CATALOG, CrossFieldRule, FieldKind, FieldSpec, Grant, Hint, SetupSpec,
+    SetupType, UnknownName,
 };
 pub use connection::{Connection, ConnectionStatus, TokenProblem};
 pub use delivery::{
@@ -39,6 +40,7 @@ pub use flow::{
     StripeOp, TelegramOp, TwilioOp, WhatsappOp, XmlOp, ZapierOp, connection_refs, header_refusal,
     header_value_refusal, is_email, parse_actions, validate_flow_create, validate_flow_patch,
 };
+pub use hints::{SetupWarning, setup_warnings};
 pub use ids::{
     ClientId, ConnectionId, ExecutionId, FlowId, IdError, TenantId, TenantName, TenantNameError,
 };

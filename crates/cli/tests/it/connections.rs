@@ -154,6 +154,57 @@ fn missing_fields_are_named_and_nothing_is_stored() {
 }
 
 #[test]
+fn shapes_auth0_accepts_are_stored_with_a_warning() {
+    let cli = Cli::new();
+    let odd = cli.write(
+        "odd.json",
+        &format!(r#"{{"type":"API_KEY","account_id":"ACME","api_key":"{CANARY}"}}"#),
+    );
+    let run = cli.run(&[
+        "connections",
+        "create",
+        "--app",
+        "TWILIO",
+        "--name",
+        "SMS",
+        "--setup-file",
+        path_str(&odd),
+        "--json",
+    ]);
+    assert!(run.ok, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "flowvault: warning: setup.account_id does not look like a Twilio Account SID \
+             (AC followed by 32 hexadecimal digits)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("ACME") && !run.stderr.contains(CANARY), "{}", run.stderr);
+    let created: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+    assert_eq!(created["ready"], true);
+    let id = created["id"].as_str().unwrap_or_default().to_owned();
+
+    // An update warns the same way; a well-formed setup gets no warning.
+    let run = cli.run_with(
+        &["connections", "update", &id, "--setup-stdin"],
+        Some(
+            r#"{"type":"API_KEY","account_id":"AC0123456789abcdef0123456789abcdef","api_key":""}"#,
+        ),
+        &[],
+    );
+    assert!(run.ok, "{}", run.stderr);
+    assert!(run.stderr.contains("flowvault: warning: setup.api_key is empty"), "{}", run.stderr);
+    assert!(!run.stderr.contains("account_id"), "{}", run.stderr);
+    let run = cli.run_with(
+        &["connections", "update", &id, "--setup-stdin"],
+        Some(&twilio_setup(CANARY)),
+        &[],
+    );
+    assert!(run.ok && !run.stderr.contains("warning"), "{}", run.stderr);
+}
+
+#[test]
 fn without_credentials_or_a_terminal_create_explains_the_options() {
     let cli = Cli::new();
     let run = cli.run(&["connections", "create", "--app", "TWILIO", "--name", "SMS"]);

@@ -2,10 +2,13 @@
 //! types) and the fields of each setup, as data.
 //!
 //! One catalog drives API validation, the CLI's prompts and tables, the dashboard's forms and the
-//! docs. The apps, setup types and fields are Auth0's (`FlowsVaultConnection…` schemas of the
-//! Management API); limits that Auth0's document leaves open are flowvault's and are generous.
+//! docs. The apps, setup types, fields and their rules are Auth0's (`FlowsVaultConnection…`
+//! schemas of the Management API), generated into `apps.rs` by `scripts/gen-action-catalog.py`;
+//! flowvault adds labels, secrecy, format hints (warnings, never errors), a few fields where the
+//! document allows extra properties, and length limits where the document sets none.
 
 mod apps;
+mod rules;
 
 use std::fmt;
 use std::str::FromStr;
@@ -184,28 +187,50 @@ pub enum Grant {
     AuthorizationCode,
 }
 
-/// What a field's value must look like.
+/// flowvault's length limits where Auth0's document sets none: generous, they only bound what
+/// gets stored.
+pub(crate) const TEXT_MAX: usize = 1024;
+pub(crate) const SECRET_MAX: usize = 4096;
+pub(crate) const URL_MAX: usize = 2048;
+pub(crate) const PEM_MAX: usize = 16 * 1024;
+
+/// What a field's value must look like: the document's `format` or `enum`, enforced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FieldKind {
-    /// Any non-empty text without control characters.
+    /// Any text without control characters.
     Text,
-    /// An absolute `https://` URL with a host.
+    /// An absolute `https://` URL with a host (`forms-url-https`).
     HttpsUrl,
-    /// A DNS host name, optionally with `:port` (no scheme, no path).
+    /// A DNS host name, optionally with `:port`, no scheme, no path (`hostname-rfc2181`).
     Hostname,
-    /// An e-mail address.
+    /// An e-mail address (`email`).
     Email,
-    /// One of a fixed set of values.
+    /// One of a fixed set of values (`enum`).
     OneOf(&'static [&'static str]),
-    /// A PEM-encoded private key (`-----BEGIN … PRIVATE KEY-----`).
+}
+
+/// A shape flowvault recognises but Auth0 does not enforce: a value that lacks it is accepted by
+/// the API, and the CLI warns (see [`setup_warnings`](crate::setup_warnings)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hint {
+    /// A PEM-encoded private key (`-----BEGIN … PRIVATE KEY-----`); may span lines.
     PemPrivateKey,
-    /// A PEM-encoded public key or certificate.
+    /// A PEM-encoded public key or certificate; may span lines.
     PemPublicKey,
     /// A Twilio Account SID: `AC` followed by 32 hexadecimal digits.
     TwilioAccountSid,
     /// A Mailchimp API key: the key, `-`, and the data center (`…-us6`).
     MailchimpApiKey,
+}
+
+impl Hint {
+    /// Whether the value may hold line breaks (and tabs): PEM blocks do.
+    #[must_use]
+    pub const fn multiline(self) -> bool {
+        matches!(self, Hint::PemPrivateKey | Hint::PemPublicKey)
+    }
 }
 
 /// One field of a setup.
@@ -217,12 +242,24 @@ pub struct FieldSpec {
     pub label: &'static str,
     /// What the value must look like.
     pub kind: FieldKind,
-    /// Whether a setup without this field is incomplete.
+    /// The shape flowvault expects, warned about but not enforced.
+    pub hint: Option<Hint>,
+    /// Whether the document requires the field.
     pub required: bool,
     /// Whether the value is a secret: masked in forms, prompted without echo, scrubbed from logs.
     pub secret: bool,
-    /// The maximum length in characters (the minimum is always 1).
+    /// The minimum length in characters (the document's `minLength`; 0 where it sets none).
+    pub min_len: usize,
+    /// The maximum length in characters.
     pub max_len: usize,
+}
+
+impl FieldSpec {
+    /// Whether the value may hold line breaks.
+    #[must_use]
+    pub fn multiline(&self) -> bool {
+        self.hint.is_some_and(Hint::multiline)
+    }
 }
 
 /// A rule across several fields of one setup, beyond each field's own. Gets the present fields
@@ -234,10 +271,19 @@ pub type CrossFieldRule = fn(&SetupFields<'_>) -> Option<(&'static str, String)>
 pub struct SetupSpec {
     /// `setup.type`.
     pub setup_type: SetupType,
+    /// Whether `setup.type` must be given; where it need not, a setup without one is of this
+    /// type if it is the app's only such type.
+    pub type_required: bool,
+    /// Whether properties beyond [`SetupSpec::fields`] are accepted (and dropped, not stored).
+    pub open: bool,
     /// The fields, in the order forms show them.
     pub fields: &'static [FieldSpec],
-    /// A rule across fields (e.g. JWT: HMAC algorithms need `secret`, others a key).
+    /// flowvault's rule across fields, enforced (OAUTH_CODE: no authorization code).
     pub rule: Option<CrossFieldRule>,
+    /// flowvault's advice across fields, warned about (JWT: the key material the algorithm uses).
+    pub advice: Option<CrossFieldRule>,
+    /// Fields the document leaves optional that flowvault needs to use the connection.
+    pub needs: &'static [&'static str],
 }
 
 impl SetupSpec {
@@ -264,6 +310,17 @@ impl AppSpec {
     #[must_use]
     pub fn setup(&self, t: SetupType) -> Option<&'static SetupSpec> {
         self.setups.iter().find(|s| s.setup_type == t)
+    }
+
+    /// The setup a `setup` object without `type` is: the app's only setup type that does not
+    /// require one (Auth0's `oneOf` of the app's setups matches exactly that one).
+    #[must_use]
+    pub fn untyped_setup(&self) -> Option<&'static SetupSpec> {
+        let mut untyped = self.setups.iter().filter(|s| !s.type_required);
+        match (untyped.next(), untyped.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
     }
 
     /// The setup type names this app accepts, for messages: `API_KEY, OAUTH_CODE`.

@@ -100,6 +100,14 @@ pub struct FlowPatch {
     pub actions: Option<Vec<FlowAction>>,
 }
 
+impl FlowPatch {
+    /// Whether the patch changes nothing (`PATCH {}`: the flow is answered as it is).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.actions.is_none()
+    }
+}
+
 /// A flow as the Management API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Flow {
@@ -138,6 +146,13 @@ pub struct FlowSummary {
 }
 
 impl Flow {
+    /// Every field a response may hold (a list's [`FlowSummary`] has a subset): what a client
+    /// that read a flow may send back. Create and update ignore the ones they don't take. A test
+    /// serialises a flow with every field set and compares, so a new response field can't be
+    /// left out.
+    pub const RESPONSE_FIELDS: &'static [&'static str] =
+        &["id", "name", "actions", "created_at", "updated_at", "executed_at"];
+
     /// The flow without its actions.
     #[must_use]
     pub fn summary(&self) -> FlowSummary {
@@ -148,5 +163,36 @@ impl Flow {
             updated_at: self.updated_at,
             executed_at: self.executed_at,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(v: &impl Serialize) -> Vec<String> {
+        let json = serde_json::to_value(v).unwrap_or_default();
+        let mut keys: Vec<String> =
+            json.as_object().map_or_else(Vec::new, |o| o.keys().cloned().collect());
+        keys.sort_unstable();
+        keys
+    }
+
+    #[test]
+    fn response_fields_are_every_serialised_field() {
+        let flow = Flow {
+            id: FlowId::generate(),
+            name: FlowName::parse("f").unwrap_or_else(|p| panic!("{p}")),
+            actions: Vec::new(),
+            created_at: Timestamp::MIN,
+            updated_at: Timestamp::MIN,
+            executed_at: Some(Timestamp::MIN),
+            version: 1,
+        };
+        let mut expected: Vec<String> =
+            Flow::RESPONSE_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+        expected.sort_unstable();
+        assert_eq!(keys(&flow), expected);
+        assert!(keys(&flow.summary()).iter().all(|k| expected.contains(k)));
     }
 }

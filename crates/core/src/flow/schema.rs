@@ -178,12 +178,31 @@ impl Schema {
             (Schema::Object(object), Value::Object(map)) => object.check(map, path, errors),
             (Schema::OneOf(branches), _) => {
                 let fits = branches.iter().filter(|b| b.fits(value)).count();
-                if fits != 1 {
-                    push(Problem::Rule(if fits == 0 {
-                        format!("must be {}", describe_all(branches))
-                    } else {
-                        format!("matches more than one of: {}", describe_all(branches))
-                    }));
+                if fits == 0 {
+                    // Where one branch alone is of the value's type, its own problems say more
+                    // than the list of shapes (`number must be at least 0`).
+                    let mut typed = branches
+                        .iter()
+                        .map(|b| {
+                            let mut found = Vec::new();
+                            b.check(value, path, &mut found);
+                            found
+                        })
+                        .filter(|found| {
+                            !found.iter().any(|e| {
+                                e.field == path && matches!(e.problem, Problem::WrongType { .. })
+                            })
+                        });
+                    if let (Some(only), None) = (typed.next(), typed.next()) {
+                        errors.extend(only);
+                        return;
+                    }
+                    push(Problem::Rule(format!("must be {}", describe_all(branches))));
+                } else if fits > 1 {
+                    push(Problem::Rule(format!(
+                        "matches more than one of: {}",
+                        describe_all(branches)
+                    )));
                 }
             }
             _ => push(Problem::WrongType { expected: self.describe() }),

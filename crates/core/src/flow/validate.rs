@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::actions::{ActionId, FlowOp, HttpOp};
 use super::catalog::ActionSpec;
 use super::schema::Schema;
-use super::{FlowAction, FlowName, FlowPatch, NewFlow};
+use super::{Flow, FlowAction, FlowName, FlowPatch, NewFlow};
 use crate::catalog::AppId;
 use crate::ids::ConnectionId;
 use crate::template;
@@ -36,20 +36,28 @@ pub struct ConnectionRef {
     pub app: AppId,
 }
 
-/// Validates `{name, actions?}`.
+/// What a flow body may set; the other fields of a flow as read are ignored (see
+/// [`Flow::RESPONSE_FIELDS`]).
+const FLOW_FIELDS: &[&str] = &["name", "actions"];
+
+/// Validates `{name, actions?}`. `actions` is an array when given: unlike an update, Auth0's
+/// document does not let a create say `null`.
 ///
 /// # Errors
 /// [`ValidationErrors`] naming each field at fault.
 pub fn validate_flow_create(body: &Value) -> Result<NewFlow, ValidationErrors> {
     let mut e = Collector::default();
     let Some(obj) = e.object("", body) else { return Err(e.finish()) };
-    e.unknown(obj, "", &["name", "actions"]);
+    e.unknown(obj, "", FLOW_FIELDS);
     let name = match obj.get("name") {
         Some(v) => e.name(v),
         None => e.push("name", Problem::Required),
     };
     let actions = match obj.get("actions") {
-        None | Some(Value::Null) => Some(Vec::new()),
+        None => Some(Vec::new()),
+        Some(Value::Null) => {
+            e.push("actions", Problem::WrongType { expected: "an array of actions, not null" })
+        }
         Some(v) => e.actions_root(v),
     };
     match (name, actions) {
@@ -58,17 +66,15 @@ pub fn validate_flow_create(body: &Value) -> Result<NewFlow, ValidationErrors> {
     }
 }
 
-/// Validates `{name?, actions?}` (actions replace the old ones; `null` clears them).
+/// Validates `{name?, actions?}` (actions replace the old ones; `null` clears them). A body
+/// without either (`{}`, or only read-only fields) is an empty patch, which changes nothing.
 ///
 /// # Errors
 /// [`ValidationErrors`] naming each field at fault.
 pub fn validate_flow_patch(body: &Value) -> Result<FlowPatch, ValidationErrors> {
     let mut e = Collector::default();
     let Some(obj) = e.object("", body) else { return Err(e.finish()) };
-    e.unknown(obj, "", &["name", "actions"]);
-    if !obj.contains_key("name") && !obj.contains_key("actions") && e.0.is_empty() {
-        e.push::<()>("", Problem::NothingToUpdate);
-    }
+    e.unknown(obj, "", FLOW_FIELDS);
     let name = obj.get("name").and_then(|v| e.name(v));
     let actions = match obj.get("actions") {
         None => None,
@@ -136,8 +142,12 @@ impl Collector {
         }
     }
 
+    /// Refuses keys of `obj` not `allowed`; at the top level, a flow's read-only fields are
+    /// ignored instead.
     fn unknown(&mut self, obj: &Map<String, Value>, prefix: &str, allowed: &[&str]) {
-        for key in obj.keys().filter(|k| !allowed.contains(&k.as_str())) {
+        let ignored = if prefix.is_empty() { Flow::RESPONSE_FIELDS } else { &[] };
+        let known = |k: &str| allowed.contains(&k) || ignored.contains(&k);
+        for key in obj.keys().filter(|k| !known(k)) {
             let shown =
                 if key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                     key.as_str()
@@ -618,5 +628,141 @@ mod tests {
         );
         assert_eq!(header_value_refusal("a\nb"), Some(LINE_BREAK));
         assert_eq!(header_value_refusal("ab"), None);
+    }
+
+    /// One action's params against the document's rules: the first message, or `None`.
+    fn params_message(kind: &str, action: &str, params: Value) -> Option<String> {
+        let body = json!({"name": "f", "actions": [{"id": "a", "type": kind, "action": action, "params": params}]});
+        validate_flow_create(&body).err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn params_follow_the_document() {
+        let conn = "ac_0000000000000000000000";
+        let refused = [
+            // maxLength
+            (
+                "TWILIO",
+                "SEND_SMS",
+                json!({"connection_id": conn, "from": "f", "to": "t", "message": "m".repeat(1501)}),
+                "actions[0].params.message must be at most 1500 characters",
+            ),
+            // nested required
+            (
+                "MAILCHIMP",
+                "UPSERT_MEMBER",
+                json!({"connection_id": conn, "list_id": "l", "member": {"status_if_new": "subscribed"}}),
+                "actions[0].params.member.email_address is required",
+            ),
+            (
+                "SENDGRID",
+                "SEND_EMAIL",
+                json!({"connection_id": conn, "from": {"name": "n"}, "personalizations": [{}]}),
+                "actions[0].params.from.email is required",
+            ),
+            // oneOf of shapes (Mailjet: content | template_id + variables)
+            (
+                "MAILJET",
+                "SEND_EMAIL",
+                json!({"connection_id": conn, "content": "c", "template_id": 1}),
+                "actions[0].params must have only one of: content, or template_id",
+            ),
+            (
+                "MAILJET",
+                "SEND_EMAIL",
+                json!({"connection_id": conn}),
+                "actions[0].params must have content, or template_id",
+            ),
+            // integer ranges, inside a oneOf with a string and alone
+            (
+                "FLOW",
+                "DELAY_FLOW",
+                json!({"number": -1}),
+                "actions[0].params.number must be at least 0",
+            ),
+            (
+                "FLOW",
+                "DELAY_FLOW",
+                json!({"number": 1.5}),
+                "actions[0].params.number must be a whole number, or a string",
+            ),
+            (
+                "OTP",
+                "GENERATE_CODE",
+                json!({"reference": "r", "length": 0}),
+                "actions[0].params.length must be from 1 to 10",
+            ),
+            // enum
+            (
+                "FLOW",
+                "DELAY_FLOW",
+                json!({"number": 1, "units": "WEEKS"}),
+                "actions[0].params.units must be one of SECONDS, MINUTES, HOURS, DAYS",
+            ),
+            // additionalProperties: false
+            (
+                "FLOW",
+                "DELAY_FLOW",
+                json!({"number": 1, "unit": "DAYS"}),
+                "actions[0].params.unit is not a known field (expected: number, units)",
+            ),
+            // required
+            ("FLOW", "DELAY_FLOW", json!({}), "actions[0].params.number is required"),
+        ];
+        for (kind, action, params, expected) in refused {
+            let got = params_message(kind, action, params.clone());
+            assert_eq!(
+                got.as_deref().map(|m| m.split("; ").next().unwrap_or(m)),
+                Some(expected),
+                "{kind} {action} {params}"
+            );
+        }
+        let accepted = [
+            ("FLOW", "DELAY_FLOW", json!({"number": 0, "units": "DAYS"})),
+            // The document allows a string here: it is what a template renders to.
+            ("FLOW", "DELAY_FLOW", json!({"number": "{{fields.delay}}"})),
+            (
+                "MAILJET",
+                "SEND_EMAIL",
+                json!({"connection_id": conn, "template_id": 7, "variables": {"a": 1}}),
+            ),
+            ("OTP", "GENERATE_CODE", json!({"reference": "r", "length": 10})),
+            // A template stands for a typed value (an e-mail address here): checked when the
+            // action runs, as flowvault always has.
+            (
+                "SENDGRID",
+                "SEND_EMAIL",
+                json!({"connection_id": conn, "from": {"email": "{{fields.from}}"}, "personalizations": [{"to": [{"email": "a@b.co"}]}]}),
+            ),
+        ];
+        for (kind, action, params) in accepted {
+            assert_eq!(
+                params_message(kind, action, params.clone()),
+                None,
+                "{kind} {action} {params}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_flow_as_read_is_accepted_back_and_null_actions_only_by_a_patch() {
+        let read = json!({"id": "af_0000000000000000000000", "name": "f", "actions": [], "created_at": "2020-01-01T00:00:00.000Z", "updated_at": "x", "executed_at": "2020-01-01"});
+        assert!(validate_flow_create(&read).is_ok());
+        assert!(validate_flow_patch(&read).is_ok_and(|p| p.name.is_some()));
+        assert!(
+            validate_flow_patch(&json!({"id": "x", "created_at": 1})).is_ok_and(|p| p.is_empty())
+        );
+        assert!(
+            validate_flow_patch(&json!({"actions": null}))
+                .is_ok_and(|p| p.actions.is_some_and(|a| a.is_empty()))
+        );
+        let e = validate_flow_create(&json!({"name": "f", "actions": null}))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("actions must be an array of actions, not null"));
+        let e = validate_flow_create(&json!({"name": "f", "trigger": "x"}))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("trigger is not a known field (expected: name, actions)"));
     }
 }

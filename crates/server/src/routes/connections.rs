@@ -149,7 +149,7 @@ pub(crate) async fn read(
     request_body(content(
         (ref("#/components/schemas/ConnectionUpdate") = "application/json"),
         (ref("#/components/schemas/ConnectionUpdate") = "application/x-www-form-urlencoded"),
-    ), description = "`{name?, setup?}`; a `setup` replaces the old one as a whole."),
+    ), description = "`{name?, setup?}`; a `setup` replaces the old one as a whole. The other fields of a connection as read are ignored; `{}` changes nothing."),
     responses(
         (status = 200, description = "Flow vault connection successfully updated.", body = Connection, headers(("ETag" = String))),
         (status = 400, description = "Invalid request body; the message names each field at fault."),
@@ -175,6 +175,10 @@ pub(crate) async fn update(
     }
     let patch = validate_patch_with(current.app_id, &body, &state.config.rules())
         .map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    if patch.is_empty() {
+        // `{}` (or only read-only fields): nothing to write, the connection as it is.
+        return Ok(with_etag(StatusCode::OK, current));
+    }
     let setup_changed = patch.setup.is_some();
     match state.vault.update_connection(tenant, &id, patch, current.version).await {
         Ok(c) if setup_changed => {

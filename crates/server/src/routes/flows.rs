@@ -163,6 +163,10 @@ pub(crate) async fn update(
         return Err(ApiError::precondition_failed(&etag(current.version)));
     }
     let patch = validate_flow_patch(&body).map_err(|e| ApiError::invalid_body(e.to_string()))?;
+    if patch.is_empty() {
+        // `{}` (or only read-only fields): nothing to write, the flow as it is.
+        return Ok(with_etag(StatusCode::OK, &current));
+    }
     match state.vault.update_flow(tenant, &path.flow, patch, current.version).await {
         Ok(flow) => Ok(with_etag(StatusCode::OK, &flow)),
         Err(VaultError::VersionConflict { current }) if precondition.given() => {

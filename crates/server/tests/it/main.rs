@@ -4,6 +4,7 @@ mod auth;
 mod bad_inputs;
 mod connections;
 mod delivery;
+mod document;
 mod flows;
 mod isolation;
 mod support;

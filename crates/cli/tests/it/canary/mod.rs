@@ -325,7 +325,7 @@ async fn no_canary_escapes_through_any_endpoint_command_log_or_record() {
     let made: Value = serde_json::from_str(&made.stdout).unwrap_or_default();
     let made = made["id"].as_str().unwrap_or_default().to_owned();
     sweep.cli(&cli, &["connections", "delete", &made], None);
-    let bad = json!({"type": "API_KEY", "account_id": canaries.mint("TWILIO account_id (CLI, wrong field)"),
+    let bad = json!({"account_id": canaries.mint("TWILIO account_id (CLI, no type)"),
                      "api_key": canaries.mint("TWILIO api_key (CLI, refused)")});
     let bad = cli.write("bad.json", &bad.to_string());
     let refused = sweep.cli(
@@ -438,7 +438,7 @@ async fn no_canary_escapes_through_any_endpoint_command_log_or_record() {
 async fn bad_requests(sweep: &mut Sweep, canaries: &mut Canaries, planted: &[Planted], up: &str) {
     let mut c = |what: &str| canaries.mint(&format!("refused {what}"));
     let bodies = vec![
-        json!({"name": "x", "app_id": "TWILIO", "setup": {"type": "API_KEY", "account_id": c("twilio account_id"), "api_key": c("twilio api_key beside a bad sid")}}),
+        json!({"name": "x", "app_id": "TWILIO", "setup": {"account_id": c("twilio account_id"), "api_key": c("twilio api_key beside no type")}}),
         json!({"name": "x", "app_id": "TWILIO", "setup": {"type": "API_KEY", "account_id": SID, "api_key": c("twilio api_key"), "token": c("unknown field")}}),
         json!({"name": "x", "app_id": "TWILIO", "setup": Value::Object(Map::from_iter([
             ("type".to_owned(), json!("API_KEY")),
@@ -447,9 +447,10 @@ async fn bad_requests(sweep: &mut Sweep, canaries: &mut Canaries, planted: &[Pla
         ]))}),
         json!({"name": "x", "app_id": "TWILIO", "setup": {"type": c("setup type"), "api_key": c("api_key beside a bad type")}}),
         json!({"name": "x", "app_id": c("app id"), "setup": {"type": "API_KEY", "api_key": c("api_key beside a bad app")}}),
-        json!({"name": "x", "app_id": "MAILCHIMP", "setup": {"type": "API_KEY", "secret_key": c("mailchimp key without dc")}}),
-        json!({"name": "x", "app_id": "JWT", "setup": {"type": "JWT", "algorithm": "HS256", "secret": c("jwt secret"), "private_key": pem(&c("jwt pem beside secret"))}}),
-        json!({"name": "x", "app_id": "JWT", "setup": {"type": "JWT", "algorithm": "RS256", "secret": c("jwt secret beside rs256")}}),
+        json!({"name": "x", "app_id": "MAILCHIMP", "setup": {"type": "API_KEY", "secret_key": c("mailchimp key beside an unknown field"), "dc": "us6"}}),
+        json!({"name": "x", "app_id": "JWT", "setup": {"type": "JWT", "algorithm": "none", "secret": c("jwt secret"), "private_key": pem(&c("jwt pem beside a bad algorithm"))}}),
+        json!({"name": "x", "app_id": "JWT", "setup": {"type": "JWT", "secret": c("jwt secret without an algorithm")}}),
+        json!({"name": "x", "app_id": "SLACK", "setup": {"code": c("authorization code")}}),
         json!({"name": "x", "app_id": "HTTP", "setup": {"type": "BEARER", "token": c("too long").repeat(200)}}),
         json!({"name": "x", "app_id": "HTTP", "setup": {"type": "BEARER", "token": format!("{}\n", c("with newline"))}}),
         json!({"name": "x", "app_id": "HTTP", "setup": {"type": "BASIC_AUTH", "username": "", "password": c("basic password beside empty user")}}),
