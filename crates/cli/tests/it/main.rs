@@ -4,6 +4,7 @@ mod apps;
 mod canary;
 mod connections;
 mod delivery;
+mod deploy_cli;
 mod flows;
 mod master_key;
 mod oidc;

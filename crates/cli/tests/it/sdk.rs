@@ -51,7 +51,7 @@ fn the_auth0_node_sdk_works_against_flowvault_over_tls() {
 }
 
 /// A CA and a certificate for 127.0.0.1 signed by it, made now (no key is committed).
-fn test_certificates(cli: &Cli) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn test_certificates(cli: &Cli) -> (PathBuf, PathBuf, PathBuf) {
     let mut ca_params =
         CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
