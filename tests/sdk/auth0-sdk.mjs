@@ -95,13 +95,16 @@ const { data: got } = await management.flows.get({ id: flow.id });
 assert.deepEqual(got, flow);
 step('flows.getAll + get');
 
-// A flow that uses a connection keeps it from being deleted.
-await assert.rejects(management.flows.deleteConnection({ id: twilio.id }), (err) => {
-  assert.equal(err.statusCode, 409);
-  assert.match(err.message, /Verify phone/);
+// Deleting a connection a flow uses succeeds, as in Auth0; the flow keeps its action, which
+// now names a connection that is gone (the CLI asks first; the API doesn't).
+await management.flows.deleteConnection({ id: twilio.id });
+await assert.rejects(management.flows.getConnection({ id: twilio.id }), (err) => {
+  assert.equal(err.statusCode, 404);
   return true;
 });
-step('deleteConnection refused while a flow uses it');
+const { data: kept } = await management.flows.get({ id: flow.id });
+assert.equal(kept.actions[0].params.connection_id, twilio.id);
+step('deleteConnection of a connection a flow uses');
 
 const logic = [{ id: 'done', type: 'FLOW', action: 'RETURN_JSON', params: { payload: { hello: '{{fields.name}}' } } }];
 const { data: updated } = await management.flows.update({ id: flow.id }, { name: 'Say hello', actions: logic });

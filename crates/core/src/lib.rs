@@ -35,10 +35,11 @@ pub use delivery::{
 pub use flow::{
     ActionId, ActionSpec, ActivecampaignOp, AirtableOp, Auth0Op, BigqueryOp, ClearbitOp,
     ConnectionRef, EmailOp, Flow, FlowAction, FlowName, FlowOp, FlowPatch, FlowSummary, Format,
-    GoogleSheetsOp, HttpOp, HubspotOp, JsonOp, JwtOp, MailchimpOp, MailjetOp, NewFlow,
-    ObjectSchema, OtpOp, PipedriveOp, Property, SalesforceOp, Schema, SendgridOp, SlackOp,
-    StripeOp, TelegramOp, TwilioOp, WhatsappOp, XmlOp, ZapierOp, connection_refs, header_refusal,
-    header_value_refusal, is_email, parse_actions, validate_flow_create, validate_flow_patch,
+    GoogleSheetsOp, HOP_BY_HOP, HttpOp, HubspotOp, JsonOp, JwtOp, MailchimpOp, MailjetOp, NewFlow,
+    ObjectSchema, OtpOp, PipedriveOp, Property, ROUTING_HEADERS, ROUTING_PREFIXES, SalesforceOp,
+    Schema, SendgridOp, SlackOp, StripeOp, TelegramOp, TwilioOp, WhatsappOp, XmlOp, ZapierOp,
+    connection_refs, header_refusal, header_value_refusal, is_email, parse_actions,
+    validate_flow_create, validate_flow_patch,
 };
 pub use hints::{SetupWarning, setup_warnings};
 pub use ids::{

@@ -157,8 +157,10 @@ fn form_path(name: &str) -> Result<Vec<String>, String> {
     while !rest.is_empty() {
         let inner = rest.strip_prefix('[').ok_or_else(bad)?;
         let close = inner.find(']').ok_or_else(bad)?;
+        // `[]` is the key "" (a JSON object may have one); it is not "append", as some form
+        // libraries read it.
         let key = &inner[..close];
-        if key.is_empty() || key.contains('[') {
+        if key.contains('[') {
             return Err(bad());
         }
         path.push(key.to_owned());
@@ -288,30 +290,19 @@ impl Precondition {
             return Ok(Precondition::None);
         }
         let mut versions = Vec::new();
-        let mut tags = 0;
         for v in values {
             let text = v.to_str().map_err(|_| bad_precondition(&name))?;
-            for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-                if tag == "*" {
-                    return Ok(Precondition::Any);
-                }
+            if text.trim() == "*" {
+                return Ok(Precondition::Any);
+            }
+            for tag in entity_tags(text).ok_or_else(|| bad_precondition(&name))? {
                 // Weak tags never match a strong comparison; they are well-formed, though.
-                let weak = tag.starts_with("W/");
-                let quoted = tag.trim_start_matches("W/");
-                let inner = quoted
-                    .strip_prefix('"')
-                    .and_then(|t| t.strip_suffix('"'))
-                    .ok_or_else(|| bad_precondition(&name))?;
-                tags += 1;
-                if !weak && let Ok(n) = inner.parse::<u64>() {
+                if !tag.weak
+                    && let Ok(n) = tag.opaque.parse::<u64>()
+                {
                     versions.push(n);
                 }
             }
-        }
-        // A header with no tag at all (`If-Match:` with nothing after it) asks for nothing
-        // that could be checked.
-        if tags == 0 {
-            return Err(bad_precondition(&name));
         }
         Ok(Precondition::Versions(versions))
     }
@@ -327,6 +318,35 @@ impl Precondition {
     /// Whether a header was given.
     pub(crate) fn given(&self) -> bool {
         !matches!(self, Precondition::None)
+    }
+}
+
+/// One entity tag of a list (RFC 9110 §8.8.3): `"opaque"` or `W/"opaque"`.
+#[derive(Debug, PartialEq, Eq)]
+struct EntityTag<'a> {
+    weak: bool,
+    opaque: &'a str,
+}
+
+/// The entity tags of `#entity-tag`: quoted strings (which may hold commas), separated by
+/// commas and optional whitespace; empty elements are allowed. `None` if it is not that.
+fn entity_tags(text: &str) -> Option<Vec<EntityTag<'_>>> {
+    let mut tags = Vec::new();
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        if rest.is_empty() {
+            return Some(tags);
+        }
+        let weak = rest.starts_with("W/");
+        let quoted = rest.strip_prefix("W/").unwrap_or(rest).strip_prefix('"')?;
+        let end = quoted.find('"')?;
+        tags.push(EntityTag { weak, opaque: &quoted[..end] });
+        rest = &quoted[end + 1..];
+        // A tag ends at a separator.
+        if !(rest.is_empty() || rest.starts_with([' ', '\t', ','])) {
+            return None;
+        }
     }
 }
 
@@ -390,5 +410,37 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         Query::from_request_parts(parts, state).await.map(|q| Self::of(&q))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_tag_lists_are_read_as_rfc_9110_writes_them() {
+        let tags = entity_tags(r#""3", W/"4" ,"a,b",, "x""#).unwrap_or_default();
+        let seen: Vec<_> = tags.iter().map(|t| (t.weak, t.opaque)).collect();
+        assert_eq!(seen, [(false, "3"), (true, "4"), (false, "a,b"), (false, "x")]);
+        assert_eq!(entity_tags("").map(|t| t.len()), Some(0));
+        for bad in ["3", "\"3", "\"3\"x", "W/3", "null"] {
+            assert!(entity_tags(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn form_bodies_nest_with_brackets_and_list_by_index() {
+        let v = form_to_json(
+            b"name=Zap&setup%5Btype%5D=WEBHOOK&a%5B0%5D%5Bid%5D=x&a%5B1%5D%5Bid%5D=y&o%5B%5D=e",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            v,
+            serde_json::json!({"name": "Zap", "setup": {"type": "WEBHOOK"},
+                               "a": [{"id": "x"}, {"id": "y"}], "o": {"": "e"}})
+        );
+        for bad in ["a=1&a=2", "a=1&a%5Bb%5D=2", "%5Bx%5D=1", "a%5Bb=1"] {
+            assert!(form_to_json(bad.as_bytes()).is_err(), "{bad}");
+        }
     }
 }

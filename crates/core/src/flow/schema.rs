@@ -323,8 +323,18 @@ impl Schema {
                 if let Some(n) = max_len {
                     out.insert("maxLength".into(), (*n).into());
                 }
-                if let Some(Format::Email) = format {
-                    out.insert("description".into(), "An e-mail address, or a template.".into());
+                match format {
+                    Some(Format::Email) => {
+                        out.insert(
+                            "description".into(),
+                            "An e-mail address, or a template.".into(),
+                        );
+                    }
+                    Some(Format::FormsExpression) => {
+                        out.insert("pattern".into(), "\\{\\{".into());
+                        out.insert("description".into(), "A template (`{{ … }}`).".into());
+                    }
+                    None => {}
                 }
                 return Value::Object(out);
             }

@@ -469,11 +469,12 @@ const LINE_BREAK: &str = "must not contain a line break (CR or LF)";
 
 /// Headers that decide where a request goes or who it claims to come from: a request that
 /// carries credentials must not set them (the connection's own authorization is the only one).
-const ROUTING_HEADERS: &[&str] = &["host", "authorization", "cookie", "forwarded"];
-const ROUTING_PREFIXES: &[&str] = &["proxy-", "x-forwarded-"];
+pub const ROUTING_HEADERS: &[&str] = &["host", "authorization", "cookie", "forwarded"];
+/// Prefixes of such headers.
+pub const ROUTING_PREFIXES: &[&str] = &["proxy-", "x-forwarded-"];
 /// Hop-by-hop headers and framing: they belong to the connection flowvault makes, never to a
 /// flow.
-const HOP_BY_HOP: &[&str] = &[
+pub const HOP_BY_HOP: &[&str] = &[
     "connection",
     "keep-alive",
     "te",

@@ -27,7 +27,7 @@ pub(crate) fn router() -> axum::Router<AppState> {
     summary = "flowvault extension: get the delivery settings",
     description = "The connections `AUTH0 SEND_EMAIL`, `SEND_SMS` and `MAKE_CALL` send through, and the default senders: `{email?: {connection_id, from: {email, name?}}, sms?: {connection_id, from}, voice?: {connection_id, from}}`. `{}` when none are set.",
     responses(
-        (status = 200, description = "flowvault extension: the settings.", body = serde_json::Value),
+        (status = 200, description = "flowvault extension: the settings.", body = ref("#/components/schemas/DeliverySettings")),
         (status = 401, description = "flowvault extension: invalid token."),
         (status = 403, description = "flowvault extension: insufficient scope; expected any of: read:flows_vault_connections."),
         (status = 500, description = "flowvault extension: the stored settings failed their integrity check (`integrity_check_failed`)."),
@@ -45,9 +45,9 @@ pub(crate) async fn read(
 #[utoipa::path(
     put, path = "/api/v2/flows/vault/delivery", tag = "flows", operation_id = "put_flows_vault_delivery",
     summary = "flowvault extension: replace the delivery settings",
-    request_body(content = serde_json::Value, description = "`{email?: {connection_id, from: {email, name?}}, sms?: {connection_id, from}, voice?: {connection_id, from}}`, replacing the settings as a whole. `email` needs a SENDGRID or MAILJET connection, `sms` and `voice` a TWILIO connection, of this tenant; phone numbers are E.164 (`+15005550006`). `{}` clears them.", content_type = "application/json"),
+    request_body(content = ref("#/components/schemas/DeliverySettings"), description = "`{email?: {connection_id, from: {email, name?}}, sms?: {connection_id, from}, voice?: {connection_id, from}}`, replacing the settings as a whole. `email` needs a SENDGRID or MAILJET connection, `sms` and `voice` a TWILIO connection, of this tenant; phone numbers are E.164 (`+15005550006`). `{}` clears them.", content_type = "application/json"),
     responses(
-        (status = 200, description = "flowvault extension: the settings, as stored.", body = serde_json::Value),
+        (status = 200, description = "flowvault extension: the settings, as stored.", body = ref("#/components/schemas/DeliverySettings")),
         (status = 400, description = "flowvault extension: invalid body, or a connection that does not exist or is of the wrong app; the message names each field at fault."),
         (status = 401, description = "flowvault extension: invalid token."),
         (status = 403, description = "flowvault extension: insufficient scope; expected any of: update:flows_vault_connections."),

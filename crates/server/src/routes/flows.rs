@@ -136,7 +136,7 @@ pub(crate) async fn read(
     summary = "Update a flow",
     params(
         ("id" = String, Path, description = "Flow identifier", max_length = 30),
-        ("If-Match" = Option<String>, Header, description = "flowvault extension: update only if the flow is still at this ETag (412 otherwise)", pattern = r#"^(\*|(W/)?"[0-9A-Za-z]*"( ?, ?(W/)?"[0-9A-Za-z]*")*)$"#),
+        ("If-Match" = Option<String>, Header, description = "flowvault extension: update only if the flow is still at this ETag (412 otherwise)"),
     ),
     request_body(content = ref("#/components/schemas/FlowUpdate"), content_type = "application/json", description = "A form body (`application/x-www-form-urlencoded`) is taken too, nested with brackets (`actions[0][id]=a`); its values are strings, so only string params can be given that way. `{name?, actions?}`; `actions` replaces the list as a whole; `{}` changes nothing."),
     responses(
@@ -159,10 +159,11 @@ pub(crate) async fn update(
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant();
     let current = state.vault.flow(tenant, &path.flow).await.map_err(flow_error)?;
+    // A bad body is 400 whatever If-Match says (RFC 9110 §13.2.1).
+    let patch = validate_flow_patch(&body).map_err(|e| ApiError::invalid_body(e.to_string()))?;
     if !precondition.allows(current.version) {
         return Err(ApiError::precondition_failed(&etag(current.version)));
     }
-    let patch = validate_flow_patch(&body).map_err(|e| ApiError::invalid_body(e.to_string()))?;
     if patch.is_empty() {
         // `{}` (or only read-only fields): nothing to write, the flow as it is.
         return Ok(with_etag(StatusCode::OK, &current));

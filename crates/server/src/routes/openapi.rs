@@ -10,7 +10,10 @@ use std::sync::{Arc, OnceLock};
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use flowvault_core::{ActionSpec, CATALOG, Connection, FieldKind};
+use flowvault_core::{
+    ActionSpec, CATALOG, Connection, FieldKind, HOP_BY_HOP, ROUTING_HEADERS, ROUTING_PREFIXES,
+    SetupType,
+};
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
@@ -59,12 +62,40 @@ pub fn document() -> Value {
     add_setup_schemas(&mut doc);
     add_connection_schemas(&mut doc);
     add_flow_schemas(&mut doc);
+    add_template_formats(&mut doc);
     add_common_responses(&mut doc);
+    if let Some(fields) = doc
+        .pointer_mut("/components/schemas/TokenRequest/properties")
+        .and_then(Value::as_object_mut)
+    {
+        // Form fields are strings or absent, never `null`.
+        for field in fields.values_mut() {
+            field["type"] = json!("string");
+        }
+    }
+    if let Some(request) = doc.pointer_mut("/components/schemas/TokenRequest") {
+        // Parameters it does not know are ignored (RFC 6749 §3.2), each given once.
+        request["additionalProperties"] = json!({"type": "string"});
+    }
     doc
 }
 
 /// A name or label: no control characters (they would forge lines in logs and terminals).
-pub(crate) const NO_CONTROL_CHARACTERS: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+pub(crate) const NO_CONTROL_CHARACTERS: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+
+/// A value that may span lines (a PEM key): tabs and line breaks, no other control character.
+const NO_CONTROL_CHARACTERS_BUT_LINES: &str =
+    r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+
+/// An `https://` URL with a DNS host (whose last label starts with a letter, so it is never
+/// read as an IPv4 address), an optional port and a plain path.
+const HTTPS_URL: &str = r"^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$";
+
+/// A template holding one reference to input: the simplest shape of the template grammar.
+const EXPRESSION: &str = r"^[^{}]*\{\{ ?(fields|vars|context)\.[a-z_]{1,20} ?\}\}[^{}]*$";
+
+/// A DNS host name with an optional port.
+const HOSTNAME: &str = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[1-9][0-9]{0,3})?$";
 
 /// The answers every operation can give that its annotation need not repeat, each in Auth0's
 /// error shape: 400 for a bad query, 401 and 403 where a token is needed, 413 and 415 where a
@@ -168,13 +199,19 @@ fn add_connection_schemas(doc: &mut Value) {
             .map(|s| json!({"$ref": format!("#/components/schemas/Setup{}{}", app.id, s.setup_type)}))
             .collect();
         any_setup.extend(setups.iter().cloned());
-        let setup =
-            if let [one] = setups.as_slice() { one.clone() } else { json!({"oneOf": setups}) };
+        // `null` for an optional field is the same as leaving it out (an empty connection).
+        let mut setup = setups.clone();
+        setup.push(json!({"type": "null"}));
+        let nullable = |max: u64| {
+            let mut l = label(max);
+            l["type"] = json!(["string", "null"]);
+            l
+        };
         variants.push(json!({
             "type": "object", "additionalProperties": false, "required": ["name", "app_id"],
             "properties": {
                 "name": label(150), "app_id": {"type": "string", "enum": [app.id.as_str()]},
-                "environment": label(55), "account_name": label(150), "setup": setup,
+                "environment": nullable(55), "account_name": nullable(150), "setup": {"oneOf": setup},
             },
         }));
     }
@@ -187,6 +224,21 @@ fn add_connection_schemas(doc: &mut Value) {
         json!({"type": "object", "additionalProperties": false,
                "description": "`{name?, setup?}`: a `setup` (of the connection's own app) replaces the old one as a whole; `{}` changes nothing.",
                "properties": {"name": label(150), "setup": {"oneOf": any_setup}}}),
+    );
+    let connection_id = json!({"type": "string", "pattern": "^ac_[0-9A-Za-z]{22}$", "description": "A vault connection of this tenant."});
+    let phone = json!({"type": ["object", "null"], "additionalProperties": false, "required": ["connection_id", "from"], "properties": {
+        "connection_id": connection_id, "from": {"type": "string", "pattern": "^\\+[1-9][0-9]{1,14}$", "description": "E.164"}}});
+    schemas.insert(
+        "DeliverySettings".into(),
+        json!({"type": "object", "additionalProperties": false,
+               "description": "flowvault extension: the connections `AUTH0 SEND_EMAIL` (SENDGRID or MAILJET), `SEND_SMS` and `MAKE_CALL` (TWILIO) send through; a channel left out (or `null`) is not configured.",
+               "properties": {
+                   "email": {"type": ["object", "null"], "additionalProperties": false, "required": ["connection_id", "from"], "properties": {
+                       "connection_id": connection_id,
+                       "from": {"type": "object", "additionalProperties": false, "required": ["email"], "properties": {
+                           "email": {"type": "string", "format": "email", "maxLength": 254},
+                           "name": {"type": ["string", "null"], "minLength": 1, "maxLength": 125, "pattern": NO_CONTROL_CHARACTERS}}}}},
+                   "sms": phone.clone(), "voice": phone}}),
     );
     schemas.insert(
         "ConnectionList".into(),
@@ -255,29 +307,58 @@ fn add_setup_schemas(doc: &mut Value) {
                 "type".into(),
                 json!({"type": "string", "enum": [setup.setup_type.as_str()]}),
             );
-            let mut required = vec![Value::String("type".into())];
+            let mut required = Vec::new();
+            if setup.type_required {
+                required.push(Value::String("type".into()));
+            }
             for f in setup.fields {
-                let mut p = json!({"type": "string", "minLength": 1, "maxLength": f.max_len, "title": f.label, "writeOnly": true});
+                let pattern = match f.kind {
+                    // What `url` parses as https with a host (the document's `forms-url-https`).
+                    FieldKind::HttpsUrl => HTTPS_URL.to_owned(),
+                    // `hostname-rfc2181`, with an optional port.
+                    FieldKind::Hostname => HOSTNAME.to_owned(),
+                    _ if f.multiline() => NO_CONTROL_CHARACTERS_BUT_LINES.to_owned(),
+                    _ => NO_CONTROL_CHARACTERS.to_owned(),
+                };
+                let max_len = match f.kind {
+                    // A DNS name is at most 253 characters, and a port adds at most 5.
+                    FieldKind::Hostname => f.max_len.min(253),
+                    _ => f.max_len,
+                };
+                let mut p = json!({"type": "string", "minLength": f.min_len, "maxLength": max_len,
+                                   "title": f.label, "writeOnly": true, "pattern": pattern});
                 match f.kind {
-                    FieldKind::HttpsUrl => p["format"] = json!("uri"),
                     FieldKind::Email => p["format"] = json!("email"),
-                    FieldKind::Hostname => p["format"] = json!("hostname"),
-                    FieldKind::OneOf(values) => p["enum"] = json!(values),
+                    FieldKind::OneOf(values) => {
+                        p["enum"] = json!(values);
+                        if let Some(o) = p.as_object_mut() {
+                            o.remove("pattern");
+                        }
+                    }
                     _ => {}
                 }
                 if f.secret {
                     p["x-flowvault-secret"] = Value::Bool(true);
+                }
+                if !f.required {
+                    // An optional field sent as `null` is left out.
+                    p["type"] = json!(["string", "null"]);
                 }
                 properties.insert(f.name.into(), p);
                 if f.required {
                     required.push(Value::String(f.name.into()));
                 }
             }
+            if setup.setup_type == SetupType::OauthCode {
+                // Extra properties are dropped, but never an authorization code: flowvault only
+                // takes codes it asked for itself, through Connect.
+                properties.insert("code".into(), Value::Bool(false));
+            }
             let name = format!("Setup{}{}", app.id, setup.setup_type);
             schemas.insert(
                 name,
                 json!({
-                    "type": "object", "additionalProperties": false,
+                    "type": "object", "additionalProperties": setup.open,
                     "description": format!("`setup` of a {} connection of type {}; write-only.", app.id, setup.setup_type),
                     "properties": properties, "required": required,
                 }),
@@ -323,9 +404,9 @@ fn add_flow_schemas(doc: &mut Value) {
                     "alias": {"type": "string", "maxLength": 100},
                     "type": {"type": "string", "enum": [spec.kind]},
                     "action": {"type": "string", "enum": [spec.action]},
-                    "allow_failure": {"type": "boolean", "default": false},
-                    "mask_output": {"type": "boolean", "default": false, "description": "Keep the output out of the execution record."},
-                    "params": params,
+                    "allow_failure": {"type": ["boolean", "null"], "default": false},
+                    "mask_output": {"type": ["boolean", "null"], "default": false, "description": "Keep the output out of the execution record."},
+                    "params": if spec.params_required { params } else { json!({"anyOf": [params, {"type": "null"}]}) },
                 },
             }),
         );
@@ -356,7 +437,7 @@ fn add_flow_schemas(doc: &mut Value) {
     let execution_ref = json!({"$ref": "#/components/schemas/FlowExecution"});
     let summary_ref = json!({"$ref": "#/components/schemas/FlowSummary"});
     let page = |key: &str, item: &Value| {
-        json!({"type": "object", "properties": {
+        json!({"type": "object", "additionalProperties": false, "required": ["start", "limit", "total", key], "properties": {
             "start": {"type": "integer"}, "limit": {"type": "integer"}, "total": {"type": "integer"},
             key: {"type": "array", "items": item}}})
     };
@@ -389,8 +470,8 @@ fn add_flow_schemas(doc: &mut Value) {
         (
             "FlowRunRequest",
             json!({"type": "object", "additionalProperties": false, "properties": {
-            "fields": {"type": "object", "description": "`{{fields.…}}`"},
-            "context": {"type": "object", "description": "`{{context.…}}`"}}}),
+            "fields": {"type": ["object", "null"], "description": "`{{fields.…}}`; `null` is `{}`"},
+            "context": {"type": ["object", "null"], "description": "`{{context.…}}`; `null` is `{}`"}}}),
         ),
         ("FlowExecution", execution),
         (
@@ -398,12 +479,158 @@ fn add_flow_schemas(doc: &mut Value) {
             json!({"oneOf": [
                 {"type": "array", "items": execution_ref},
                 page("executions", &execution_ref),
-                {"type": "object", "properties": {"executions": {"type": "array", "items": execution_ref},
-                                                 "next": {"type": "string", "description": "`from` of the next page"}}},
+                {"type": "object", "additionalProperties": false, "required": ["executions"], "properties": {
+                    "executions": {"type": "array", "items": execution_ref},
+                    "next": {"type": "string", "description": "`from` of the next page; left out on the last"}}},
             ]}),
         ),
     ] {
         schemas.insert(name.into(), schema);
+    }
+}
+
+/// Marks what in action params is a template, so a client (or a fuzzer) knows which strings
+/// are parsed as templates: every free string gets `format: flowvault-template`, and a value of
+/// any JSON type becomes `TemplateValue` (its strings are templates). Template syntax is beyond
+/// JSON Schema; the format names it. Connection ids get `format: flowvault-connection-id`.
+fn add_template_formats(doc: &mut Value) {
+    let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let value_ref = json!({"$ref": "#/components/schemas/TemplateValue"});
+    for (name, schema) in
+        schemas.iter_mut().filter(|(n, _)| n.starts_with("FlowAction") && *n != "FlowAction")
+    {
+        let _ = name;
+        if let Some(params) = schema.pointer_mut("/properties/params") {
+            mark_templates(params, &value_ref);
+        }
+        if let Some(props) = schema.get_mut("properties") {
+            props["id"]["pattern"] = json!("^[A-Za-z0-9_-]{1,64}$");
+            props["alias"] = json!({"type": ["string", "null"], "minLength": 1, "maxLength": 100, "pattern": NO_CONTROL_CHARACTERS});
+        }
+    }
+    if let Some(params) = schemas
+        .get_mut("FlowActionHttpSendRequest")
+        .and_then(|a| a.pointer_mut("/properties/params"))
+    {
+        http_credential_rules(params);
+    }
+    schemas.insert(
+        "TemplateValue".into(),
+        json!({"description": "Any JSON value; its strings are templates (`format: flowvault-template`), at any depth.",
+               "anyOf": [
+                   {"type": "string", "format": "flowvault-template"},
+                   {"type": "number"}, {"type": "boolean"}, {"type": "null"},
+                   {"type": "array", "items": value_ref},
+                   {"type": "object", "additionalProperties": value_ref},
+               ]}),
+    );
+}
+
+/// The HTTP action's rules on where credentials go (core's `flow::validate`), in the schema's
+/// words: no hop-by-hop or framing header ever; and when the action sends credentials (a
+/// `connection_id` or `basic`), headers written out with no routing header among them, and a URL
+/// whose scheme and host come before any template.
+fn http_credential_rules(params: &mut Value) {
+    let alternatives =
+        |names: &[&str]| names.iter().map(|h| regex_escape(h)).collect::<Vec<_>>().join("|");
+    let hop_by_hop = format!("^({})$", alternatives(HOP_BY_HOP));
+    let routing =
+        format!("^({}|({}).*)$", alternatives(ROUTING_HEADERS), alternatives(ROUTING_PREFIXES));
+    let header_value = json!({"anyOf": [
+        {"type": "string", "format": "flowvault-template", "pattern": "^[^\\r\\n]*$"},
+        {"not": {"type": "string"}},
+    ]});
+    if let Some(headers) = params.pointer_mut("/properties/headers/anyOf/0") {
+        headers["propertyNames"] = json!({"not": {"pattern": hop_by_hop}});
+        headers["additionalProperties"] = header_value;
+    }
+    params["if"] = json!({"anyOf": [
+        {"required": ["connection_id"], "properties": {"connection_id": {"type": "string"}}},
+        {"required": ["basic"], "properties": {"basic": {"not": {"type": "null"}}}},
+    ]});
+    params["then"] = json!({"properties": {
+        "url": {"pattern": "^([^{]*|https?://[^/?#@{]+[/?#].*)$"},
+        "headers": {"type": "object", "propertyNames": {"not": {"pattern": routing}}},
+    }});
+}
+
+/// A pattern matching `s` in any letter case (header names are case-insensitive; JSON Schema's
+/// patterns have no flag for it), with the characters a pattern gives meaning to escaped.
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphabetic() {
+                format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+            } else if "\\.+*?()|[]{}^$-".contains(c) {
+                format!("\\{c}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn mark_templates(schema: &mut Value, value_ref: &Value) {
+    let Some(obj) = schema.as_object_mut() else { return };
+    if obj.is_empty() {
+        *schema = value_ref.clone();
+        return;
+    }
+    let is_connection = obj
+        .get("description")
+        .and_then(Value::as_str)
+        .is_some_and(|d| d.starts_with("The id of a vault connection"));
+
+    let description = obj.get("description").and_then(Value::as_str).unwrap_or_default();
+    if obj.get("type").and_then(Value::as_str) == Some("string") && !obj.contains_key("enum") {
+        let format = if is_connection {
+            "flowvault-connection-id"
+        } else if obj.contains_key("pattern") {
+            // The branch that stands in for a typed value: a template with an expression. The
+            // pattern is a plain sample of the grammar (docs/flows.md has all of it).
+            obj.insert("pattern".into(), json!(EXPRESSION));
+            "flowvault-expression"
+        } else if description.starts_with("An e-mail address") {
+            "email"
+        } else {
+            "flowvault-template"
+        };
+        obj.insert("format".into(), json!(format));
+    }
+    if obj.get("additionalProperties") == Some(&Value::Bool(true)) {
+        obj.insert("additionalProperties".into(), value_ref.clone());
+    }
+    // An optional param sent as `null` is left out.
+    let required: Vec<String> = obj
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+    if let Some(Value::Object(props)) = obj.get_mut("properties") {
+        for (_, p) in props.iter_mut().filter(|(n, _)| !required.contains(n)) {
+            mark_templates(p, value_ref);
+            *p = json!({"anyOf": [p.take(), {"type": "null"}]});
+        }
+        // A required param is required to be something: `null` is not given.
+        for (_, p) in props.iter_mut().filter(|(n, _)| required.contains(n)) {
+            mark_templates(p, value_ref);
+            if p.get("$ref").is_some() {
+                *p = json!({"allOf": [p.take(), {"not": {"type": "null"}}]});
+            }
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        for branch in obj.get_mut(key).and_then(Value::as_array_mut).into_iter().flatten() {
+            mark_templates(branch, value_ref);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(v) = obj.get_mut(key).filter(|v| v.is_object() && v.get("$ref").is_none()) {
+            mark_templates(v, value_ref);
+        }
     }
 }
 
