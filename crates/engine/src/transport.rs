@@ -379,3 +379,31 @@ impl reqwest::dns::Resolve for GuardedResolver {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport(allow_private_network: bool) -> HttpTransport {
+        let policy = NetPolicy { allow_private_network };
+        let hosts = HashMap::from([("mail.test".to_owned(), vec![IpAddr::from([10, 0, 0, 7])])]);
+        HttpTransport::with_hosts(policy, HttpLimits::default(), hosts)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn raw_connections_get_only_addresses_the_guard_allows() {
+        let strict = transport(false);
+        for host in ["127.0.0.1", "localhost", "mail.test", "169.254.169.254"] {
+            let refused = strict.resolve(host, 25).await;
+            assert!(matches!(refused, Err(TransportError::Refused(_))), "{host}: {refused:?}");
+        }
+        let open = transport(true);
+        let addrs = open.resolve("mail.test", 587).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(addrs, [SocketAddr::from(([10, 0, 0, 7], 587))]);
+        let local = open.resolve("127.0.0.1", 2525).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(local, [SocketAddr::from(([127, 0, 0, 1], 2525))]);
+        let metadata = open.resolve("169.254.169.254", 25).await;
+        assert!(matches!(metadata, Err(TransportError::Refused(Refused::Metadata { .. }))));
+    }
+}
