@@ -21,7 +21,9 @@ included), additionalProperties, minLength/maxLength, enum, format (`forms-url-h
 `hostname-rfc2181`, `email`). What the document does not say comes from the tables below:
 display names, labels, which fields are secret, flowvault's format hints (warnings, not
 errors), its extra fields, the fields it needs to work, and its length limits where the
-document sets none (as the names of constants in `catalog/mod.rs`).
+document sets none (as the names of constants in `catalog/mod.rs`). Apps that are flowvault's
+own (not in the document) come from `EXTENSION_APPS`, written in the document's terms, and are
+marked `extension: true`.
 """
 import json
 import sys
@@ -239,6 +241,27 @@ APP_NAMES = {
     "MAILCHIMP": "Mailchimp", "MAILJET": "Mailjet", "PIPEDRIVE": "Pipedrive",
     "SALESFORCE": "Salesforce", "SENDGRID": "SendGrid", "SLACK": "Slack", "STRIPE": "Stripe",
     "TELEGRAM": "Telegram", "TWILIO": "Twilio", "WHATSAPP": "WhatsApp", "ZAPIER": "Zapier",
+    "SMTP": "SMTP",
+}
+
+# flowvault's own apps, which Auth0's document does not have: each setup as the document would
+# write it (`x-flowvault-kind` names a `FieldKind` the document's formats have no word for).
+EXTENSION_APPS = {
+    # `AUTH0 SEND_EMAIL` through any mail server (the delivery settings' `email`). PLAINTEXT is
+    # refused when the action runs unless the server is on a loopback address (local fakes).
+    "SMTP": [("BASIC_AUTH", {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["type", "host", "port", "username", "password", "tls"],
+        "properties": {
+            "type": {"type": "string", "enum": ["BASIC_AUTH"]},
+            "host": {"type": "string", "format": "hostname-rfc2181", "maxLength": 253},
+            "port": {"type": "string", "x-flowvault-kind": "Port", "maxLength": 5},
+            "username": {"type": "string", "minLength": 1},
+            "password": {"type": "string", "minLength": 1},
+            "tls": {"type": "string", "enum": ["STARTTLS", "TLS", "PLAINTEXT"]},
+        },
+    })],
 }
 
 # A field's label and whether it is a secret, by name; (app, type, field) overrides the name.
@@ -254,6 +277,7 @@ LABELS = {
     "value": ("Value", True), "in": ("Send in", False), "token_endpoint": ("Token endpoint", False),
     "algorithm": ("Algorithm", False), "secret": ("Secret", True),
     "account_id": ("Account SID", False),
+    "host": ("Host", False), "port": ("Port", False), "tls": ("TLS", False),
 }
 LABEL_OVERRIDES = {
     ("MAILCHIMP", "API_KEY", "secret_key"): ("API key", True),
@@ -288,7 +312,7 @@ NEEDS = {
 
 # Rules of flowvault's own, as the names of functions in `catalog/rules.rs`: `rule` refuses,
 # `advice` warns.
-RULES = {"OAUTH_CODE": "no_authorization_code"}
+RULES = {"OAUTH_CODE": "no_authorization_code", ("SMTP", "BASIC_AUTH"): "smtp_host_without_port"}
 ADVICE = {"JWT": "jwt_key_material"}
 
 # Where the document's formats are enforced (`FieldKind`).
@@ -309,7 +333,10 @@ def setups(doc):
                 setup = gen.deref(v["properties"]["setup"])
                 kind = gen.deref(setup["properties"]["type"])["enum"][0]
                 types.append((kind, setup))
-        apps.append((app, types))
+        apps.append((app, types, False))
+    for app, types in EXTENSION_APPS.items():
+        assert app not in [a for a, _, _ in apps], f"{app} is in Auth0's document now"
+        apps.append((app, types, True))
     apps.sort()
 
     out = []
@@ -319,7 +346,7 @@ def setups(doc):
     w("//! `CreateFlowsVaultConnection…` and `FlowsVaultConnectio…Setup…` schemas) and the script's")
     w("//! tables of what the document does not say. Do not edit by hand.")
     w("")
-    w("use super::rules::{jwt_key_material, no_authorization_code};")
+    w("use super::rules::{jwt_key_material, no_authorization_code, smtp_host_without_port};")
     w("use super::{")
     w("    AppId, AppSpec, FieldKind, FieldSpec, Hint, PEM_MAX, SECRET_MAX, SetupSpec, SetupType,")
     w("    TEXT_MAX, URL_MAX,")
@@ -327,8 +354,9 @@ def setups(doc):
     w("")
     w(f"/// Every app, in `AppId::ALL` order.")
     w(f"pub static CATALOG: [AppSpec; {len(apps)}] = [")
-    for app, types in apps:
-        w(f"    AppSpec {{ id: AppId::{pascal(app)}, name: {rust_str(APP_NAMES[app])}, setups: &[")
+    for app, types, extension in apps:
+        w(f"    AppSpec {{ id: AppId::{pascal(app)}, name: {rust_str(APP_NAMES[app])},")
+        w(f"        extension: {'true' if extension else 'false'}, setups: &[")
         for kind, setup in types:
             props = {k: gen.deref(v) for k, v in setup.get("properties", {}).items() if k != "type"}
             required = setup.get("required", [])
@@ -336,7 +364,7 @@ def setups(doc):
             for extra in EXTRA_FIELDS.get(kind, []):
                 assert open_, f"{app} {kind}: an extra field needs additionalProperties"
                 props.setdefault(extra, {"type": "string"})
-            rule = RULES.get(kind)
+            rule = RULES.get((app, kind)) or RULES.get(kind)
             advice = ADVICE.get(kind)
             needs = ", ".join(rust_str(n) for n in NEEDS.get((app, kind), []))
             w(f"        SetupSpec {{ setup_type: SetupType::{pascal(kind)},")
@@ -350,7 +378,9 @@ def setups(doc):
                 assert p.get("type") == "string", f"{app} {kind} {name} is not a string"
                 label, secret = LABEL_OVERRIDES.get((app, kind, name)) or \
                     LABEL_OVERRIDES.get(("*", kind, name)) or LABELS[name]
-                if "enum" in p:
+                if "x-flowvault-kind" in p:
+                    field_kind = f"FieldKind::{p['x-flowvault-kind']}"
+                elif "enum" in p:
                     field_kind = "FieldKind::OneOf(&[" + ", ".join(rust_str(v) for v in p["enum"]) + "])"
                 elif "format" in p:
                     field_kind = f"FieldKind::{FORMATS[p['format']]}"

@@ -14,9 +14,14 @@ pub(crate) fn run(cmd: &AppsCommand) -> Result<()> {
             output::json(&CATALOG.iter().map(AppJson::from).collect::<Vec<_>>())
         }
         AppsCommand::List(_) => {
-            let mut t = output::table(&["APP", "NAME", "SETUP TYPES"]);
+            let mut t = output::table(&["APP", "NAME", "SETUP TYPES", "ORIGIN"]);
             for app in &CATALOG {
-                t.add_row(vec![app.id.to_string(), app.name.to_owned(), app.setup_type_names()]);
+                t.add_row(vec![
+                    app.id.to_string(),
+                    app.name.to_owned(),
+                    app.setup_type_names(),
+                    origin(app).to_owned(),
+                ]);
             }
             println!("{t}");
             Ok(())
@@ -36,7 +41,11 @@ pub(crate) fn run(cmd: &AppsCommand) -> Result<()> {
 }
 
 fn show(app: &AppSpec) {
-    println!("{} ({})", app.id, app.name);
+    if app.extension {
+        println!("{} ({}), a flowvault extension: Auth0 does not have it", app.id, app.name);
+    } else {
+        println!("{} ({})", app.id, app.name);
+    }
     for setup in app.setups {
         println!("\nsetup type {}", setup.setup_type);
         let mut t = output::table(&["FIELD", "LABEL", "REQUIRED", "SECRET", "FORMAT", "MAX"]);
@@ -55,6 +64,11 @@ fn show(app: &AppSpec) {
     }
 }
 
+/// Whose app it is: Auth0's, or flowvault's own (which Auth0's API does not accept).
+fn origin(app: &AppSpec) -> &'static str {
+    if app.extension { "flowvault extension" } else { "Auth0" }
+}
+
 fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
@@ -69,6 +83,7 @@ fn format_of(f: &FieldSpec) -> String {
         (_, FieldKind::HttpsUrl) => "https URL".to_owned(),
         (_, FieldKind::Hostname) => "host name".to_owned(),
         (_, FieldKind::Email) => "e-mail".to_owned(),
+        (_, FieldKind::Port) => "port 1-65535".to_owned(),
         (_, FieldKind::OneOf(v)) => v.join(" | "),
         _ => "text".to_owned(),
     }
@@ -81,6 +96,7 @@ fn example(setup: &SetupSpec) -> String {
     for f in setup.fields.iter().filter(|f| f.required) {
         let sample = match f.kind {
             FieldKind::OneOf(v) => v.first().copied().unwrap_or("…"),
+            FieldKind::Port => "587",
             _ => "…",
         };
         parts.push(format!(
@@ -96,6 +112,8 @@ fn example(setup: &SetupSpec) -> String {
 struct AppJson {
     app_id: AppId,
     name: &'static str,
+    /// flowvault's own app, not one of Auth0's.
+    extension: bool,
     setups: Vec<SetupJson>,
 }
 
@@ -121,6 +139,7 @@ impl From<&AppSpec> for AppJson {
         Self {
             app_id: app.id,
             name: app.name,
+            extension: app.extension,
             setups: app
                 .setups
                 .iter()

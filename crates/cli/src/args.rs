@@ -300,7 +300,7 @@ pub(crate) enum DeliveryCommand {
 /// One channel's settings.
 #[derive(Debug, Subcommand)]
 pub(crate) enum DeliveryChannel {
-    /// E-mail, through a SENDGRID or MAILJET connection.
+    /// E-mail, through a SENDGRID, MAILJET or SMTP connection.
     Email {
         /// The connection id (`ac_…`).
         #[arg(long)]

@@ -2,7 +2,7 @@
 //! SEND_EMAIL`, `SEND_SMS` and `MAKE_CALL` send through, and who they send as. In Auth0 these
 //! actions use Auth0's own e-mail and SMS service; a self-hosted flowvault has none, so the
 //! tenant names one of its own connections per channel — a `TWILIO` connection for SMS and
-//! calls, a `SENDGRID` or `MAILJET` connection for e-mail.
+//! calls, a `SENDGRID`, `MAILJET` or `SMTP` connection for e-mail.
 //!
 //! The one JSON shape is parsed here, for the API's bodies and for stored rows alike:
 //!
@@ -59,12 +59,12 @@ impl Channel {
     #[must_use]
     pub const fn apps(self) -> &'static [AppId] {
         match self {
-            Channel::Email => &[AppId::Sendgrid, AppId::Mailjet],
+            Channel::Email => &[AppId::Sendgrid, AppId::Mailjet, AppId::Smtp],
             Channel::Sms | Channel::Voice => &[AppId::Twilio],
         }
     }
 
-    /// The apps of [`Channel::apps`], for messages: `SENDGRID or MAILJET`.
+    /// The apps of [`Channel::apps`], for messages: `SENDGRID or MAILJET or SMTP`.
     #[must_use]
     pub fn app_names(self) -> String {
         let names: Vec<String> = self.apps().iter().map(ToString::to_string).collect();
@@ -104,7 +104,7 @@ pub struct EmailSender {
     pub name: Option<String>,
 }
 
-/// The e-mail channel: a `SENDGRID` or `MAILJET` connection and the default sender.
+/// The e-mail channel: a `SENDGRID`, `MAILJET` or `SMTP` connection and the default sender.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EmailDelivery {
     /// The connection that sends.
@@ -390,7 +390,9 @@ mod tests {
     fn channels_name_their_apps() {
         assert_eq!("sms".parse(), Ok(Channel::Sms));
         assert!("fax".parse::<Channel>().is_err());
-        assert_eq!(Channel::Email.app_names(), "SENDGRID or MAILJET");
+        assert_eq!(Channel::Email.app_names(), "SENDGRID or MAILJET or SMTP");
+        assert!(Channel::Email.apps().contains(&AppId::Smtp));
         assert_eq!(Channel::Voice.apps(), &[AppId::Twilio]);
+        assert_eq!(Channel::Sms.apps(), &[AppId::Twilio]);
     }
 }

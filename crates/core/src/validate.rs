@@ -402,8 +402,15 @@ fn check_value(field: &FieldSpec, s: &str, rules: &Rules) -> Result<(), Problem>
         }
         FieldKind::Email if is_email(s) => Ok(()),
         FieldKind::Email => malformed("an e-mail address"),
+        FieldKind::Port if is_port(s) => Ok(()),
+        FieldKind::Port => malformed("a port number from 1 to 65535"),
         FieldKind::Text => Ok(()),
     }
+}
+
+/// Decimal digits only (no sign, no spaces), 1 to 65535.
+fn is_port(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_digit()) && s.parse::<u16>().is_ok_and(|p| p > 0)
 }
 
 fn is_https_url(s: &str) -> bool {
@@ -525,6 +532,7 @@ mod tests {
             (FieldKind::HttpsUrl, _) => "https://api.example.com/x".to_owned(),
             (FieldKind::Hostname, _) => "tenant.us.auth0.com".to_owned(),
             (FieldKind::Email, _) => "svc@project.iam.gserviceaccount.com".to_owned(),
+            (FieldKind::Port, _) => "587".to_owned(),
             (FieldKind::OneOf(allowed), _) => allowed[0].to_owned(),
             _ => "some-value".to_owned(),
         })
@@ -932,6 +940,30 @@ mod document_tests {
                 AppId::Sendgrid,
                 json!({"type": "API_KEY", "api_key": 5}),
                 "setup.api_key must be a string",
+            ),
+            (
+                AppId::Smtp,
+                json!({"type": "BASIC_AUTH", "host": "smtp.example.com", "port": "0",
+                       "username": "u", "password": "p", "tls": "TLS"}),
+                "setup.port must be a port number from 1 to 65535",
+            ),
+            (
+                AppId::Smtp,
+                json!({"type": "BASIC_AUTH", "host": "smtp.example.com", "port": "+587",
+                       "username": "u", "password": "p", "tls": "TLS"}),
+                "setup.port must be a port number from 1 to 65535",
+            ),
+            (
+                AppId::Smtp,
+                json!({"type": "BASIC_AUTH", "host": "smtp.example.com:587", "port": "587",
+                       "username": "u", "password": "p", "tls": "STARTTLS"}),
+                "setup.host must be a host name without `:port`: the port goes in `port`",
+            ),
+            (
+                AppId::Smtp,
+                json!({"type": "BASIC_AUTH", "host": "smtp.example.com", "port": "587",
+                       "username": "u", "password": "p", "tls": "SSL"}),
+                "setup.tls must be one of STARTTLS, TLS, PLAINTEXT",
             ),
         ];
         for (app, body, message) in cases {

@@ -53,5 +53,6 @@ pub use tokens::{
 };
 pub use transport::{
     HttpLimits, HttpTransport, OutboundRequest, OutboundResponse, Transport, TransportError,
+    resolve_guarded,
 };
 pub use verify::Verification;

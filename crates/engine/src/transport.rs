@@ -114,6 +114,57 @@ impl TransportError {
 pub trait Transport: Send + Sync + std::fmt::Debug {
     /// Sends one request and reads the whole response.
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, TransportError>;
+
+    /// The addresses of `host` a connection that is not HTTP (SMTP) may use, with `port`:
+    /// resolved and checked by the same guard as HTTP requests. The caller connects to one of
+    /// these addresses, never to the name again, so the address checked is the address used.
+    /// By default the strictest policy (no private networks) and the system resolver.
+    ///
+    /// # Errors
+    /// [`TransportError::Refused`] when no address is allowed; [`TransportError::Connect`] when
+    /// the name does not resolve.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, TransportError> {
+        resolve_guarded(NetPolicy::default(), &HashMap::new(), host, port).await
+    }
+}
+
+/// Resolves `host` (through `hosts` first, like curl's `--resolve`, else DNS) and keeps the
+/// addresses `policy` allows, with `port`: the one rule for every outbound connection.
+///
+/// # Errors
+/// [`TransportError::Refused`] with the first refusal when every address is refused;
+/// [`TransportError::Connect`] when the name does not resolve.
+pub async fn resolve_guarded(
+    policy: NetPolicy,
+    hosts: &HashMap<String, Vec<IpAddr>>,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, TransportError> {
+    let addrs: Vec<SocketAddr> = match hosts.get(&host.to_ascii_lowercase()) {
+        Some(fixed) => fixed.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
+        None => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| TransportError::Connect(format!("{host} does not resolve: {e}")))?
+            .collect(),
+    };
+    let mut first_refusal = None;
+    let allowed: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|a| match policy.check_ip(host, a.ip()) {
+            Ok(()) => true,
+            Err(e) => {
+                first_refusal.get_or_insert(e);
+                false
+            }
+        })
+        .collect();
+    match first_refusal {
+        Some(r) if allowed.is_empty() => Err(TransportError::Refused(r)),
+        None if allowed.is_empty() => {
+            Err(TransportError::Connect(format!("{host} does not resolve")))
+        }
+        _ => Ok(allowed),
+    }
 }
 
 /// Limits of [`HttpTransport`].
@@ -149,6 +200,7 @@ pub struct HttpTransport {
     /// origin, and only to `https`.
     credentialed: reqwest::Client,
     policy: NetPolicy,
+    hosts: Arc<HashMap<String, Vec<IpAddr>>>,
     limits: HttpLimits,
 }
 
@@ -171,7 +223,8 @@ impl HttpTransport {
         limits: HttpLimits,
         hosts: HashMap<String, Vec<IpAddr>>,
     ) -> Result<Self, TransportError> {
-        let resolver = Arc::new(GuardedResolver { policy, hosts: Arc::new(hosts) });
+        let hosts = Arc::new(hosts);
+        let resolver = Arc::new(GuardedResolver { policy, hosts: hosts.clone() });
         let build = |credentialed: bool| {
             let max_redirects = limits.max_redirects;
             reqwest::Client::builder()
@@ -210,7 +263,7 @@ impl HttpTransport {
         };
         let client = build(false)?;
         let credentialed = build(true)?;
-        Ok(Self { client, credentialed, policy, limits })
+        Ok(Self { client, credentialed, policy, hosts, limits })
     }
 }
 
@@ -239,6 +292,13 @@ impl Transport for HttpTransport {
             body.extend_from_slice(&chunk);
         }
         Ok(OutboundResponse { status, headers, body: Bytes::from(body) })
+    }
+
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, TransportError> {
+        let lookup = resolve_guarded(self.policy, &self.hosts, host, port);
+        tokio::time::timeout(self.limits.connect_timeout, lookup)
+            .await
+            .map_err(|_| TransportError::Timeout)?
     }
 }
 
@@ -306,31 +366,44 @@ impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let (policy, hosts) = (self.policy, self.hosts.clone());
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = match hosts.get(&host.to_ascii_lowercase()) {
-                Some(fixed) => fixed.iter().map(|ip| SocketAddr::new(*ip, 0)).collect(),
-                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
-            };
-            let mut first_refusal = None;
-            let allowed: Vec<SocketAddr> = addrs
-                .into_iter()
-                .filter(|a| match policy.check_ip(&host, a.ip()) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        first_refusal.get_or_insert(e);
-                        false
+            let allowed = resolve_guarded(policy, &hosts, name.as_str(), 0).await.map_err(
+                |e| -> Box<dyn std::error::Error + Send + Sync> {
+                    match e {
+                        TransportError::Refused(r) => Box::new(RefusedError(r)),
+                        other => other.to_string().into(),
                     }
-                })
-                .collect();
-            if allowed.is_empty() {
-                let err: Box<dyn std::error::Error + Send + Sync> = match first_refusal {
-                    Some(r) => Box::new(RefusedError(r)),
-                    None => format!("{host} does not resolve").into(),
-                };
-                return Err(err);
-            }
+                },
+            )?;
             let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
             Ok(addrs)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport(allow_private_network: bool) -> HttpTransport {
+        let policy = NetPolicy { allow_private_network };
+        let hosts = HashMap::from([("mail.test".to_owned(), vec![IpAddr::from([10, 0, 0, 7])])]);
+        HttpTransport::with_hosts(policy, HttpLimits::default(), hosts)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn raw_connections_get_only_addresses_the_guard_allows() {
+        let strict = transport(false);
+        for host in ["127.0.0.1", "localhost", "mail.test", "169.254.169.254"] {
+            let refused = strict.resolve(host, 25).await;
+            assert!(matches!(refused, Err(TransportError::Refused(_))), "{host}: {refused:?}");
+        }
+        let open = transport(true);
+        let addrs = open.resolve("mail.test", 587).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(addrs, [SocketAddr::from(([10, 0, 0, 7], 587))]);
+        let local = open.resolve("127.0.0.1", 2525).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(local, [SocketAddr::from(([127, 0, 0, 1], 2525))]);
+        let metadata = open.resolve("169.254.169.254", 25).await;
+        assert!(matches!(metadata, Err(TransportError::Refused(Refused::Metadata { .. }))));
     }
 }

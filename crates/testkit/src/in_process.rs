@@ -1,6 +1,8 @@
 //! An in-process transport: the engine's requests go straight to fake routers, chosen by the
 //! URL's authority (`idp.test`, `127.0.0.1:9000`). No sockets, so tests can pause tokio time and
-//! nothing else moves it.
+//! nothing else moves it. Connections that are not HTTP (SMTP, to [`FakeSmtp`](crate::FakeSmtp))
+//! are real ones: their names are resolved through the engine's guard under the transport's
+//! [`NetPolicy`] (strict unless a test allows private networks).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,7 +10,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
-use flowvault_engine::{OutboundRequest, OutboundResponse, Transport, TransportError};
+use flowvault_engine::{
+    NetPolicy, OutboundRequest, OutboundResponse, Transport, TransportError, resolve_guarded,
+};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 
@@ -18,6 +22,7 @@ pub struct InProcess {
     routes: Arc<Mutex<HashMap<String, Router>>>,
     sent: Arc<Mutex<Vec<Sent>>>,
     latency: Arc<Mutex<std::time::Duration>>,
+    policy: Arc<Mutex<NetPolicy>>,
 }
 
 /// A request the transport carried (without its body or headers, which may hold secrets).
@@ -54,6 +59,11 @@ impl InProcess {
     /// would: concurrent requests then really overlap.
     pub fn set_latency(&self, latency: std::time::Duration) {
         *self.latency.lock().unwrap_or_else(PoisonError::into_inner) = latency;
+    }
+
+    /// The guard's policy for connections that are not HTTP (default: no private networks).
+    pub fn set_net_policy(&self, policy: NetPolicy) {
+        *self.policy.lock().unwrap_or_else(PoisonError::into_inner) = policy;
     }
 
     /// Every request carried so far.
@@ -115,5 +125,14 @@ impl Transport for InProcess {
             Some(t) => tokio::time::timeout(t, call).await.map_err(|_| TransportError::Timeout)?,
             None => call.await,
         }
+    }
+
+    async fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<std::net::SocketAddr>, TransportError> {
+        let policy = *self.policy.lock().unwrap_or_else(PoisonError::into_inner);
+        resolve_guarded(policy, &HashMap::new(), host, port).await
     }
 }

@@ -12,12 +12,15 @@
 //! - [`InProcess`]: a transport for the engine that hands requests to these fakes directly, so
 //!   tests can run with tokio's clock paused.
 //! - [`StaticMx`]: MX answers from a table, in place of DNS.
+//! - [`FakeSmtp`]: a mail server on `127.0.0.1` that records what it accepts.
 
 mod in_process;
 mod mx;
 mod oauth;
 pub mod providers;
+mod smtp;
 
 pub use in_process::{InProcess, Sent};
 pub use mx::StaticMx;
 pub use oauth::{FakeOAuth, Fault, Stats};
+pub use smtp::{FakeSmtp, Received};

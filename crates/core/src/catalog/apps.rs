@@ -3,17 +3,18 @@
 //! `CreateFlowsVaultConnection…` and `FlowsVaultConnectio…Setup…` schemas) and the script's
 //! tables of what the document does not say. Do not edit by hand.
 
-use super::rules::{jwt_key_material, no_authorization_code};
+use super::rules::{jwt_key_material, no_authorization_code, smtp_host_without_port};
 use super::{
     AppId, AppSpec, FieldKind, FieldSpec, Hint, PEM_MAX, SECRET_MAX, SetupSpec, SetupType,
     TEXT_MAX, URL_MAX,
 };
 
 /// Every app, in `AppId::ALL` order.
-pub static CATALOG: [AppSpec; 21] = [
+pub static CATALOG: [AppSpec; 22] = [
     AppSpec {
         id: AppId::Activecampaign,
         name: "ActiveCampaign",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::ApiKey,
             type_required: true,
@@ -48,6 +49,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Airtable,
         name: "Airtable",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::ApiKey,
             type_required: true,
@@ -70,6 +72,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Auth0,
         name: "Auth0",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::OauthApp,
             type_required: true,
@@ -124,6 +127,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Bigquery,
         name: "BigQuery",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::OauthJwt,
             type_required: false,
@@ -168,6 +172,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Clearbit,
         name: "Clearbit",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::ApiKey,
             type_required: true,
@@ -190,6 +195,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Docusign,
         name: "DocuSign",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::OauthCode,
             type_required: false,
@@ -224,6 +230,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::GoogleSheets,
         name: "Google Sheets",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::OauthCode,
             type_required: false,
@@ -258,6 +265,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Http,
         name: "HTTP",
+        extension: false,
         setups: &[
             SetupSpec {
                 setup_type: SetupType::Bearer,
@@ -422,6 +430,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Hubspot,
         name: "HubSpot",
+        extension: false,
         setups: &[
             SetupSpec {
                 setup_type: SetupType::ApiKey,
@@ -476,6 +485,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Jwt,
         name: "JWT",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::Jwt,
             type_required: true,
@@ -533,6 +543,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Mailchimp,
         name: "Mailchimp",
+        extension: false,
         setups: &[
             SetupSpec {
                 setup_type: SetupType::ApiKey,
@@ -587,6 +598,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Mailjet,
         name: "Mailjet",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::ApiKey,
             type_required: true,
@@ -621,6 +633,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Pipedrive,
         name: "Pipedrive",
+        extension: false,
         setups: &[
             SetupSpec {
                 setup_type: SetupType::Token,
@@ -675,6 +688,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Salesforce,
         name: "Salesforce",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::OauthCode,
             type_required: false,
@@ -709,6 +723,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Sendgrid,
         name: "SendGrid",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::ApiKey,
             type_required: true,
@@ -731,6 +746,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Slack,
         name: "Slack",
+        extension: false,
         setups: &[
             SetupSpec {
                 setup_type: SetupType::Webhook,
@@ -783,8 +799,74 @@ pub static CATALOG: [AppSpec; 21] = [
         ],
     },
     AppSpec {
+        id: AppId::Smtp,
+        name: "SMTP",
+        extension: true,
+        setups: &[SetupSpec {
+            setup_type: SetupType::BasicAuth,
+            type_required: true,
+            open: false,
+            rule: Some(smtp_host_without_port),
+            advice: None,
+            needs: &[],
+            fields: &[
+                FieldSpec {
+                    name: "host",
+                    label: "Host",
+                    kind: FieldKind::Hostname,
+                    hint: None,
+                    required: true,
+                    secret: false,
+                    min_len: 0,
+                    max_len: 253,
+                },
+                FieldSpec {
+                    name: "port",
+                    label: "Port",
+                    kind: FieldKind::Port,
+                    hint: None,
+                    required: true,
+                    secret: false,
+                    min_len: 0,
+                    max_len: 5,
+                },
+                FieldSpec {
+                    name: "username",
+                    label: "Username",
+                    kind: FieldKind::Text,
+                    hint: None,
+                    required: true,
+                    secret: false,
+                    min_len: 1,
+                    max_len: TEXT_MAX,
+                },
+                FieldSpec {
+                    name: "password",
+                    label: "Password",
+                    kind: FieldKind::Text,
+                    hint: None,
+                    required: true,
+                    secret: true,
+                    min_len: 1,
+                    max_len: SECRET_MAX,
+                },
+                FieldSpec {
+                    name: "tls",
+                    label: "TLS",
+                    kind: FieldKind::OneOf(&["STARTTLS", "TLS", "PLAINTEXT"]),
+                    hint: None,
+                    required: true,
+                    secret: false,
+                    min_len: 0,
+                    max_len: TEXT_MAX,
+                },
+            ],
+        }],
+    },
+    AppSpec {
         id: AppId::Stripe,
         name: "Stripe",
+        extension: false,
         setups: &[
             SetupSpec {
                 setup_type: SetupType::KeyPair,
@@ -851,6 +933,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Telegram,
         name: "Telegram",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::Token,
             type_required: true,
@@ -873,6 +956,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Twilio,
         name: "Twilio",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::ApiKey,
             type_required: true,
@@ -907,6 +991,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Whatsapp,
         name: "WhatsApp",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::Token,
             type_required: true,
@@ -929,6 +1014,7 @@ pub static CATALOG: [AppSpec; 21] = [
     AppSpec {
         id: AppId::Zapier,
         name: "Zapier",
+        extension: false,
         setups: &[SetupSpec {
             setup_type: SetupType::Webhook,
             type_required: true,

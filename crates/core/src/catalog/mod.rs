@@ -113,6 +113,9 @@ named_enum!(
         Sendgrid = "SENDGRID",
         /// Slack.
         Slack = "SLACK",
+        /// Any mail server, over SMTP (a flowvault extension: `AUTH0 SEND_EMAIL` through the
+        /// delivery settings).
+        Smtp = "SMTP",
         /// Stripe.
         Stripe = "STRIPE",
         /// Telegram bots.
@@ -135,7 +138,7 @@ named_enum!(
         Token = "TOKEN",
         /// A bearer token sent in `Authorization`.
         Bearer = "BEARER",
-        /// HTTP basic authentication.
+        /// A username and password: HTTP basic authentication, SMTP's `AUTH`.
         BasicAuth = "BASIC_AUTH",
         /// A webhook URL that carries its own secret.
         Webhook = "WEBHOOK",
@@ -208,6 +211,8 @@ pub enum FieldKind {
     Email,
     /// One of a fixed set of values (`enum`).
     OneOf(&'static [&'static str]),
+    /// A TCP port, 1 to 65535, in decimal digits (flowvault's extension apps).
+    Port,
 }
 
 /// A shape flowvault recognises but Auth0 does not enforce: a value that lacks it is accepted by
@@ -301,6 +306,8 @@ pub struct AppSpec {
     pub id: AppId,
     /// Its display name.
     pub name: &'static str,
+    /// Whether the app is flowvault's own, not one of Auth0's.
+    pub extension: bool,
     /// The setup types it accepts, the preferred one first.
     pub setups: &'static [SetupSpec],
 }
@@ -347,8 +354,8 @@ mod tests {
 
     #[test]
     fn catalog_has_every_app_in_order() {
-        assert_eq!(CATALOG.len(), 21);
-        assert_eq!(AppId::ALL.len(), 21);
+        assert_eq!(CATALOG.len(), 22);
+        assert_eq!(AppId::ALL.len(), 22);
         for (i, app) in AppId::ALL.iter().enumerate() {
             assert_eq!(CATALOG[i].id, *app, "catalog entry {i} is out of order");
             assert_eq!(app.spec().id, *app);
@@ -394,5 +401,8 @@ mod tests {
         assert_eq!(types(AppId::Stripe), "KEY_PAIR, OAUTH_CODE");
         assert_eq!(types(AppId::Bigquery), "OAUTH_JWT");
         assert_eq!(types(AppId::Twilio), "API_KEY");
+        assert_eq!(types(AppId::Smtp), "BASIC_AUTH");
+        let extensions: Vec<AppId> = CATALOG.iter().filter(|a| a.extension).map(|a| a.id).collect();
+        assert_eq!(extensions, [AppId::Smtp]);
     }
 }

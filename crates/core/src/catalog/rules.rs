@@ -46,3 +46,11 @@ pub(super) fn jwt_key_material(fields: &SetupFields<'_>) -> Option<(&'static str
     }
     None
 }
+
+/// SMTP: the port has its own field, so `host` is a name alone (the `hostname` format allows a
+/// `:port`, which here would be ambiguous).
+pub(super) fn smtp_host_without_port(fields: &SetupFields<'_>) -> Option<(&'static str, String)> {
+    fields.get("host").filter(|h| h.contains(':')).map(|_| {
+        ("host", "must be a host name without `:port`: the port goes in `port`".to_owned())
+    })
+}

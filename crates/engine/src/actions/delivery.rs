@@ -2,7 +2,8 @@
 //! and SMS service; flowvault sends them through the connection the tenant's delivery settings
 //! name for the channel (resolved by the runner as the action starts, like any connection), with
 //! the settings' sender unless the action gives its own `from`. The requests are the ones the
-//! `TWILIO`, `SENDGRID` and `MAILJET` modules build: this module only maps the params.
+//! `TWILIO`, `SENDGRID`, `MAILJET` and `SMTP` modules build: this module only maps the params
+//! (and decides, once for every e-mail path, whether the body is HTML).
 //!
 //! `custom_vars` is accepted and not sent: params are templates already, so a value meant for
 //! the text is written into it with `{{…}}`.
@@ -11,7 +12,7 @@ use flowvault_core::{AppId, Auth0Op, Channel, DeliverySettings, is_email};
 use serde_json::{Map, Value, json};
 
 use super::twilio::{self, Create};
-use super::{ActionError, Call, mailjet, sendgrid};
+use super::{ActionError, Call, mailjet, sendgrid, smtp};
 
 /// The longest TwiML Twilio takes as `Twiml` (its documented limit, in characters).
 const MAX_TWIML: usize = 4000;
@@ -94,7 +95,11 @@ async fn email(
             message.insert(part.to_owned(), Value::String(body));
             mailjet::send(call, message).await
         }
-        _ => {
+        AppId::Smtp => {
+            let email = smtp::Email { from_email, from_name, to, subject, body, html };
+            smtp::send(call, email).await
+        }
+        AppId::Sendgrid => {
             let mut from = json!({"email": from_email});
             if let Some(name) = from_name {
                 from["name"] = Value::String(name);
@@ -107,6 +112,8 @@ async fn email(
             mail.insert("content".to_owned(), json!([{"type": kind, "value": body}]));
             sendgrid::send(call, mail).await
         }
+        // `run` checked the app against the channel's.
+        other => Err(ActionError::new(format!("{other} can't send e-mail"))),
     }
 }
 

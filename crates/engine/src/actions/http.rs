@@ -182,6 +182,16 @@ impl<'a> Http<'a> {
         Self { transport, providers, timeout }
     }
 
+    /// The addresses of `host` a connection that is not HTTP (SMTP) may use: resolved and
+    /// checked by the transport's guard, as HTTP requests are.
+    pub(crate) async fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<std::net::SocketAddr>, ActionError> {
+        self.transport.resolve(host, port).await.map_err(transport_error)
+    }
+
     /// The base URL of `app`'s API: configured (a fake, a self-hosted provider) or `default`.
     #[must_use]
     pub fn base(&self, app: AppId, default: &str) -> String {
@@ -266,10 +276,7 @@ impl<'a> Http<'a> {
                 out.body = Bytes::from(bytes);
             }
         }
-        let response = self.transport.send(out).await.map_err(|e| match e {
-            TransportError::Refused(r) => ActionError::new(format!("refused: {r}")),
-            other => ActionError::new(other.to_string()),
-        })?;
+        let response = self.transport.send(out).await.map_err(transport_error)?;
         let text = String::from_utf8_lossy(&response.body);
         let body = if text.trim().is_empty() {
             Value::Null
@@ -345,6 +352,14 @@ fn collapse(s: &str) -> String {
 /// `s` without control characters other than newlines.
 fn printable(s: &str) -> String {
     s.chars().filter(|c| !c.is_control() || *c == '\n').collect()
+}
+
+/// Why the transport could not carry a request or open a connection, as an action's error.
+fn transport_error(e: TransportError) -> ActionError {
+    match e {
+        TransportError::Refused(r) => ActionError::new(format!("refused: {r}")),
+        other => ActionError::new(other.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod pipedrive;
 mod salesforce;
 mod sendgrid;
 mod slack;
+mod smtp;
 mod stripe;
 mod telegram;
 mod twilio;

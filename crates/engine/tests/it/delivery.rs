@@ -8,7 +8,8 @@ use flowvault_core::{
     AppId, ConnectionId, DeliverySettings, Flow, validate_create, validate_flow_create,
     validate_patch,
 };
-use flowvault_engine::{Engine, Providers, RunInput, RunLimits, RunOutcome, RunStatus};
+use flowvault_engine::{Engine, NetPolicy, Providers, RunInput, RunLimits, RunOutcome, RunStatus};
+use flowvault_testkit::FakeSmtp;
 use flowvault_testkit::providers::mailjet::FakeMailjet;
 use flowvault_testkit::providers::sendgrid::FakeSendgrid;
 use flowvault_testkit::providers::twilio::{ACCOUNT_SID, FakeTwilio};
@@ -256,4 +257,123 @@ async fn missing_settings_an_empty_or_deleted_connection_fail_naming_the_fix() {
     assert!(message.contains(&format!("delivery connection {twilio} does not exist")), "{message}");
     assert!(message.contains("update the delivery settings"), "{message}");
     assert!(fakes.twilio.log().all().is_empty(), "nothing was sent");
+}
+
+fn smtp_setup(smtp: &FakeSmtp, host: &str, password: &str, tls: &str) -> Option<Value> {
+    Some(json!({"type": "BASIC_AUTH", "host": host, "port": smtp.port().to_string(),
+                "username": smtp.username(), "password": password, "tls": tls}))
+}
+
+// Real sockets to the fake mail server: tokio's clock runs (a paused one would fire the
+// timeouts while the engine waits on the network).
+#[tokio::test]
+async fn send_email_goes_through_an_smtp_connection() {
+    let (w, _fakes, engine) = world().await;
+    w.transport.set_net_policy(NetPolicy { allow_private_network: true });
+    let smtp = FakeSmtp::start().await;
+    let conn =
+        connection(&w, "SMTP", smtp_setup(&smtp, "127.0.0.1", smtp.password(), "PLAINTEXT")).await;
+    set(
+        &w,
+        json!({"email": {"connection_id": conn,
+                         "from": {"email": "no-reply@example.com", "name": "Example"}}}),
+    )
+    .await;
+    let email = flow(
+        &w,
+        "SEND_EMAIL",
+        json!({"to": "ada@example.com", "subject": "Welcome {{fields.name}}",
+               "body": "<p>Hello {{fields.name}}</p>"}),
+    )
+    .await;
+    let outcome = run(&engine, &w, &email).await;
+    assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+    let received = smtp.received();
+    let got = received.last().unwrap_or_else(|| panic!("nothing sent"));
+    assert_eq!(got.user, smtp.username());
+    assert_eq!(got.mail_from, "no-reply@example.com");
+    assert_eq!(got.rcpt_to, ["ada@example.com"]);
+    assert_eq!(got.header("From").as_deref(), Some("Example <no-reply@example.com>"));
+    assert_eq!(got.header("To").as_deref(), Some("ada@example.com"));
+    assert_eq!(got.header("Subject").as_deref(), Some("Welcome Ada"));
+    let kind = got.header("Content-Type").unwrap_or_default();
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(got.body().contains("<p>Hello Ada</p>"), "{}", got.data);
+    let out = &record(&outcome)["actions"][0]["output"];
+    assert_eq!(out["code"], 250, "{out}");
+    assert!(out["reply"].as_str().is_some_and(|r| r.contains("queued as Q1")), "{out}");
+    assert_eq!(out["message_id"].as_str(), got.header("Message-ID").as_deref(), "{out}");
+    assert!(!record(&outcome).to_string().contains(smtp.password()));
+
+    // A plain-text body, decided as for SendGrid and Mailjet.
+    let plain =
+        flow(&w, "SEND_EMAIL", json!({"to": "bob@example.com", "subject": "s", "body": "1 < 2"}))
+            .await;
+    assert_eq!(run(&engine, &w, &plain).await.status, RunStatus::Completed);
+    let received = smtp.received();
+    let got = received.last().unwrap_or_else(|| panic!("nothing sent"));
+    let kind = got.header("Content-Type").unwrap_or_default();
+    assert!(kind.starts_with("text/plain"), "{kind}");
+}
+
+#[tokio::test]
+async fn a_wrong_smtp_password_fails_clearly_without_echoing_it() {
+    let (w, _fakes, engine) = world().await;
+    w.transport.set_net_policy(NetPolicy { allow_private_network: true });
+    let smtp = FakeSmtp::start().await;
+    let wrong = "not-the-password-4711";
+    let conn = connection(&w, "SMTP", smtp_setup(&smtp, "localhost", wrong, "PLAINTEXT")).await;
+    set(&w, json!({"email": {"connection_id": conn, "from": {"email": "a@example.com"}}})).await;
+    let email =
+        flow(&w, "SEND_EMAIL", json!({"to": "b@example.com", "subject": "s", "body": "b"})).await;
+    let outcome = run(&engine, &w, &email).await;
+    let message = error(&outcome);
+    assert!(message.contains("refused the connection's username or password"), "{message}");
+    assert!(message.contains("535"), "{message}");
+    assert!(!record(&outcome).to_string().contains(wrong));
+    assert!(smtp.received().is_empty());
+}
+
+#[tokio::test]
+async fn smtp_to_a_loopback_or_in_clear_to_a_remote_host_is_refused() {
+    let (w, _fakes, engine) = world().await;
+    let smtp = FakeSmtp::start().await;
+    let email =
+        flow(&w, "SEND_EMAIL", json!({"to": "b@example.com", "subject": "s", "body": "b"})).await;
+    // The transport's policy is the default: no private networks, whatever the TLS mode.
+    for (host, tls) in [("127.0.0.1", "PLAINTEXT"), ("localhost", "STARTTLS"), ("127.0.0.1", "TLS")]
+    {
+        let conn = connection(&w, "SMTP", smtp_setup(&smtp, host, smtp.password(), tls)).await;
+        set(&w, json!({"email": {"connection_id": conn, "from": {"email": "a@example.com"}}}))
+            .await;
+        let message = error(&run(&engine, &w, &email).await);
+        assert!(message.contains("refused"), "{host} {tls}: {message}");
+        assert!(message.contains("--allow-private-network"), "{host} {tls}: {message}");
+    }
+    // Private networks allowed: still no password in clear beyond the loopback interface.
+    w.transport.set_net_policy(NetPolicy { allow_private_network: true });
+    let conn =
+        connection(&w, "SMTP", smtp_setup(&smtp, "10.255.255.1", smtp.password(), "PLAINTEXT"))
+            .await;
+    set(&w, json!({"email": {"connection_id": conn, "from": {"email": "a@example.com"}}})).await;
+    let message = error(&run(&engine, &w, &email).await);
+    assert!(message.contains("PLAINTEXT is only for a mail server on a loopback"), "{message}");
+    assert!(smtp.received().is_empty());
+}
+
+#[tokio::test]
+async fn delivery_settings_take_smtp_for_email_only() {
+    let (w, _fakes, _engine) = world().await;
+    let smtp = FakeSmtp::start().await;
+    let conn =
+        connection(&w, "SMTP", smtp_setup(&smtp, "smtp.example.com", smtp.password(), "TLS")).await;
+    set(&w, json!({"email": {"connection_id": conn, "from": {"email": "a@example.com"}}})).await;
+    for channel in ["sms", "voice"] {
+        let doc = json!({channel: {"connection_id": conn, "from": "+15005550001"}});
+        let settings = DeliverySettings::parse(&doc).unwrap_or_else(|e| panic!("{e}"));
+        let refused = w.vault.set_delivery_settings(&w.tenant, &settings).await;
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains(&format!("{channel} needs a TWILIO connection")), "{message}");
+        assert!(message.contains("names a SMTP connection"), "{message}");
+    }
 }

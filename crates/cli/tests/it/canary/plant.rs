@@ -83,6 +83,8 @@ pub(super) fn actions_for(p: &Planted, prefix: &str) -> Vec<(&'static str, Value
         ("JWT", _) => vec![("SIGN_JWT", json!({"payload": {"role": "admin"}}))],
         // Its key only gets access tokens (exercised by test and refresh); no action uses it.
         ("BIGQUERY", _) => Vec::new(),
+        // No action of its own: `AUTH0 SEND_EMAIL` uses it through the delivery settings.
+        ("SMTP", _) => Vec::new(),
         (other, _) => panic!("the sweep has no action for {other}: add one"),
     }
 }
@@ -142,6 +144,8 @@ pub(super) fn setup(
                 (_, "host name", _) => "tenant.example.com".to_owned(),
                 (_, "e-mail", _) => "svc@example.com".to_owned(),
                 (_, "AC + 32 hex digits", _) => SID.to_owned(),
+                (_, "port 1-65535", _) => "587".to_owned(),
+                ("tls", "STARTTLS | TLS | PLAINTEXT", _) => "TLS".to_owned(),
                 (_, other, _) => panic!("no value for the field format `{other}` ({app}.{name})"),
             }
         } else {
