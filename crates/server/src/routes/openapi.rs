@@ -94,8 +94,12 @@ const HTTPS_URL: &str = r"^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\
 /// A template holding one reference to input: the simplest shape of the template grammar.
 const EXPRESSION: &str = r"^[^{}]*\{\{ ?(fields|vars|context)\.[a-z_]{1,20} ?\}\}[^{}]*$";
 
-/// A DNS host name with an optional port.
-const HOSTNAME: &str = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[1-9][0-9]{0,3})?$";
+/// A DNS host name.
+const HOSTNAME: &str = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$";
+
+/// A TCP port, 1 to 65535, in decimal without leading zeros.
+const PORT: &str =
+    r"^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$";
 
 /// The answers every operation can give that its annotation need not repeat, each in Auth0's
 /// error shape: 400 for a bad query, 401 and 403 where a token is needed, 413 and 415 where a
@@ -207,13 +211,17 @@ fn add_connection_schemas(doc: &mut Value) {
             l["type"] = json!(["string", "null"]);
             l
         };
-        variants.push(json!({
+        let mut variant = json!({
             "type": "object", "additionalProperties": false, "required": ["name", "app_id"],
             "properties": {
                 "name": label(150), "app_id": {"type": "string", "enum": [app.id.as_str()]},
                 "environment": nullable(55), "account_name": nullable(150), "setup": {"oneOf": setup},
             },
-        }));
+        });
+        if app.extension {
+            variant["x-flowvault-extension"] = Value::Bool(true);
+        }
+        variants.push(variant);
     }
     schemas.insert(
         "ConnectionCreate".into(),
@@ -315,8 +323,10 @@ fn add_setup_schemas(doc: &mut Value) {
                 let pattern = match f.kind {
                     // What `url` parses as https with a host (the document's `forms-url-https`).
                     FieldKind::HttpsUrl => HTTPS_URL.to_owned(),
-                    // `hostname-rfc2181`, with an optional port.
+                    // `hostname-rfc2181` (flowvault takes a `:port` after it where the
+                    // app allows one; the document shows the plain name).
                     FieldKind::Hostname => HOSTNAME.to_owned(),
+                    FieldKind::Port => PORT.to_owned(),
                     _ if f.multiline() => NO_CONTROL_CHARACTERS_BUT_LINES.to_owned(),
                     _ => NO_CONTROL_CHARACTERS.to_owned(),
                 };
@@ -355,14 +365,16 @@ fn add_setup_schemas(doc: &mut Value) {
                 properties.insert("code".into(), Value::Bool(false));
             }
             let name = format!("Setup{}{}", app.id, setup.setup_type);
-            schemas.insert(
-                name,
-                json!({
-                    "type": "object", "additionalProperties": setup.open,
-                    "description": format!("`setup` of a {} connection of type {}; write-only.", app.id, setup.setup_type),
-                    "properties": properties, "required": required,
-                }),
-            );
+            let mut schema = json!({
+                "type": "object", "additionalProperties": setup.open,
+                "description": format!("`setup` of a {} connection of type {}; write-only.", app.id, setup.setup_type),
+                "properties": properties, "required": required,
+            });
+            if app.extension {
+                // An app Auth0 does not have.
+                schema["x-flowvault-extension"] = Value::Bool(true);
+            }
+            schemas.insert(name, schema);
         }
     }
 }
