@@ -355,6 +355,45 @@ fn the_contracts_say_where_they_come_from() {
     }
 }
 
+/// Every action of the `FlowAction` union in Auth0's document (its reduced copy in the
+/// repository) is in flowvault's catalog, and the catalog has nothing else: the engine matches
+/// the catalog's `ActionId` exhaustively, so each of these compiles to an implementation, and
+/// each module's tests run it against its fake.
+#[test]
+fn every_action_of_auth0s_flow_action_union_is_implemented() {
+    let path = contracts_dir().join("auth0_flows.json");
+    let doc: Value = serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let schema = |r: &Value| {
+        let name = r["$ref"].as_str().and_then(|r| r.rsplit('/').next()).unwrap_or_default();
+        doc["components"]["schemas"][name].clone()
+    };
+    let mut union = Vec::new();
+    for app in doc["components"]["schemas"]["FlowAction"]["oneOf"].as_array().into_iter().flatten()
+    {
+        for action in schema(app)["oneOf"].as_array().into_iter().flatten() {
+            let action = schema(action);
+            let kind =
+                action["properties"]["type"]["enum"][0].as_str().unwrap_or_default().to_owned();
+            let name =
+                action["properties"]["action"]["enum"][0].as_str().unwrap_or_default().to_owned();
+            union.push((kind, name));
+        }
+    }
+    assert!(union.len() >= 60, "the union looks cut short: {} actions", union.len());
+    let missing: Vec<_> =
+        union.iter().filter(|(k, a)| flowvault_core::ActionSpec::find(k, a).is_none()).collect();
+    assert!(missing.is_empty(), "in Auth0's union but not implemented: {missing:?}");
+    let extra: Vec<_> = flowvault_core::ActionSpec::all()
+        .iter()
+        .filter(|s| !union.iter().any(|(k, a)| k == s.kind && a == s.action))
+        .map(|s| (s.kind, s.action))
+        .collect();
+    assert!(extra.is_empty(), "in the catalog but not in Auth0's union: {extra:?}");
+}
+
 /// The reduced contracts kept in the repository: `tests/contracts/` at the workspace root.
 fn contracts_dir() -> PathBuf {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
