@@ -107,10 +107,17 @@ fn customer_form(call: &Call<'_>) -> Result<Vec<(String, String)>, ActionError> 
             form.push(((*name).to_owned(), value));
         }
     }
-    for name in ["address", "metadata"] {
-        if let Some(object) = call.object(name)? {
-            flatten(name, &Value::Object(object.clone()), &mut form);
+    if let Some(address) = call.object("address")? {
+        // Auth0's address names one field its own way; the others are Stripe's names already.
+        let address = address
+            .iter()
+            .map(|(k, v)| (if k == "postalCode" { "postal_code" } else { k.as_str() }, v));
+        for (k, v) in address {
+            flatten(&format!("address[{k}]"), v, &mut form);
         }
+    }
+    if let Some(metadata) = call.object("metadata")? {
+        flatten("metadata", &Value::Object(metadata.clone()), &mut form);
     }
     Ok(form)
 }

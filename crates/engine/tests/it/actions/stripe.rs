@@ -33,7 +33,7 @@ async fn create_customer_sends_a_form_with_nested_fields() {
         "name": "Jane Rivera",
         "email": "jane@example.com",
         "tax_exempt": "exempt",
-        "address": {"line1": "1 Main St", "city": "Paris", "country": "FR"},
+        "address": {"line1": "1 Main St", "city": "Paris", "country": "FR", "postalCode": "75001"},
         "metadata": {"user_id": "auth0|42"},
         "tax_id": {"type": "eu_vat", "value": "FR12345678901"},
     });
@@ -51,6 +51,9 @@ async fn create_customer_sends_a_form_with_nested_fields() {
     assert_eq!(sent.body["tax_exempt"], "exempt");
     assert_eq!(sent.body["address[city]"], "Paris");
     assert_eq!(sent.body["address[line1]"], "1 Main St");
+    // Auth0's `postalCode` is Stripe's `postal_code`.
+    assert_eq!(sent.body["address[postal_code]"], "75001");
+    assert_eq!(sent.body.get("address[postalCode]"), None);
     assert_eq!(sent.body["metadata[user_id]"], "auth0|42");
     assert_eq!(sent.body["tax_id_data[0][type]"], "eu_vat");
     assert_eq!(sent.body["tax_id_data[0][value]"], "FR12345678901");
