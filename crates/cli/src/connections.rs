@@ -5,7 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use flowvault_core::{
-    AppId, ConnectionId, TenantId, TenantName, setup_warnings, validate_create, validate_patch,
+    AppId, Channel, ConnectionId, TenantId, TenantName, setup_warnings, validate_create,
+    validate_patch,
 };
 use flowvault_store::{ListQuery, VaultError};
 use serde_json::{Map, Value};
@@ -172,12 +173,22 @@ async fn dispatch(
             let tenant = tenant_id(open, tenant_name).await?;
             let id = parse_id(id)?;
             if !force {
-                match vault.ensure_unused(&tenant, &id).await {
-                    Ok(()) => {}
-                    Err(VaultError::InUse { flows, .. }) => {
-                        confirm_delete_in_use(&id, &flows)?;
-                    }
+                let flows = match vault.ensure_unused(&tenant, &id).await {
+                    Ok(()) => Vec::new(),
+                    Err(VaultError::InUse { flows, .. }) => flows,
                     Err(e) => return Err(not_found(e, &id, tenant_name)),
+                };
+                // The delivery channels that send through it (settings that can't be read
+                // are reported by `flowvault delivery show`, not here).
+                let channels: Vec<Channel> = match vault.delivery_settings(&tenant).await {
+                    Ok(settings) => Channel::ALL
+                        .into_iter()
+                        .filter(|c| settings.connection(*c) == Some(&id))
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
+                if !flows.is_empty() || !channels.is_empty() {
+                    confirm_delete_in_use(&id, &flows, &channels)?;
                 }
             }
             vault
@@ -190,23 +201,34 @@ async fn dispatch(
     }
 }
 
-/// Shows the flows that use a connection about to be deleted and asks whether to go on; off a
-/// terminal there is no one to ask, so the deletion needs `--force`.
+/// Shows the flows and delivery channels that use a connection about to be deleted and asks
+/// whether to go on; off a terminal there is no one to ask, so the deletion needs `--force`.
 fn confirm_delete_in_use(
     id: &ConnectionId,
     flows: &[(flowvault_core::FlowId, String)],
+    channels: &[Channel],
 ) -> Result<()> {
-    eprintln!(
-        "{id} is used by {} flow(s); their actions will fail until they are updated:",
-        flows.len()
-    );
-    for (flow, name) in flows {
-        eprintln!("  {flow}  {name}");
+    if !flows.is_empty() {
+        eprintln!(
+            "{id} is used by {} flow(s); their actions will fail until they are updated:",
+            flows.len()
+        );
+        for (flow, name) in flows {
+            eprintln!("  {flow}  {name}");
+        }
+    }
+    for channel in channels {
+        eprintln!(
+            "{id} is the {channel} delivery connection: AUTH0 actions sending {channel} will fail \
+             until `flowvault delivery set {channel}` names another"
+        );
     }
     if prompt::confirm("delete it anyway?")? {
         Ok(())
     } else {
-        bail!("{id} was not deleted (flows use it): update them first, or delete with --force")
+        bail!(
+            "{id} was not deleted (it is in use): update what uses it first, or delete with --force"
+        )
     }
 }
 

@@ -83,3 +83,34 @@ fn delivery_channels_are_set_shown_and_cleared() {
     assert!(cli.run(&["delivery", "clear"]).ok);
     assert_eq!(cli.json(&["delivery", "show", "--json"]), serde_json::json!({}));
 }
+
+#[test]
+fn deleting_the_delivery_connection_says_which_channel_it_serves_and_asks_first() {
+    let cli = Cli::new();
+    let setup = cli.write("twilio.json", &twilio_setup("twilio-token-0002"));
+    let twilio = cli.json(&[
+        "connections",
+        "create",
+        "--app",
+        "TWILIO",
+        "--name",
+        "SMS",
+        "--setup-file",
+        path_str(&setup),
+        "--json",
+    ]);
+    let twilio = twilio["id"].as_str().unwrap_or_default().to_owned();
+    let set =
+        cli.run(&["delivery", "set", "sms", "--connection", &twilio, "--from", "+15005550006"]);
+    assert!(set.ok, "{set:?}");
+
+    // Off a terminal there is no one to ask: refused, naming the channel.
+    let refused = cli.run(&["connections", "delete", &twilio]);
+    assert!(!refused.ok, "{refused:?}");
+    assert!(refused.stderr.contains("sms delivery connection"), "{}", refused.stderr);
+    assert!(cli.run(&["connections", "show", &twilio]).ok, "still there");
+
+    let forced = cli.run(&["connections", "delete", &twilio, "--force"]);
+    assert!(forced.ok, "{forced:?}");
+    assert!(!cli.run(&["connections", "show", &twilio]).ok);
+}
