@@ -212,6 +212,16 @@ pub fn validate_patch_with(
     let mut errors = Errors { rules: *rules, ..Errors::default() };
     let Some(obj) = errors.object("", body) else { return Err(errors.finish()) };
     errors.unknown_keys("", obj, PATCH_FIELDS, READ_ONLY_FIELDS);
+    // A connection as read may be sent back, `app_id` included; a different app is a mistake
+    // that ignoring would hide (its setup would be checked against the wrong app's rules).
+    if let Some(Value::String(other)) = optional(obj, "app_id")
+        && other != app.as_str()
+    {
+        let why = format!(
+            "can't change: this is a {app} connection (create a connection of the other app instead)"
+        );
+        errors.push::<()>("app_id", Problem::Rule(why));
+    }
     let name = obj.get("name").and_then(|v| errors.parse("name", v, ConnectionName::parse));
     let setup = obj.get("setup").and_then(|v| errors.setup(app, v));
     if errors.found.is_empty() { Ok(ConnectionPatch { name, setup }) } else { Err(errors.finish()) }
@@ -563,6 +573,15 @@ mod tests {
     }
 
     #[test]
+    fn a_patch_may_repeat_the_app_but_not_change_it() {
+        let same = validate_patch(AppId::Slack, &json!({"app_id": "SLACK", "name": "n"}));
+        assert!(same.is_ok_and(|p| p.name.is_some()));
+        let other = validate_patch(AppId::Slack, &json!({"app_id": "TWILIO", "name": "n"}));
+        let message = other.map(|_| ()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("app_id can't change: this is a SLACK connection"), "{message}");
+    }
+
+    #[test]
     fn every_setup_of_every_app_accepts_a_complete_setup() {
         for app in &CATALOG {
             for spec in app.setups {
@@ -740,7 +759,7 @@ mod tests {
         assert!(p.is_ok_and(|p| p.name.is_none() && p.setup.is_some()));
         // Nothing to change is a patch that changes nothing; read-only fields are ignored.
         assert!(validate_patch(AppId::Twilio, &json!({})).is_ok_and(|p| p.is_empty()));
-        let p = validate_patch(AppId::Twilio, &json!({"app_id": "SLACK", "status": "ready"}));
+        let p = validate_patch(AppId::Twilio, &json!({"app_id": "TWILIO", "status": "ready"}));
         assert!(p.is_ok_and(|p| p.is_empty()));
         let e =
             validate_patch(AppId::Twilio, &json!({"colour": "red"})).err().map(|e| e.to_string());
@@ -998,7 +1017,7 @@ mod read_only_tests {
         let read = serde_json::to_value(crate::connection::every_field_set()).unwrap_or_default();
         let c = validate_create(&read).map_err(|e| e.to_string());
         assert!(c.is_ok_and(|c| c.setup.is_none() && c.app == AppId::Slack), "{read}");
-        let p = validate_patch(AppId::Twilio, &read).map_err(|e| e.to_string());
+        let p = validate_patch(AppId::Slack, &read).map_err(|e| e.to_string());
         // Only the name is taken; the app, the status and the rest are not the patch's to set.
         assert!(p.is_ok_and(|p| p.name.is_some() && p.setup.is_none()));
     }

@@ -16,6 +16,7 @@
 //! flowvault's own messages with the server's reply (clamped, the password removed should a
 //! server echo it).
 
+use secrecy::{ExposeSecret as _, SecretString};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -82,8 +83,8 @@ struct Server {
     port: u16,
     security: Security,
     credentials: Credentials,
-    /// To remove from replies, should a server echo it.
-    password: String,
+    /// To remove from replies, should a server echo it; zeroed when dropped.
+    password: SecretString,
 }
 
 impl Server {
@@ -96,17 +97,18 @@ impl Server {
             })?;
         let security = Security::parse(call.setup("tls")?)?;
         let username = call.setup("username")?.to_owned();
-        let password = call.setup("password")?.to_owned();
-        let credentials = Credentials::new(username, password.clone());
+        let password = SecretString::from(call.setup("password")?.to_owned());
+        let credentials = Credentials::new(username, password.expose_secret().to_owned());
         Ok(Self { host, port, security, credentials, password })
     }
 
     /// A server's reply or lettre's error, fit for the execution record.
     fn clean(&self, text: &str) -> String {
-        let text = if self.password.is_empty() {
+        let password = self.password.expose_secret();
+        let text = if password.is_empty() {
             text.to_owned()
         } else {
-            text.replace(&self.password, "[redacted]")
+            text.replace(password, "[redacted]")
         };
         text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_REPLY).collect()
     }
