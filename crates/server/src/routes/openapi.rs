@@ -511,10 +511,9 @@ fn add_template_formats(doc: &mut Value) {
         return;
     };
     let value_ref = json!({"$ref": "#/components/schemas/TemplateValue"});
-    for (name, schema) in
-        schemas.iter_mut().filter(|(n, _)| n.starts_with("FlowAction") && *n != "FlowAction")
-    {
-        let _ = name;
+    let actions =
+        schemas.iter_mut().filter(|(n, _)| n.starts_with("FlowAction") && *n != "FlowAction");
+    for (_, schema) in actions {
         if let Some(params) = schema.pointer_mut("/properties/params") {
             mark_templates(params, &value_ref);
         }
