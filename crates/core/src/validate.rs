@@ -531,11 +531,9 @@ mod tests {
 
     fn sample(field: &FieldSpec) -> Value {
         Value::String(match (field.kind, field.hint) {
-            (_, Some(Hint::PemPrivateKey)) => {
-                "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n".to_owned()
-            }
+            (_, Some(Hint::PemPrivateKey)) => crate::hints::pem_block("PRIVATE KEY", "MIIB"),
             (_, Some(Hint::PemPublicKey)) => {
-                "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----".to_owned()
+                crate::hints::pem_block("PUBLIC KEY", "MIIB").trim_end().to_owned()
             }
             (_, Some(Hint::TwilioAccountSid)) => format!("AC{}", "0123456789abcdef".repeat(2)),
             (_, Some(Hint::MailchimpApiKey)) => "0123456789abcdef-us6".to_owned(),

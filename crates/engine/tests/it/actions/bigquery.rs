@@ -46,7 +46,7 @@ fn service_account() -> Option<(AppId, Value)> {
     Some((
         AppId::Bigquery,
         json!({"type": "OAUTH_JWT", "project_id": PROJECT, "client_email": SERVICE_ACCOUNT,
-            "private_key": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"}),
+            "private_key": crate::support::pem("PRIVATE KEY", b"never used")}),
     ))
 }
 
