@@ -303,7 +303,9 @@ fn text(
 
 fn unknown(o: &Map<String, Value>, at: &str, allowed: &[&str], errors: &mut Vec<FieldError>) {
     for key in o.keys().filter(|k| !allowed.contains(&k.as_str())) {
-        let field = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+        // A key that doesn't look like a name is not echoed: it may be a secret.
+        let key = crate::validate::printable(key);
+        let field = if at.is_empty() { key } else { format!("{at}.{key}") };
         errors.push(err(&field, Problem::Unknown { expected: allowed.join(", ") }));
     }
 }

@@ -35,11 +35,11 @@ pub use delivery::{
 pub use flow::{
     ActionId, ActionSpec, ActivecampaignOp, AirtableOp, Auth0Op, BigqueryOp, ClearbitOp,
     ConnectionRef, EmailOp, Flow, FlowAction, FlowName, FlowOp, FlowPatch, FlowSummary, Format,
-    GoogleSheetsOp, HOP_BY_HOP, HttpOp, HubspotOp, JsonOp, JwtOp, MailchimpOp, MailjetOp, NewFlow,
-    ObjectSchema, OtpOp, PipedriveOp, Property, ROUTING_HEADERS, ROUTING_PREFIXES, SalesforceOp,
-    Schema, SendgridOp, SlackOp, StripeOp, TelegramOp, TwilioOp, WhatsappOp, XmlOp, ZapierOp,
-    connection_refs, header_refusal, header_value_refusal, is_email, parse_actions,
-    validate_flow_create, validate_flow_patch,
+    GoogleSheetsOp, HOP_BY_HOP, HttpOp, HubspotOp, JsonOp, JwtOp, MAX_ACTION_ID, MAX_ALIAS,
+    MailchimpOp, MailjetOp, NewFlow, ObjectSchema, OtpOp, PipedriveOp, Property, ROUTING_HEADERS,
+    ROUTING_PREFIXES, SalesforceOp, Schema, SendgridOp, SlackOp, StripeOp, TelegramOp, TwilioOp,
+    WhatsappOp, XmlOp, ZapierOp, connection_refs, header_refusal, header_value_refusal, is_email,
+    parse_actions, validate_flow_create, validate_flow_patch,
 };
 pub use hints::{SetupWarning, setup_warnings};
 pub use ids::{
@@ -57,6 +57,7 @@ pub use template::{
 };
 pub use time::{Clock, SystemClock, Timestamp, TimestampError};
 pub use validate::{
-    ConnectionPatch, FieldError, NewConnection, Problem, Rules, ValidationErrors, validate_create,
-    validate_create_with, validate_patch, validate_patch_with, validate_setup, validate_setup_with,
+    ConnectionPatch, FieldError, NewConnection, Problem, Rules, ValidationErrors, printable,
+    validate_create, validate_create_with, validate_patch, validate_patch_with, validate_setup,
+    validate_setup_with,
 };

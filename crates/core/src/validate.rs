@@ -373,7 +373,7 @@ fn join(prefix: &str, field: &str) -> String {
 
 /// A field name as it may appear in a message. Field names are lower-case snake_case; a key
 /// that doesn't look like one is not echoed (it may be a secret pasted in the wrong place).
-pub(crate) fn printable(key: &str) -> String {
+pub fn printable(key: &str) -> String {
     let looks_like_a_name = (1..=32).contains(&key.len())
         && key.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
         && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');

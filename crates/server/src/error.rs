@@ -98,6 +98,16 @@ impl ApiError {
         )
     }
 
+    /// 412: `If-Match` names a version of something that does not exist (RFC 9110 §13.1.1).
+    pub(crate) fn precondition_on_missing(resource: Resource) -> Self {
+        let what = Self::missing(resource).message;
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            format!("If-Match names a version, but there is none: {what}"),
+        )
+    }
+
     /// 413.
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(

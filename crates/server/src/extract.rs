@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
 use axum::http::request::Parts;
-use flowvault_core::ConnectionId;
+use flowvault_core::{ConnectionId, printable};
 use serde_json::Value;
 
 use crate::error::{ApiError, Resource};
@@ -125,7 +125,7 @@ pub(crate) fn form_to_json(bytes: &[u8]) -> Result<Value, String> {
     let mut root = serde_json::Map::new();
     for (name, value) in pairs {
         let path = form_path(&name)?;
-        let shown: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+        let shown = shown_path(&path);
         let mut node = &mut root;
         let (last, parents) =
             path.split_last().ok_or_else(|| "A form field has no name".to_owned())?;
@@ -147,7 +147,8 @@ pub(crate) fn form_to_json(bytes: &[u8]) -> Result<Value, String> {
 
 /// `a[b][0]` as `["a", "b", "0"]`.
 fn form_path(name: &str) -> Result<Vec<String>, String> {
-    let shown: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+    // A name that is not a field's may be a secret sent as the whole body: not echoed.
+    let shown = printable(name);
     let bad = || format!("Form field name {shown} is not `name` or `name[key]…`");
     let (head, mut rest) = name.find('[').map_or((name, ""), |i| name.split_at(i));
     if head.is_empty() {
@@ -170,6 +171,13 @@ fn form_path(name: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(path)
+}
+
+/// `setup[api_key]` as a message may show it: each key as core's `printable` shows a field name.
+fn shown_path(path: &[String]) -> String {
+    let mut keys = path.iter().map(|k| printable(k));
+    let head = keys.next().unwrap_or_default();
+    keys.fold(head, |out, k| format!("{out}[{k}]"))
 }
 
 fn arrays_from_indexes(value: &mut Value) {
@@ -441,6 +449,13 @@ mod tests {
         );
         for bad in ["a=1&a=2", "a=1&a%5Bb%5D=2", "%5Bx%5D=1", "a%5Bb=1"] {
             assert!(form_to_json(bad.as_bytes()).is_err(), "{bad}");
+        }
+        // A secret sent where a field name goes is not echoed back.
+        for body in
+            ["%5Bsk_live_AbC123%5D", "setup%5BSk_live_AbC123%5D=1&setup%5BSk_live_AbC123%5D=2"]
+        {
+            let message = form_to_json(body.as_bytes()).err().unwrap_or_default();
+            assert!(!message.is_empty() && !message.contains("AbC123"), "{message}");
         }
     }
 }

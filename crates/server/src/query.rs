@@ -38,7 +38,12 @@ impl Query {
     /// `name` as an integer; the document's range was checked, so `default` only stands in for
     /// a parameter that was not given.
     pub(crate) fn int(&self, name: &str, default: u64) -> u64 {
-        self.get(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+        self.opt_int(name).unwrap_or(default)
+    }
+
+    /// `name` as an integer, if given (its range was checked).
+    pub(crate) fn opt_int(&self, name: &str) -> Option<u64> {
+        self.get(name).and_then(|v| v.parse().ok())
     }
 
     /// `name` as a boolean (`true`), `false` when not given.
@@ -101,7 +106,7 @@ type Table = HashMap<(Method, String), Vec<Rule>>;
 fn rules(method: &Method, path: &str) -> Option<&'static [Rule]> {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE
-        .get_or_init(|| table(&openapi::document()))
+        .get_or_init(|| table(openapi::shared()))
         .get(&(method.clone(), path.to_owned()))
         .map(Vec::as_slice)
 }
@@ -166,7 +171,7 @@ fn check(query: Option<&str>, rules: &[Rule]) -> Result<Query, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
         .map_err(|_| invalid("the query string is not valid"))?;
     for (i, (key, value)) in pairs.iter().enumerate() {
-        let shown: String = key.chars().filter(|c| !c.is_control()).take(64).collect();
+        let shown = flowvault_core::printable(key);
         let Some(rule) = rules.iter().find(|r| r.name == *key) else {
             let expected: Vec<_> = rules.iter().map(|r| r.name.as_str()).collect();
             return Err(invalid(&if expected.is_empty() {

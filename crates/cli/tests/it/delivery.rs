@@ -1,36 +1,13 @@
 //! `flowvault delivery`: set each channel, show, clear; bad settings refused naming the field.
 
-use crate::support::{Cli, path_str, twilio_setup};
+use crate::support::{Cli, twilio_setup};
 
 #[test]
 fn delivery_channels_are_set_shown_and_cleared() {
     let cli = Cli::new();
-    let setup = cli.write("twilio.json", &twilio_setup("twilio-token-0001"));
-    let twilio = cli.json(&[
-        "connections",
-        "create",
-        "--app",
-        "TWILIO",
-        "--name",
-        "SMS",
-        "--setup-file",
-        path_str(&setup),
-        "--json",
-    ]);
-    let twilio = twilio["id"].as_str().unwrap_or_default().to_owned();
-    let setup = cli.write("sendgrid.json", r#"{"type":"API_KEY","api_key":"SG.key-0001"}"#);
-    let sendgrid = cli.json(&[
-        "connections",
-        "create",
-        "--app",
-        "SENDGRID",
-        "--name",
-        "Mail",
-        "--setup-file",
-        path_str(&setup),
-        "--json",
-    ]);
-    let sendgrid = sendgrid["id"].as_str().unwrap_or_default().to_owned();
+    let twilio = cli.connection("TWILIO", "SMS", &twilio_setup("twilio-token-0001"));
+    let sendgrid =
+        cli.connection("SENDGRID", "Mail", r#"{"type":"API_KEY","api_key":"SG.key-0001"}"#);
 
     let shown = cli.run(&["delivery", "show"]);
     assert!(shown.ok && shown.stdout.contains("(not configured)"), "{shown:?}");
@@ -87,19 +64,7 @@ fn delivery_channels_are_set_shown_and_cleared() {
 #[test]
 fn deleting_the_delivery_connection_says_which_channel_it_serves_and_asks_first() {
     let cli = Cli::new();
-    let setup = cli.write("twilio.json", &twilio_setup("twilio-token-0002"));
-    let twilio = cli.json(&[
-        "connections",
-        "create",
-        "--app",
-        "TWILIO",
-        "--name",
-        "SMS",
-        "--setup-file",
-        path_str(&setup),
-        "--json",
-    ]);
-    let twilio = twilio["id"].as_str().unwrap_or_default().to_owned();
+    let twilio = cli.connection("TWILIO", "SMS", &twilio_setup("twilio-token-0002"));
     let set =
         cli.run(&["delivery", "set", "sms", "--connection", &twilio, "--from", "+15005550006"]);
     assert!(set.ok, "{set:?}");

@@ -68,18 +68,8 @@ fn a_deploy_cli_export_imports_into_an_empty_flowvault_with_links_kept_and_no_se
     let (ca, cert, key) = test_certificates(&from);
     let tls = ["--tls-cert", path_str(&cert), "--tls-key", path_str(&key)];
     let client = from.json(&["clients", "create", "--name", "deploy", "--all-scopes", "--json"]);
-    let setup = from.write("bearer.json", &json!({"type": "BEARER", "token": SECRET}).to_string());
-    let bearer = from.json(&[
-        "connections",
-        "create",
-        "--app",
-        "HTTP",
-        "--name",
-        "api bearer",
-        "--setup-file",
-        path_str(&setup),
-        "--json",
-    ]);
+    let setup = json!({"type": "BEARER", "token": SECRET}).to_string();
+    let bearer = from.connection("HTTP", "api bearer", &setup);
     from.json(&[
         "connections",
         "create",
@@ -92,7 +82,7 @@ fn a_deploy_cli_export_imports_into_an_empty_flowvault_with_links_kept_and_no_se
     ]);
     let flow = json!({"name": "notify", "actions": [{
         "id": "call", "type": "HTTP", "action": "SEND_REQUEST",
-        "params": {"connection_id": bearer["id"], "url": "https://example.com/hook", "method": "POST"},
+        "params": {"connection_id": bearer, "url": "https://example.com/hook", "method": "POST"},
     }]});
     let flow_file = from.write("flow.json", &flow.to_string());
     from.json(&["flows", "create", "--file", path_str(&flow_file), "--json"]);

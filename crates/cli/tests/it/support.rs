@@ -72,6 +72,27 @@ impl Cli {
             .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", run.stdout))
     }
 
+    /// Creates a connection of `app` named `name` from `setup` (the setup's JSON) and returns its
+    /// id.
+    pub(crate) fn connection(&self, app: &str, name: &str, setup: &str) -> String {
+        let file = self.write(
+            &format!("setup-{app}-{}.json", self.dir.path().read_dir().map_or(0, Iterator::count)),
+            setup,
+        );
+        let created = self.json(&[
+            "connections",
+            "create",
+            "--app",
+            app,
+            "--name",
+            name,
+            "--setup-file",
+            path_str(&file),
+            "--json",
+        ]);
+        created["id"].as_str().unwrap_or_else(|| panic!("no id in {created}")).to_owned()
+    }
+
     pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));

@@ -13,8 +13,9 @@ pub use actions::*;
 pub use catalog::ActionSpec;
 pub use schema::{Format, ObjectSchema, Property, Schema, is_email};
 pub use validate::{
-    ConnectionRef, HOP_BY_HOP, ROUTING_HEADERS, ROUTING_PREFIXES, connection_refs, header_refusal,
-    header_value_refusal, parse_actions, validate_flow_create, validate_flow_patch,
+    ConnectionRef, HOP_BY_HOP, MAX_ACTION_ID, MAX_ALIAS, ROUTING_HEADERS, ROUTING_PREFIXES,
+    connection_refs, header_refusal, header_value_refusal, parse_actions, validate_flow_create,
+    validate_flow_patch,
 };
 
 use crate::ids::FlowId;

@@ -273,7 +273,7 @@ impl Collector {
             None | Some(Value::Null) => None,
             Some(Value::String(s))
                 if !s.is_empty()
-                    && s.chars().count() <= 100
+                    && s.chars().count() <= MAX_ALIAS
                     && !s.chars().any(char::is_control) =>
             {
                 Some(s.clone())
@@ -525,8 +525,13 @@ fn literal_origin(url: &str) -> bool {
     }
 }
 
+/// The longest action id.
+pub const MAX_ACTION_ID: usize = 64;
+/// The longest action alias.
+pub const MAX_ALIAS: usize = 100;
+
 fn is_action_id(s: &str) -> bool {
-    (1..=64).contains(&s.len())
+    (1..=MAX_ACTION_ID).contains(&s.len())
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 

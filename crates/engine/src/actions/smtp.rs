@@ -13,10 +13,10 @@
 //! local fakes and relays on the same machine, nothing that crosses a network.
 //!
 //! lettre runs without its `tracing` feature, so nothing of the exchange is logged; errors are
-//! flowvault's own messages with the server's reply (clamped, the password removed should a
-//! server echo it).
+//! flowvault's own messages with the server's reply on one line. The runner's redactor scrubs
+//! the connection's secrets (the password, in every encoding it knows) from them and from the
+//! output before they are recorded, and bounds their length after that, as for every action.
 
-use secrecy::{ExposeSecret as _, SecretString};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -32,8 +32,6 @@ use super::{ActionError, Call};
 
 /// Time to open the TCP connection (and, for `TLS`, the handshake) to one address.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most characters of a server's reply kept in an output or an error.
-const MAX_REPLY: usize = 200;
 
 /// One e-mail to send: the sender, one recipient, and a body that is HTML or plain text (the
 /// caller decides, by the rule the other e-mail paths use).
@@ -83,8 +81,6 @@ struct Server {
     port: u16,
     security: Security,
     credentials: Credentials,
-    /// To remove from replies, should a server echo it; zeroed when dropped.
-    password: SecretString,
 }
 
 impl Server {
@@ -97,20 +93,8 @@ impl Server {
             })?;
         let security = Security::parse(call.setup("tls")?)?;
         let username = call.setup("username")?.to_owned();
-        let password = SecretString::from(call.setup("password")?.to_owned());
-        let credentials = Credentials::new(username, password.expose_secret().to_owned());
-        Ok(Self { host, port, security, credentials, password })
-    }
-
-    /// A server's reply or lettre's error, fit for the execution record.
-    fn clean(&self, text: &str) -> String {
-        let password = self.password.expose_secret();
-        let text = if password.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(password, "[redacted]")
-        };
-        text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_REPLY).collect()
+        let credentials = Credentials::new(username, call.setup("password")?.to_owned());
+        Ok(Self { host, port, security, credentials })
     }
 }
 
@@ -196,7 +180,7 @@ async fn exchange(
                     "SMTP: cannot connect to {}:{}: {}",
                     server.host,
                     server.port,
-                    server.clean(&e.to_string())
+                    one_line(&e.to_string())
                 ));
             }
         }
@@ -211,14 +195,14 @@ async fn exchange(
             )));
         }
         conn.starttls(tls()?, &hello).await.map_err(|e| {
-            ActionError::new(format!("SMTP: STARTTLS failed: {}", server.clean(&e.to_string())))
+            ActionError::new(format!("SMTP: STARTTLS failed: {}", one_line(&e.to_string())))
         })?;
     }
     if let Err(e) = conn.auth(&[Mechanism::Plain, Mechanism::Login], &server.credentials).await {
         conn.abort().await;
         return Err(ActionError::new(format!(
             "SMTP: the mail server refused the connection's username or password: {}",
-            server.clean(&e.to_string())
+            one_line(&e.to_string())
         )));
     }
     let response = match conn.send(message.envelope(), &message.formatted()).await {
@@ -227,17 +211,18 @@ async fn exchange(
             conn.abort().await;
             return Err(ActionError::new(format!(
                 "SMTP: the mail server refused the message: {}",
-                server.clean(&e.to_string())
+                one_line(&e.to_string())
             )));
         }
     };
     // The message is accepted: a failed goodbye changes nothing about it.
     let _ = conn.quit().await;
     let reply: Vec<&str> = response.message().collect();
-    Ok((u16::from(response.code()), server.clean(&reply.join(" "))))
+    Ok((u16::from(response.code()), one_line(&reply.join(" "))))
 }
 
-/// `text` on one line: a rendered template may hold line breaks, which a header can't.
+/// `text` on one line: a rendered template may hold line breaks, which a header can't, and a
+/// server's reply goes into one error line (the runner scrubs and bounds it).
 fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }

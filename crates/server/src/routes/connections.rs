@@ -246,11 +246,7 @@ pub(crate) async fn remove(
 /// which nothing has (412, RFC 9110 §13.1.1).
 fn precondition_on_nothing(precondition: &Precondition) -> Result<Response, ApiError> {
     if precondition.given() {
-        Err(ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
-            "If-Match names a version, but the Flow vault connection does not exist",
-        ))
+        Err(ApiError::precondition_on_missing(Resource::Connection))
     } else {
         Ok(StatusCode::NO_CONTENT.into_response())
     }

@@ -297,7 +297,7 @@ pub(crate) async fn list_executions(
                 .map_err(|_| ApiError::invalid_query("Query parameter from is not an execution id"))
         })
         .transpose()?;
-    let take = query.get("take").map(|_| query.int("take", 50));
+    let take = query.opt_int("take");
     let checkpoint = from.is_some() || take.is_some();
     let params = ListParams::of(&query);
     let limit = take.unwrap_or(params.per_page);

@@ -5,14 +5,14 @@
 //! can't drift from what validation accepts. flowvault's additions to Auth0's API carry
 //! `x-flowvault-extension: true`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use flowvault_core::{
-    ActionSpec, CATALOG, Connection, FieldKind, HOP_BY_HOP, ROUTING_HEADERS, ROUTING_PREFIXES,
-    SetupType,
+    AccountName, ActionSpec, CATALOG, Connection, ConnectionName, Environment, FieldKind,
+    HOP_BY_HOP, MAX_ACTION_ID, MAX_ALIAS, ROUTING_HEADERS, ROUTING_PREFIXES, SetupType,
 };
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
@@ -49,14 +49,23 @@ pub(crate) fn router() -> axum::Router<AppState> {
 }
 
 async fn openapi() -> Response {
-    static DOC: OnceLock<Arc<Value>> = OnceLock::new();
-    let doc = DOC.get_or_init(|| Arc::new(document()));
-    Json(doc.as_ref().clone()).into_response()
+    Json(shared()).into_response()
+}
+
+/// The document, built once per process: the route serves it and `query` checks every request's
+/// query string against it.
+pub(crate) fn shared() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(document)
 }
 
 /// The whole document.
 pub fn document() -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
+    // utoipa's types are plain data with string keys: serialising them can't fail, and an empty
+    // document served in their place would hide it if it ever did.
+    #[allow(clippy::expect_used, reason = "utoipa's document is plain data; see above")]
+    let mut doc =
+        serde_json::to_value(ApiDoc::openapi()).expect("utoipa's OpenAPI types serialise to JSON");
     mark_extensions(&mut doc);
     add_security_scheme(&mut doc);
     add_setup_schemas(&mut doc);
@@ -97,7 +106,7 @@ const EXPRESSION: &str = r"^[^{}]*\{\{ ?(fields|vars|context)\.[a-z_]{1,20} ?\}\
 /// A DNS host name.
 const HOSTNAME: &str = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$";
 
-/// A TCP port, 1 to 65535, in decimal without leading zeros.
+/// A TCP port, 1 to 65535, in decimal without leading zeros (core also takes leading zeros).
 const PORT: &str =
     r"^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$";
 
@@ -193,7 +202,7 @@ fn add_connection_schemas(doc: &mut Value) {
     else {
         return;
     };
-    let label = |max: u64| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": NO_CONTROL_CHARACTERS});
+    let label = |max: usize| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": NO_CONTROL_CHARACTERS});
     let mut variants = Vec::new();
     let mut any_setup = Vec::new();
     for app in &CATALOG {
@@ -206,7 +215,7 @@ fn add_connection_schemas(doc: &mut Value) {
         // `null` for an optional field is the same as leaving it out (an empty connection).
         let mut setup = setups.clone();
         setup.push(json!({"type": "null"}));
-        let nullable = |max: u64| {
+        let nullable = |max: usize| {
             let mut l = label(max);
             l["type"] = json!(["string", "null"]);
             l
@@ -214,8 +223,8 @@ fn add_connection_schemas(doc: &mut Value) {
         let mut variant = json!({
             "type": "object", "additionalProperties": false, "required": ["name", "app_id"],
             "properties": {
-                "name": label(150), "app_id": {"type": "string", "enum": [app.id.as_str()]},
-                "environment": nullable(55), "account_name": nullable(150), "setup": {"oneOf": setup},
+                "name": label(ConnectionName::MAX_LEN), "app_id": {"type": "string", "enum": [app.id.as_str()]},
+                "environment": nullable(Environment::MAX_LEN), "account_name": nullable(AccountName::MAX_LEN), "setup": {"oneOf": setup},
             },
         });
         if app.extension {
@@ -231,7 +240,7 @@ fn add_connection_schemas(doc: &mut Value) {
         "ConnectionUpdate".into(),
         json!({"type": "object", "additionalProperties": false,
                "description": "`{name?, setup?}`: a `setup` (of the connection's own app) replaces the old one as a whole; `{}` changes nothing.",
-               "properties": {"name": label(150), "setup": {"oneOf": any_setup}}}),
+               "properties": {"name": label(ConnectionName::MAX_LEN), "setup": {"oneOf": any_setup}}}),
     );
     let connection_id = json!({"type": "string", "pattern": "^ac_[0-9A-Za-z]{22}$", "description": "A vault connection of this tenant."});
     let phone = json!({"type": ["object", "null"], "additionalProperties": false, "required": ["connection_id", "from"], "properties": {
@@ -321,7 +330,8 @@ fn add_setup_schemas(doc: &mut Value) {
             }
             for f in setup.fields {
                 let pattern = match f.kind {
-                    // What `url` parses as https with a host (the document's `forms-url-https`).
+                    // A plain subset of what core takes (`url` parses it as https with a host;
+                    // the document's `forms-url-https`): every URL this pattern matches passes.
                     FieldKind::HttpsUrl => HTTPS_URL.to_owned(),
                     // `hostname-rfc2181` (flowvault takes a `:port` after it where the
                     // app allows one; the document shows the plain name).
@@ -427,7 +437,7 @@ fn add_flow_schemas(doc: &mut Value) {
     let time = json!({"type": "string", "format": "date-time"});
     let id = |prefix: &str| json!({"type": "string", "maxLength": 30, "description": format!("`{prefix}…`")});
     let summary = json!({
-        "id": id("af_"), "name": {"type": "string", "minLength": 1, "maxLength": 150, "pattern": NO_CONTROL_CHARACTERS},
+        "id": id("af_"), "name": {"type": "string", "minLength": 1, "maxLength": ConnectionName::MAX_LEN, "pattern": NO_CONTROL_CHARACTERS},
         "created_at": time, "updated_at": time, "executed_at": time,
     });
     let mut flow = summary.clone();
@@ -470,13 +480,13 @@ fn add_flow_schemas(doc: &mut Value) {
         (
             "FlowCreate",
             json!({"type": "object", "additionalProperties": false, "required": ["name"], "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 150, "pattern": NO_CONTROL_CHARACTERS},
+            "name": {"type": "string", "minLength": 1, "maxLength": ConnectionName::MAX_LEN, "pattern": NO_CONTROL_CHARACTERS},
             "actions": {"type": "array", "items": action_ref}}}),
         ),
         (
             "FlowUpdate",
             json!({"type": "object", "additionalProperties": false, "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 150, "pattern": NO_CONTROL_CHARACTERS},
+            "name": {"type": "string", "minLength": 1, "maxLength": ConnectionName::MAX_LEN, "pattern": NO_CONTROL_CHARACTERS},
             "actions": {"type": "array", "items": action_ref}}}),
         ),
         (
@@ -518,8 +528,8 @@ fn add_template_formats(doc: &mut Value) {
             mark_templates(params, &value_ref);
         }
         if let Some(props) = schema.get_mut("properties") {
-            props["id"]["pattern"] = json!("^[A-Za-z0-9_-]{1,64}$");
-            props["alias"] = json!({"type": ["string", "null"], "minLength": 1, "maxLength": 100, "pattern": NO_CONTROL_CHARACTERS});
+            props["id"]["pattern"] = json!(format!("^[A-Za-z0-9_-]{{1,{MAX_ACTION_ID}}}$"));
+            props["alias"] = json!({"type": ["string", "null"], "minLength": 1, "maxLength": MAX_ALIAS, "pattern": NO_CONTROL_CHARACTERS});
         }
     }
     if let Some(params) = schemas
