@@ -53,6 +53,9 @@ pub(crate) enum Command {
     /// Management API clients: what gets tokens from `POST /oauth/token`.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Dashboard users: who may sign in to the web dashboard, and with which role.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Delivery settings: the connections AUTH0 SEND_EMAIL, SEND_SMS and MAKE_CALL send through.
     #[command(subcommand)]
     Delivery(DeliveryCommand),
@@ -148,6 +151,33 @@ pub(crate) enum ClientsCommand {
     Delete {
         /// The client id (`mc_…`).
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Create a dashboard user of the tenant. The password is asked for twice (or read from
+    /// one line of stdin with --password-stdin); at least 12 characters.
+    Create {
+        /// The address they sign in with.
+        #[arg(long)]
+        email: String,
+        /// admin (also manages users), editor (changes connections and flows, runs flows) or
+        /// viewer (reads only).
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+        /// Read the password from the first line of stdin (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// List the tenant's dashboard users.
+    List(JsonFlag),
+    /// Delete a dashboard user (by id or e-mail address); their sessions end at once.
+    Delete {
+        /// `us_…` or the e-mail address.
+        user: String,
     },
 }
 

@@ -13,6 +13,7 @@ mod secret_env;
 mod serve;
 mod status;
 mod unlock;
+mod users;
 
 use std::process::ExitCode;
 
@@ -52,6 +53,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Connections(cmd) => connections::run(&cli.global, cmd).await,
         Command::Clients(cmd) => clients::run(&cli.global, cmd).await,
         Command::Delivery(cmd) => delivery::run(&cli.global, cmd).await,
+        Command::Users(cmd) => users::run(&cli.global, cmd).await,
         Command::Flows(cmd) => flows::run(&cli.global, cmd).await,
         Command::Executions(cmd) => flows::executions(&cli.global, cmd).await,
         Command::Serve(args) => serve::run(&cli.global, args).await,

@@ -106,6 +106,15 @@ pub(crate) async fn run(global: &Global, args: &ServeArgs) -> Result<()> {
     let engine = Engine::new(vault, Arc::new(transport), engine_config);
     let app = App::new(engine, config).await?;
     tracing::info!(address = %local, scheme, public_url = %issuer, data_dir = %open.data_dir.display(), "listening");
+    if let Some(link) = app.first_admin_link().await? {
+        // On stderr, not in the log: a one-time link to the first admin account is for the
+        // person who started the server, not for a log collector.
+        eprintln!(
+            "\nNo dashboard user exists yet. Open this one-time link to create the first admin:\n\n    {link}\n\n(It works until used or until the server stops. Or: flowvault users create --email … --role admin)\n"
+        );
+    } else {
+        eprintln!("Dashboard: {issuer}");
+    }
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(flowvault_server::run(listener, app, async move {

@@ -151,6 +151,11 @@ prefixed_id!(
     "af_"
 );
 prefixed_id!(
+    /// A dashboard user (`us_…`).
+    UserId,
+    "us_"
+);
+prefixed_id!(
     /// One run of a flow (`exc_…`).
     ExecutionId,
     "exc_"

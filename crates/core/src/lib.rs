@@ -22,6 +22,7 @@ mod scope;
 mod setup;
 mod template;
 mod time;
+mod user;
 mod validate;
 
 pub use catalog::{
@@ -44,6 +45,7 @@ pub use flow::{
 pub use hints::{SetupWarning, setup_warnings};
 pub use ids::{
     ClientId, ConnectionId, ExecutionId, FlowId, IdError, TenantId, TenantName, TenantNameError,
+    UserId,
 };
 pub use labels::{AccountName, ClientName, ConnectionName, Environment};
 pub use net::{ip_class, is_private_host};
@@ -56,6 +58,10 @@ pub use template::{
     action_refs_in, check_value, render_object, render_params, render_value,
 };
 pub use time::{Clock, SystemClock, Timestamp, TimestampError};
+pub use user::{
+    Email, EmailError, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordProblem, Role, UnknownRole,
+    check_new_password,
+};
 pub use validate::{
     ConnectionPatch, FieldError, NewConnection, Problem, Rules, ValidationErrors, printable,
     validate_create, validate_create_with, validate_patch, validate_patch_with, validate_setup,

@@ -15,9 +15,11 @@ mod envelope;
 mod error;
 mod keyring;
 mod keys;
+mod password;
 
 pub use client_secret::{CLIENT_SECRET_PREFIX, generate_client_secret};
 pub use envelope::{FORMAT_VERSION, OVERHEAD, SealContext};
 pub use error::{CryptoError, UnlockError};
 pub use keyring::{KeyKind, Keyring, MAC_LEN, SealedKey};
 pub use keys::{KEY_LEN, KdfParams, MasterKey, generate_salt};
+pub use password::{hash_password, verify_nothing, verify_password};

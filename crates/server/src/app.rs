@@ -39,6 +39,9 @@ pub enum ServerError {
     /// Listening or serving failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The dashboard's first-admin link could not be made.
+    #[error("first-admin link: {0}")]
+    Setup(String),
 }
 
 /// The server, ready to serve: the vault, the configuration and the token keys.
@@ -69,6 +72,48 @@ impl App {
         Ok(Self { state: AppState::new(engine, Auth::new(keys), config) })
     }
 
+    /// While the vault has no dashboard user: a one-time link (under the public URL) to the
+    /// page that creates the first admin, made once per process and valid until used. `None`
+    /// once any user exists.
+    ///
+    /// # Errors
+    /// The store's, if it can't say whether a user exists; [`ServerError::Keys`] never.
+    pub async fn first_admin_link(&self) -> Result<Option<url::Url>, ServerError> {
+        let any =
+            self.state.vault.any_user().await.map_err(|e| ServerError::Setup(e.to_string()))?;
+        if any {
+            return Ok(None);
+        }
+        let mut pending = self
+            .state
+            .dashboard
+            .setup_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let token = match pending.as_ref() {
+            Some(t) => t.clone(),
+            None => {
+                let mut bytes = [0u8; 24];
+                getrandom::fill(&mut bytes)
+                    .map_err(|_| ServerError::Setup("the random generator failed".to_owned()))?;
+                let t = base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    bytes,
+                );
+                *pending = Some(t.clone());
+                t
+            }
+        };
+        let mut url = self
+            .state
+            .config
+            .public_url
+            .join("setup")
+            .map_err(|e| ServerError::Setup(e.to_string()))?;
+        url.query_pairs_mut().append_pair("token", &token);
+        Ok(Some(url))
+    }
+
     /// The engine.
     #[must_use]
     pub fn engine(&self) -> &Engine {
@@ -87,6 +132,7 @@ impl App {
             .merge(health::router())
             .merge(openapi::router())
             .route_layer(middleware::from_fn(crate::query::conform))
+            .merge(crate::dashboard::router(self.state.clone()))
             .fallback(|| async { ApiError::not_found("Not Found") })
             .method_not_allowed_fallback(|| async {
                 ApiError::new(

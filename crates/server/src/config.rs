@@ -34,6 +34,8 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` names the client's address (for throttling
     /// and logs). From any other peer the header is ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long dashboard sessions last (idle and in all).
+    pub sessions: flowvault_store::SessionPolicy,
 }
 
 /// PEM files for TLS.
@@ -70,6 +72,7 @@ impl Config {
             },
             execution_retention: Some(Duration::from_secs(30 * 86_400)),
             trusted_proxies: Vec::new(),
+            sessions: flowvault_store::SessionPolicy::default(),
         }
     }
 

@@ -9,6 +9,7 @@
 mod app;
 mod auth;
 mod config;
+mod dashboard;
 mod error;
 mod extract;
 #[cfg(feature = "fuzzing")]

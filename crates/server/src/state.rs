@@ -22,6 +22,7 @@ pub struct Inner {
     /// The engine: tokens, refreshes, "Connect", verification.
     pub engine: Engine,
     pub(crate) auth: Auth,
+    pub(crate) dashboard: crate::dashboard::DashboardState,
     /// The configuration.
     pub config: Config,
     /// Set when shutdown begins, so `/readyz` turns away new traffic.
@@ -31,7 +32,15 @@ pub struct Inner {
 impl AppState {
     pub(crate) fn new(engine: Engine, auth: Auth, config: Config) -> Self {
         let vault = engine.vault().clone();
-        Self(Arc::new(Inner { vault, engine, auth, config, shutting_down: AtomicBool::new(false) }))
+        let dashboard = crate::dashboard::DashboardState::new(config.sessions);
+        Self(Arc::new(Inner {
+            vault,
+            engine,
+            auth,
+            dashboard,
+            config,
+            shutting_down: AtomicBool::new(false),
+        }))
     }
 }
 

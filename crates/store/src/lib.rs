@@ -19,8 +19,11 @@ mod sqlite;
 mod sqlite_delivery;
 mod sqlite_flows;
 mod sqlite_otp;
+mod sqlite_users;
 mod store;
 mod upgrade;
+mod user_records;
+mod users;
 mod vault;
 
 pub use clients::{ManagementClient, SigningKey};
@@ -34,4 +37,6 @@ pub use records::{
 };
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreError};
+pub use user_records::{SessionRow, UserRow, UserStore};
+pub use users::{DashboardUser, SessionPolicy, SessionSecret, SignedIn};
 pub use vault::{MasterKeySource, Opened, Vault, VaultError};

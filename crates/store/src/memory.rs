@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use flowvault_core::{
-    ClientId, ConnectionId, ExecutionId, FlowId, TenantId, TenantName, Timestamp, TokenProblem,
+    ClientId, ConnectionId, Email, ExecutionId, FlowId, TenantId, TenantName, Timestamp,
+    TokenProblem, UserId,
 };
 use flowvault_crypto::SealedKey;
 
@@ -17,6 +18,7 @@ use crate::records::{
     OtpRow, Page, RowUpgrade, SigningKeyRow, Tenant, TokenReset, TokenWrite, otp_step,
 };
 use crate::store::{Store, StoreError};
+use crate::user_records::{SessionRow, UserRow, UserStore};
 
 /// An in-memory store.
 #[derive(Debug, Default)]
@@ -45,6 +47,10 @@ struct State {
     flows: Vec<(TenantId, FlowRow, Vec<ConnectionId>)>,
     /// Executions in insertion order.
     executions: Vec<(TenantId, ExecutionRow)>,
+    /// Dashboard users in insertion order.
+    users: Vec<UserRow>,
+    /// Dashboard sessions by id hash.
+    sessions: HashMap<Vec<u8>, SessionRow>,
 }
 
 impl State {
@@ -745,6 +751,75 @@ impl Store for MemoryStore {
         let n = s.executions.len();
         s.executions.retain(|(_, e)| e.created_at >= before);
         Ok((n - s.executions.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn insert_user(&self, row: &UserRow) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if s.users.iter().any(|u| u.tenant_id == row.tenant_id && u.email == row.email) {
+            return Err(StoreError::AlreadyExists);
+        }
+        s.users.push(row.clone());
+        Ok(())
+    }
+
+    async fn user_by_email(
+        &self,
+        tenant: &TenantId,
+        email: &Email,
+    ) -> Result<Option<UserRow>, StoreError> {
+        Ok(self.state().users.iter().find(|u| &u.tenant_id == tenant && &u.email == email).cloned())
+    }
+
+    async fn user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<UserRow>, StoreError> {
+        Ok(self.state().users.iter().find(|u| &u.tenant_id == tenant && &u.id == id).cloned())
+    }
+
+    async fn list_users(&self, tenant: &TenantId) -> Result<Vec<UserRow>, StoreError> {
+        let mut users: Vec<UserRow> =
+            self.state().users.iter().filter(|u| &u.tenant_id == tenant).cloned().collect();
+        users.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
+        Ok(users)
+    }
+
+    async fn any_user(&self) -> Result<bool, StoreError> {
+        Ok(!self.state().users.is_empty())
+    }
+
+    async fn delete_user(&self, tenant: &TenantId, id: &UserId) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let before = s.users.len();
+        s.users.retain(|u| !(&u.tenant_id == tenant && &u.id == id));
+        if s.users.len() == before {
+            return Err(StoreError::NotFound);
+        }
+        s.sessions.retain(|_, row| &row.user_id != id);
+        Ok(())
+    }
+
+    async fn insert_session(&self, row: &SessionRow) -> Result<(), StoreError> {
+        let mut s = self.state();
+        s.sessions.retain(|_, r| r.expires_at > row.created_at);
+        s.sessions.insert(row.id_hash.clone(), row.clone());
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &[u8]) -> Result<Option<SessionRow>, StoreError> {
+        Ok(self.state().sessions.get(id_hash).cloned())
+    }
+
+    async fn touch_session(&self, id_hash: &[u8], at: Timestamp) -> Result<(), StoreError> {
+        if let Some(row) = self.state().sessions.get_mut(id_hash) {
+            row.last_seen_at = at;
+        }
+        Ok(())
+    }
+
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<(), StoreError> {
+        self.state().sessions.remove(id_hash);
+        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@ use crate::records::{
     ClientRow, ConnectionChange, ConnectionRow, DeliveryRow, ListQuery, OAuthStateRow, OtpCheck,
     OtpRow, Page, RowUpgrade, SigningKeyRow, Tenant, TokenWrite,
 };
+use crate::user_records::UserStore;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -53,14 +54,15 @@ impl StoreError {
     }
 }
 
-/// Everything flowvault persists.
+/// Everything flowvault persists. Split by subject as subjects are added: [`UserStore`] holds
+/// dashboard users and sessions.
 ///
 /// Every method that touches tenant data takes the tenant, and implementations scope every query
 /// by it. Updates are compare-and-set on the row's `version`, so several flowvault processes can
 /// share one database without losing writes; nothing here relies on a single process or on
 /// database-specific semantics beyond transactions.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: UserStore + Send + Sync + std::fmt::Debug {
     /// A vault-wide setting.
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
 

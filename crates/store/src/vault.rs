@@ -104,6 +104,9 @@ pub enum VaultError {
     /// does not exist).
     #[error(transparent)]
     Invalid(flowvault_core::ValidationErrors),
+    /// The tenant already has a dashboard user with this e-mail address.
+    #[error("the tenant already has a dashboard user {0}")]
+    UserExists(flowvault_core::Email),
     /// A cryptographic operation failed.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -384,6 +387,18 @@ impl Vault {
         } else {
             Err(VaultError::InUse { connection: id.clone(), flows })
         }
+    }
+
+    /// The flows whose actions use connection `id`: `(id, name)`.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn flows_using(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Vec<(flowvault_core::FlowId, String)>, VaultError> {
+        Ok(self.store.flows_using(tenant, id).await?)
     }
 
     pub async fn delete_connection(

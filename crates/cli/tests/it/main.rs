@@ -3,6 +3,7 @@
 mod apps;
 mod canary;
 mod connections;
+mod dashboard;
 mod delivery;
 mod deploy_cli;
 mod flows;

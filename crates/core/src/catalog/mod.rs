@@ -158,6 +158,24 @@ named_enum!(
 );
 
 impl SetupType {
+    /// What the type is called in forms: `API key`, `Connect with OAuth`, ….
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            SetupType::ApiKey => "API key",
+            SetupType::Token => "Token",
+            SetupType::Bearer => "Bearer token",
+            SetupType::BasicAuth => "Username and password",
+            SetupType::Webhook => "Webhook URL",
+            SetupType::KeyPair => "Key pair",
+            SetupType::Jwt => "JWT signing key",
+            SetupType::OauthApp => "Application client credentials",
+            SetupType::OauthClientCredentials => "OAuth client credentials",
+            SetupType::OauthCode => "Connect with OAuth",
+            SetupType::OauthJwt => "Service account (signed JWT)",
+        }
+    }
+
     /// Whether credentials of this type are only usable once a user has completed an OAuth
     /// authorization (the tokens do not come from the setup fields alone).
     #[must_use]
