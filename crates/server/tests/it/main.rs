@@ -3,6 +3,7 @@
 mod auth;
 mod bad_inputs;
 mod connections;
+mod dashboard;
 mod delivery;
 mod document;
 mod flows;

@@ -3,4 +3,5 @@
 mod conformance;
 mod integrity;
 mod support;
+mod users;
 mod vault;
