@@ -17,7 +17,7 @@ use flowvault_core::{
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
-use crate::routes::{connections, delivery, flows, oauth};
+use crate::routes::{apps, connections, delivery, flows, oauth};
 use crate::state::AppState;
 
 pub(crate) const PATH: &str = "/api/v2/openapi.json";
@@ -31,12 +31,13 @@ pub(crate) const PATH: &str = "/api/v2/openapi.json";
     paths(
         connections::list, connections::create, connections::read, connections::update, connections::remove,
         connections::refresh, connections::test,
+        apps::list,
         delivery::read, delivery::replace, delivery::clear,
         flows::list, flows::create, flows::read, flows::update, flows::remove,
         flows::run, flows::list_executions, flows::read_execution, flows::remove_execution,
         oauth::token, oauth::jwks,
     ),
-    components(schemas(Connection, connections::ConnectionPage, AppId, oauth::TokenResponse, flows::FlowsHydrate, flows::FlowHydrate, flows::ExecutionHydrate)),
+    components(schemas(Connection, connections::ConnectionPage, apps::CatalogApp, apps::CatalogSetup, apps::CatalogField, AppId, SetupType, oauth::TokenResponse, flows::FlowsHydrate, flows::FlowHydrate, flows::ExecutionHydrate)),
     tags((name = "flows", description = "Flows and the vault connections they use"), (name = "oauth", description = "Tokens for the Management API")),
 )]
 struct ApiDoc;
