@@ -22,7 +22,7 @@ use tracing::Instrument as _;
 use crate::auth::{Auth, KeyError, TokenKeys};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::routes::{connect, connections, delivery, flows, health, oauth, openapi};
+use crate::routes::{apps, connect, connections, delivery, flows, health, oauth, openapi};
 use crate::state::AppState;
 use crate::tls;
 
@@ -125,6 +125,7 @@ impl App {
         let timeout = self.state.config.request_timeout;
         Router::new()
             .merge(connections::router())
+            .merge(apps::router())
             .merge(delivery::router())
             .merge(connect::router())
             .merge(flows::router())

@@ -289,7 +289,14 @@ mod tests {
         let table = table(&doc);
         let list = &table[&(Method::GET, "/api/v2/flows/vault/connections".to_owned())];
         let names: Vec<_> = list.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["page", "per_page", "include_totals"]);
+        assert_eq!(names, ["page", "per_page", "include_totals", "app_id"]);
+        // The catalog's ids, through the document's `$ref`.
+        let app_ids = list.iter().find(|r| r.name == "app_id").map(|r| r.kind.clone());
+        assert!(
+            matches!(&app_ids, Some(Kind::Text { values: Some(v), .. })
+                if v.len() == flowvault_core::AppId::ALL.len() && v.contains(&"TWILIO".to_owned())),
+            "{app_ids:?}"
+        );
         let hydrate = table[&(Method::GET, "/api/v2/flows/{id}".to_owned())]
             .iter()
             .find(|r| r.name == "hydrate")

@@ -74,6 +74,34 @@ fn a_twilio_connection_is_ready_and_an_empty_one_becomes_ready() {
 }
 
 #[test]
+fn list_shows_one_app_when_asked() {
+    let cli = Cli::new();
+    for (app, name) in [("TWILIO", "SMS"), ("ZAPIER", "Hook"), ("TWILIO", "Voice")] {
+        let created =
+            cli.json(&["connections", "create", "--app", app, "--name", name, "--empty", "--json"]);
+        assert_eq!(created["app_id"], app);
+    }
+    let names = |app: &str| -> Vec<String> {
+        let list = cli.json(&["connections", "list", "--app", app, "--json"]);
+        let list = list.as_array().cloned().unwrap_or_default();
+        assert!(list.iter().all(|c| c["app_id"] == app.to_ascii_uppercase()), "{list:?}");
+        list.iter().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()
+    };
+    // The CLI takes an app id in any case, as `connections create --app` does.
+    assert_eq!(names("twilio"), ["SMS", "Voice"]);
+    assert_eq!(names("ZAPIER"), ["Hook"]);
+    assert!(names("SLACK").is_empty());
+    let table = cli.run(&["connections", "list", "--app", "ZAPIER"]);
+    assert!(
+        table.ok && table.stdout.contains("Hook") && !table.stdout.contains("SMS"),
+        "{}",
+        table.stdout
+    );
+    let unknown = cli.run(&["connections", "list", "--app", "FAX"]);
+    assert!(!unknown.ok && unknown.stderr.contains("unknown app `FAX`"), "{}", unknown.stderr);
+}
+
+#[test]
 fn the_database_never_holds_the_secret_in_clear() {
     let cli = Cli::new();
     let setup = cli.write("twilio.json", &twilio_setup(CANARY));

@@ -68,6 +68,20 @@ macro_rules! named_enum {
                 s.parse().map_err(serde::de::Error::custom)
             }
         }
+
+        /// A string of one of the wire names, in catalog order.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::Type::String)
+                    .enum_values(Some($name::ALL.iter().map(|v| v.as_str())))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -233,6 +247,35 @@ pub enum FieldKind {
     Port,
 }
 
+impl FieldKind {
+    /// Every name [`FieldKind::name`] gives, for schemas that list them.
+    pub const NAMES: &'static [&'static str] =
+        &["text", "https-url", "hostname", "email", "port", "enum"];
+
+    /// The kind's name for clients that build forms from the catalog: `text`, `https-url`,
+    /// `hostname`, `email`, `port`, or `enum` (the values are in [`FieldKind::OneOf`]).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            FieldKind::Text => "text",
+            FieldKind::HttpsUrl => "https-url",
+            FieldKind::Hostname => "hostname",
+            FieldKind::Email => "email",
+            FieldKind::Port => "port",
+            FieldKind::OneOf(_) => "enum",
+        }
+    }
+
+    /// The values a [`FieldKind::OneOf`] field takes; `None` for the other kinds.
+    #[must_use]
+    pub const fn values(self) -> Option<&'static [&'static str]> {
+        match self {
+            FieldKind::OneOf(values) => Some(values),
+            _ => None,
+        }
+    }
+}
+
 /// A shape flowvault recognises but Auth0 does not enforce: a value that lacks it is accepted by
 /// the API, and the CLI warns (see [`setup_warnings`](crate::setup_warnings)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -253,6 +296,22 @@ impl Hint {
     #[must_use]
     pub const fn multiline(self) -> bool {
         matches!(self, Hint::PemPrivateKey | Hint::PemPublicKey)
+    }
+
+    /// The shape, as a sentence for a form (see [`FieldSpec::help`]).
+    const fn help(self) -> &'static str {
+        match self {
+            Hint::PemPrivateKey => {
+                "A PEM private key: the whole PRIVATE KEY block, its BEGIN and END lines \
+                 included, line breaks kept."
+            }
+            Hint::PemPublicKey => {
+                "A PEM public key or certificate: the whole block, its BEGIN and END lines \
+                 included, line breaks kept."
+            }
+            Hint::TwilioAccountSid => "Starts with AC, then 32 hexadecimal digits.",
+            Hint::MailchimpApiKey => "The key, a dash and the data center, such as …-us6.",
+        }
     }
 }
 
@@ -282,6 +341,28 @@ impl FieldSpec {
     #[must_use]
     pub fn multiline(&self) -> bool {
         self.hint.is_some_and(Hint::multiline)
+    }
+
+    /// A one-sentence hint for a form or a prompt: the shape the value should have, from the
+    /// field's hint, else its kind. `None` for plain text and for a choice among values (the
+    /// choices say it all).
+    ///
+    /// It says what every field of that kind takes, so it leaves out what a setup's own rules
+    /// add: SMTP's `host`, a host name, takes no `:port` (the port has its own field).
+    #[must_use]
+    pub const fn help(&self) -> Option<&'static str> {
+        if let Some(hint) = self.hint {
+            return Some(hint.help());
+        }
+        match self.kind {
+            FieldKind::HttpsUrl => Some("An absolute https:// URL."),
+            FieldKind::Hostname => {
+                Some("A host name only, such as example.com: no scheme, no path.")
+            }
+            FieldKind::Email => Some("An e-mail address."),
+            FieldKind::Port => Some("A port number, 1 to 65535."),
+            FieldKind::Text | FieldKind::OneOf(_) => None,
+        }
     }
 }
 
@@ -407,6 +488,94 @@ mod tests {
                         f.name
                     );
                 }
+            }
+        }
+    }
+
+    fn field(app: AppId, t: SetupType, name: &str) -> &'static FieldSpec {
+        app.spec()
+            .setup(t)
+            .and_then(|s| s.field(name))
+            .unwrap_or_else(|| panic!("{app} {t} has no field {name}"))
+    }
+
+    #[test]
+    fn help_follows_the_hint_then_the_kind() {
+        let help = |app, t, name| field(app, t, name).help();
+        assert_eq!(
+            help(AppId::Twilio, SetupType::ApiKey, "account_id"),
+            Some("Starts with AC, then 32 hexadecimal digits.")
+        );
+        assert_eq!(
+            help(AppId::Mailchimp, SetupType::ApiKey, "secret_key"),
+            Some("The key, a dash and the data center, such as …-us6.")
+        );
+        let pem = help(AppId::Bigquery, SetupType::OauthJwt, "private_key").unwrap_or_default();
+        assert!(pem.starts_with("A PEM private key") && pem.contains("line breaks kept"), "{pem}");
+        let public = help(AppId::Jwt, SetupType::Jwt, "public_key").unwrap_or_default();
+        assert!(public.starts_with("A PEM public key or certificate"), "{public}");
+        assert_eq!(
+            help(AppId::Activecampaign, SetupType::ApiKey, "base_url"),
+            Some("An absolute https:// URL.")
+        );
+        assert_eq!(
+            help(AppId::Auth0, SetupType::OauthApp, "domain"),
+            Some("A host name only, such as example.com: no scheme, no path.")
+        );
+        assert_eq!(
+            help(AppId::Bigquery, SetupType::OauthJwt, "client_email"),
+            Some("An e-mail address.")
+        );
+        assert_eq!(
+            help(AppId::Smtp, SetupType::BasicAuth, "port"),
+            Some("A port number, 1 to 65535.")
+        );
+        // Plain text and a choice among values have no hint to give.
+        assert_eq!(help(AppId::Twilio, SetupType::ApiKey, "api_key"), None);
+        assert_eq!(help(AppId::Smtp, SetupType::BasicAuth, "tls"), None);
+    }
+
+    #[test]
+    fn help_is_a_sentence_for_every_field_with_a_shape() {
+        for app in &CATALOG {
+            for setup in app.setups {
+                for f in setup.fields {
+                    let shaped = f.hint.is_some()
+                        || !matches!(f.kind, FieldKind::Text | FieldKind::OneOf(_));
+                    match f.help() {
+                        Some(h) => {
+                            assert!(shaped, "{} {} {}", app.id, setup.setup_type, f.name);
+                            assert!(
+                                h.ends_with('.') && h.starts_with(|c: char| c.is_uppercase()),
+                                "{h}"
+                            );
+                            // A help text is shown next to a value: it never quotes one.
+                            assert!(!h.contains("-----"), "{h}");
+                        }
+                        None => assert!(!shaped, "{} {} {}", app.id, setup.setup_type, f.name),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_has_a_listed_name() {
+        let kinds = [
+            FieldKind::Text,
+            FieldKind::HttpsUrl,
+            FieldKind::Hostname,
+            FieldKind::Email,
+            FieldKind::Port,
+            FieldKind::OneOf(&["A"]),
+        ];
+        let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+        assert_eq!(names, FieldKind::NAMES);
+        assert_eq!(FieldKind::OneOf(&["A", "B"]).values(), Some(&["A", "B"][..]));
+        assert_eq!(FieldKind::Port.values(), None);
+        for app in &CATALOG {
+            for f in app.setups.iter().flat_map(|s| s.fields) {
+                assert!(FieldKind::NAMES.contains(&f.kind.name()), "{}", f.name);
             }
         }
     }

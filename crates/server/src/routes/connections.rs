@@ -6,7 +6,7 @@ use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use flowvault_core::{Connection, validate_create_with, validate_patch_with};
+use flowvault_core::{AppId, Connection, validate_create_with, validate_patch_with};
 use flowvault_engine::RefreshError;
 use flowvault_store::{ListQuery, VaultError};
 use serde::Serialize;
@@ -18,6 +18,7 @@ use crate::error::{ApiError, Resource};
 use crate::extract::{
     ConnectionIdPath, IfMatch, IfNoneMatch, JsonOrFormBody, ListParams, Precondition, etag,
 };
+use crate::query::Query;
 use crate::state::AppState;
 
 pub(crate) const PATH: &str = "/api/v2/flows/vault/connections";
@@ -46,10 +47,11 @@ pub(crate) struct ConnectionPage {
         ("page" = Option<u64>, Query, description = "Page index of the results to return. First page is 0.", minimum = 0, maximum = 1000),
         ("per_page" = Option<u64>, Query, description = "Number of results per page. Defaults to 50.", minimum = 1, maximum = 100),
         ("include_totals" = Option<bool>, Query, description = "Return results inside an object that contains the total result count (true) or as a direct array of results (false, default)."),
+        ("app_id" = Option<AppId>, Query, description = "flowvault extension: only connections of this app, as the catalog spells its id (`TWILIO`); `total` counts only these."),
     ),
     responses(
         (status = 200, description = "Vault connections successfully retrieved: an array, or `{start, limit, total, connections}` with `include_totals=true`.", body = ref("#/components/schemas/ConnectionList")),
-        (status = 400, description = "Invalid request query string."),
+        (status = 400, description = "Invalid request query string; an `app_id` that is not in the catalog is named with the valid ones."),
         (status = 401, description = "Invalid token."),
         (status = 403, description = "Insufficient scope; expected any of: read:flows_vault_connections."),
     ),
@@ -57,11 +59,18 @@ pub(crate) struct ConnectionPage {
 )]
 pub(crate) async fn list(
     caller: Scoped<ReadConnections>,
-    params: ListParams,
+    checked: Query,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
-    let query =
-        ListQuery { app: None, offset: params.page * params.per_page, limit: params.per_page };
+    let params = ListParams::of(&checked);
+    // The document lists every `AppId` as the parameter's values, so `conform` has refused any
+    // other with a message naming them; one that got here and does not parse is a bug.
+    let app = checked
+        .get("app_id")
+        .map(str::parse::<AppId>)
+        .transpose()
+        .map_err(|e| ApiError::internal(&format!("app_id passed the query check: {e}")))?;
+    let query = ListQuery { app, offset: params.page * params.per_page, limit: params.per_page };
     let page = state.vault.list_connections(caller.tenant(), &query).await?;
     Ok(if params.include_totals {
         Json(ConnectionPage {

@@ -1,5 +1,6 @@
 //! The HTTP routes.
 
+pub(crate) mod apps;
 pub(crate) mod connect;
 pub(crate) mod connections;
 pub(crate) mod delivery;

@@ -11,13 +11,13 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use flowvault_core::{
-    AccountName, ActionSpec, CATALOG, Connection, ConnectionName, Environment, FieldKind,
+    AccountName, ActionSpec, AppId, CATALOG, Connection, ConnectionName, Environment, FieldKind,
     HOP_BY_HOP, MAX_ACTION_ID, MAX_ALIAS, ROUTING_HEADERS, ROUTING_PREFIXES, SetupType,
 };
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
-use crate::routes::{connections, delivery, flows, oauth};
+use crate::routes::{apps, connections, delivery, flows, oauth};
 use crate::state::AppState;
 
 pub(crate) const PATH: &str = "/api/v2/openapi.json";
@@ -31,12 +31,13 @@ pub(crate) const PATH: &str = "/api/v2/openapi.json";
     paths(
         connections::list, connections::create, connections::read, connections::update, connections::remove,
         connections::refresh, connections::test,
+        apps::list,
         delivery::read, delivery::replace, delivery::clear,
         flows::list, flows::create, flows::read, flows::update, flows::remove,
         flows::run, flows::list_executions, flows::read_execution, flows::remove_execution,
         oauth::token, oauth::jwks,
     ),
-    components(schemas(Connection, connections::ConnectionPage, oauth::TokenResponse, flows::FlowsHydrate, flows::FlowHydrate, flows::ExecutionHydrate)),
+    components(schemas(Connection, connections::ConnectionPage, apps::CatalogApp, apps::CatalogSetup, apps::CatalogField, AppId, SetupType, oauth::TokenResponse, flows::FlowsHydrate, flows::FlowHydrate, flows::ExecutionHydrate)),
     tags((name = "flows", description = "Flows and the vault connections they use"), (name = "oauth", description = "Tokens for the Management API")),
 )]
 struct ApiDoc;
@@ -278,10 +279,15 @@ fn mark_extensions(doc: &mut Value) {
                 op.insert("x-flowvault-extension".into(), Value::Bool(true));
             }
             for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
-                if p.get("name")
+                let header = p
+                    .get("name")
                     .and_then(Value::as_str)
-                    .is_some_and(|n| EXTENSION_HEADERS.contains(&n))
-                {
+                    .is_some_and(|n| EXTENSION_HEADERS.contains(&n));
+                let described = p
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| d.starts_with("flowvault extension"));
+                if header || described {
                     p["x-flowvault-extension"] = Value::Bool(true);
                 }
             }

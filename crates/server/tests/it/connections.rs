@@ -1,9 +1,12 @@
-//! The vault connections API: Auth0's shapes, pagination, ETags, and secrets that never come back.
+//! The vault connections API: Auth0's shapes, pagination, the `app_id` filter (an extension),
+//! ETags, and secrets that never come back.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{CANARY, CONNECTIONS, Server, assert_error, twilio_setup};
+use flowvault_core::AppId;
+
+use crate::support::{CANARY, CONNECTIONS, Client, Server, assert_error, twilio_setup};
 
 #[tokio::test]
 async fn create_read_update_delete() {
@@ -271,5 +274,98 @@ async fn health_jwks_and_openapi() {
     let doc = s.send(s.request(Method::GET, "/api/v2/openapi.json", None)).await.json();
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with('3')));
     assert!(doc["paths"]["/api/v2/flows/vault/connections/{id}"]["patch"].is_object());
+    s.stop().await;
+}
+
+fn array(v: &Value) -> Vec<Value> {
+    v.as_array().cloned().unwrap_or_default()
+}
+
+fn message(a: &crate::support::Answer) -> String {
+    a.json()["message"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn create(s: &Server, c: &Client, app: &str, name: &str) {
+    let body = json!({"name": name, "app_id": app});
+    let a = s.call(Method::POST, CONNECTIONS, &c.token, Some(body)).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+}
+
+async fn list(s: &Server, c: &Client, query: &str) -> crate::support::Answer {
+    s.call(Method::GET, &format!("{CONNECTIONS}?{query}"), &c.token, None).await
+}
+
+fn names(v: &Value) -> Vec<String> {
+    array(v).iter().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()
+}
+
+#[tokio::test]
+async fn connections_filter_by_app_and_count_only_those() {
+    let s = Server::start().await;
+    let admin = s.admin().await;
+    for (app, name) in
+        [("TWILIO", "t1"), ("SENDGRID", "s1"), ("TWILIO", "t2"), ("ZAPIER", "z1"), ("TWILIO", "t3")]
+    {
+        create(&s, &admin, app, name).await;
+    }
+    // Another tenant's connection of the same app is neither listed nor counted.
+    let other = s.client("other", "create:flows_vault_connections").await;
+    create(&s, &other, "TWILIO", "theirs").await;
+
+    let a = list(&s, &admin, "app_id=TWILIO").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(names(&a.json()), ["t1", "t2", "t3"]);
+    assert!(array(&a.json()).iter().all(|c| c["app_id"] == "TWILIO"));
+
+    let a = list(&s, &admin, "app_id=TWILIO&include_totals=true&per_page=2&page=1").await;
+    let page = a.json();
+    assert_eq!((&page["total"], &page["start"], &page["limit"]), (&json!(3), &json!(2), &json!(2)));
+    assert_eq!(names(&page["connections"]), ["t3"]);
+    let a = list(&s, &admin, "app_id=SENDGRID&include_totals=true").await;
+    assert_eq!(
+        (a.json()["total"].clone(), names(&a.json()["connections"])),
+        (json!(1), vec!["s1".to_owned()])
+    );
+    let a = list(&s, &admin, "app_id=SLACK&include_totals=true").await;
+    assert_eq!(a.json(), json!({"start": 0, "limit": 50, "total": 0, "connections": []}));
+    // Without the filter, everything of the tenant.
+    assert_eq!(list(&s, &admin, "include_totals=true").await.json()["total"], 5);
+
+    // An app id that is not in the catalog is refused, naming the parameter and the valid ids.
+    let a = list(&s, &admin, "app_id=FAX").await;
+    assert_error(&a, 400, "invalid_query_string");
+    let text = message(&a);
+    assert!(text.contains("parameter app_id must be one of"), "{text}");
+    for id in AppId::ALL {
+        assert!(text.contains(id.as_str()), "{id} missing from: {text}");
+    }
+    // App ids are upper case, as everywhere in the API: a create with `twilio` is refused too.
+    let a = list(&s, &admin, "app_id=twilio").await;
+    assert_error(&a, 400, "invalid_query_string");
+    assert!(message(&a).contains("parameter app_id"), "{}", a.text);
+    let lower = json!({"name": "n", "app_id": "twilio"});
+    let a = s.call(Method::POST, CONNECTIONS, &admin.token, Some(lower)).await;
+    assert_error(&a, 400, "invalid_body");
+    assert!(message(&a).contains("app_id is not a known app"), "{}", a.text);
+    let a = list(&s, &admin, "app_id=TWILIO&app_id=SLACK").await;
+    assert_error(&a, 400, "invalid_query_string");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_app_id_filter_is_a_documented_extension() {
+    let s = Server::start().await;
+    let doc = s.send(s.request(Method::GET, "/api/v2/openapi.json", None)).await.json();
+    let params = array(&doc["paths"][CONNECTIONS]["get"]["parameters"]);
+    let app_id = params.iter().find(|p| p["name"] == "app_id").cloned().unwrap_or_default();
+    assert_eq!((&app_id["in"], &app_id["x-flowvault-extension"]), (&json!("query"), &json!(true)));
+    let page = params.iter().find(|p| p["name"] == "page").cloned().unwrap_or_default();
+    assert!(page.get("x-flowvault-extension").is_none(), "Auth0's own parameters stay unmarked");
+    let schema = match app_id["schema"]["$ref"].as_str() {
+        Some(r) => doc.pointer(r.trim_start_matches('#')).cloned().unwrap_or_default(),
+        None => app_id["schema"].clone(),
+    };
+    let expected: Vec<&str> = AppId::ALL.iter().map(|id| id.as_str()).collect();
+    assert_eq!(schema["enum"], json!(expected));
     s.stop().await;
 }

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use flowvault_core::{
-    DeliverySettings, SystemClock, TenantName, Timestamp, TokenProblem, validate_patch,
+    AppId, DeliverySettings, SystemClock, TenantName, Timestamp, TokenProblem, validate_patch,
 };
 use flowvault_crypto::MasterKey;
 use flowvault_store::{
-    MasterKeySource, MemoryStore, OAuthStateRow, OtpCheck, OtpRow, SqliteStore, Store, StoreError,
-    TokenWrite, Vault, VaultError,
+    ListQuery, MasterKeySource, MemoryStore, OAuthStateRow, OtpCheck, OtpRow, SqliteStore, Store,
+    StoreError, TokenWrite, Vault, VaultError,
 };
 use serde_json::json;
 
@@ -61,6 +61,7 @@ macro_rules! both {
 }
 
 both!(
+    connections_list_by_app_and_count_only_matches,
     leases_are_exclusive_until_they_expire,
     refresh_outcomes_are_guarded,
     setup_changes_reset_tokens,
@@ -84,6 +85,49 @@ async fn oauth_connection(c: &Case, name: &str) -> flowvault_core::ConnectionId 
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .id
+}
+
+async fn connections_list_by_app_and_count_only_matches(backend: &str) {
+    let c = case(backend).await;
+    let other = c
+        .vault
+        .ensure_tenant(&"other".parse().unwrap_or_else(|e| panic!("{e}")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .id;
+    for (tenant, app, name) in [
+        (&c.tenant, "TWILIO", "t1"),
+        (&c.tenant, "SENDGRID", "s1"),
+        (&c.tenant, "TWILIO", "t2"),
+        (&other, "TWILIO", "theirs"),
+        (&c.tenant, "TWILIO", "t3"),
+    ] {
+        let body = json!({"name": name, "app_id": app});
+        c.vault
+            .create_connection(tenant, new_connection(body))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let list = |app, offset, limit| {
+        let query = ListQuery { app, offset, limit };
+        let vault = &c.vault;
+        let tenant = &c.tenant;
+        async move {
+            let page =
+                vault.list_connections(tenant, &query).await.unwrap_or_else(|e| panic!("{e}"));
+            let names: Vec<String> = page.items.iter().map(|x| x.name.to_string()).collect();
+            (names, page.total)
+        }
+    };
+    assert_eq!(
+        list(Some(AppId::Twilio), 0, 10).await,
+        (vec!["t1".into(), "t2".into(), "t3".into()], 3)
+    );
+    // `total` counts the matching rows of all pages, not the page nor the tenant.
+    assert_eq!(list(Some(AppId::Twilio), 1, 1).await, (vec!["t2".into()], 3));
+    assert_eq!(list(Some(AppId::Sendgrid), 0, 10).await, (vec!["s1".into()], 1));
+    assert_eq!(list(Some(AppId::Slack), 0, 10).await, (vec![], 0));
+    assert_eq!(list(None, 3, 10).await, (vec!["t3".into()], 4));
 }
 
 async fn leases_are_exclusive_until_they_expire(backend: &str) {
