@@ -128,6 +128,30 @@ impl Connection {
     }
 }
 
+/// A connection as a list of many shows it: what it is and the state it is in (the dashboard's
+/// vault page). Read without the credentials' envelopes, so a list of thousands stays cheap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSummary {
+    /// `ac_…`.
+    pub id: ConnectionId,
+    /// The app.
+    pub app_id: AppId,
+    /// The display name.
+    pub name: ConnectionName,
+    /// What it can do right now.
+    pub status: ConnectionStatus,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Last token refresh.
+    pub refreshed_at: Option<Timestamp>,
+    /// When the current access token expires.
+    pub expires_at: Option<Timestamp>,
+    /// Why the last token refresh failed.
+    pub last_error: Option<String>,
+    /// Scopes the app asks for that the connection was not granted.
+    pub missing_scopes: Option<String>,
+}
+
 impl ConnectionStatus {
     /// The status as a word.
     #[must_use]

@@ -29,7 +29,7 @@ pub use catalog::{
     AppId, AppSpec, CATALOG, CrossFieldRule, FieldKind, FieldSpec, Grant, Hint, SetupSpec,
     SetupType, UnknownName,
 };
-pub use connection::{Connection, ConnectionStatus, TokenProblem};
+pub use connection::{Connection, ConnectionStatus, ConnectionSummary, TokenProblem};
 pub use delivery::{
     Channel, DeliverySettings, EmailDelivery, EmailSender, PhoneDelivery, UnknownChannel, is_e164,
 };

@@ -30,6 +30,7 @@ fn main() {
             method: hyper::Method::GET,
             path: path.clone(),
             token: server.token.clone(),
+            cookie: None,
             body: None,
             expect: 200,
             expect_text: None,

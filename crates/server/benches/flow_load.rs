@@ -50,6 +50,7 @@ fn main() {
             method: hyper::Method::POST,
             path: path.clone(),
             token: server.token.clone(),
+            cookie: None,
             body: Some(Bytes::from(json!({"fields": {"user": "ada@example.com"}}).to_string())),
             expect: 200,
             expect_text: Some("\"completed\""),

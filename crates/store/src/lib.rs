@@ -32,8 +32,8 @@ pub use memory::MemoryStore;
 pub use otp::{OTP_LIFETIME, OTP_MAX_ATTEMPTS};
 pub use records::{
     ClientRow, ConnectionChange, ConnectionRow, DeliveryRow, ListQuery, OAuthStateRow, OtpCheck,
-    OtpRow, Page, ResealedConnection, RowUpgrade, SealedSetup, SigningKeyRow, Tenant, TokenMeta,
-    TokenReset, TokenWrite,
+    OtpRow, Page, ResealedConnection, RowUpgrade, SealedSetup, SigningKeyRow, SummaryRow, Tenant,
+    TokenMeta, TokenReset, TokenWrite,
 };
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreError};

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use flowvault_core::{
-    ClientId, ConnectionId, Email, ExecutionId, FlowId, TenantId, TenantName, Timestamp,
+    AppId, ClientId, ConnectionId, Email, ExecutionId, FlowId, TenantId, TenantName, Timestamp,
     TokenProblem, UserId,
 };
 use flowvault_crypto::SealedKey;
@@ -15,7 +15,8 @@ use flowvault_crypto::SealedKey;
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{
     ClientRow, ConnectionChange, ConnectionRow, DeliveryRow, ListQuery, OAuthStateRow, OtpCheck,
-    OtpRow, Page, RowUpgrade, SigningKeyRow, Tenant, TokenReset, TokenWrite, otp_step,
+    OtpRow, Page, RowUpgrade, SigningKeyRow, SummaryRow, Tenant, TokenMeta, TokenReset, TokenWrite,
+    otp_step,
 };
 use crate::store::{Store, StoreError};
 use crate::user_records::{SessionRow, UserRow, UserStore};
@@ -195,6 +196,47 @@ impl Store for MemoryStore {
         // Stable: ties keep insertion order.
         matching.sort_by_key(|r| r.created_at);
         Ok(page_of(matching, query))
+    }
+
+    async fn connection_summaries(
+        &self,
+        tenant: &TenantId,
+        app: Option<AppId>,
+        search: Option<&str>,
+    ) -> Result<Vec<SummaryRow>, StoreError> {
+        let needle = search.map(str::to_ascii_lowercase);
+        let s = self.state();
+        let mut rows: Vec<SummaryRow> = s
+            .connections
+            .iter()
+            .filter(|(t, r)| t == tenant && app.is_none_or(|a| r.app_id == a))
+            .filter(|(_, r)| {
+                needle.as_deref().is_none_or(|n| {
+                    r.name.as_str().to_ascii_lowercase().contains(n)
+                        || Some(r.id.as_str()) == search
+                })
+            })
+            .map(|(_, r)| SummaryRow {
+                id: r.id.clone(),
+                app_id: r.app_id,
+                name: r.name.clone(),
+                setup_type: r.setup.as_ref().map(|s| s.setup_type),
+                has_tokens: r.tokens_sealed.is_some(),
+                token: TokenMeta {
+                    problem: r.token.problem,
+                    expires_at: r.token.expires_at,
+                    lease_until: r.token.lease_until,
+                    last_error: r.token.last_error.clone(),
+                    missing_scopes: r.token.missing_scopes.clone(),
+                    ..TokenMeta::default()
+                },
+                updated_at: r.updated_at,
+                refreshed_at: r.refreshed_at,
+            })
+            .collect();
+        // Stable: ties keep insertion order, as SQLite's rowid does.
+        rows.sort_by_cached_key(|r| (r.app_id.as_str(), r.name.as_str().to_ascii_lowercase()));
+        Ok(rows)
     }
 
     async fn update_connection(

@@ -278,6 +278,28 @@ pub struct ConnectionChange {
     pub updated_at: Timestamp,
 }
 
+/// A connection as a list of many reads it: no envelopes (see [`crate::Vault::connection_summaries`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryRow {
+    /// `ac_…`.
+    pub id: ConnectionId,
+    /// The app.
+    pub app_id: AppId,
+    /// The display name.
+    pub name: ConnectionName,
+    /// The setup's type; `None` for an empty connection.
+    pub setup_type: Option<SetupType>,
+    /// Whether it holds tokens.
+    pub has_tokens: bool,
+    /// The token state the status depends on (problem, expiry, lease, last error, missing
+    /// scopes); the other fields are left at their defaults.
+    pub token: TokenMeta,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Last token refresh.
+    pub refreshed_at: Option<Timestamp>,
+}
+
 /// Which connections to list, and which page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use flowvault_core::{
-    AccountName, ClientId, ClientName, ConnectionId, ConnectionName, Environment, ExecutionId,
-    FlowId, TenantId, TenantName, Timestamp,
+    AccountName, AppId, ClientId, ClientName, ConnectionId, ConnectionName, Environment,
+    ExecutionId, FlowId, TenantId, TenantName, Timestamp,
 };
 
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
@@ -22,8 +22,8 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use crate::records::{
     ClientRow, ConnectionChange, ConnectionRow, DeliveryRow, ListQuery, OAuthStateRow, OtpCheck,
-    OtpRow, Page, RowUpgrade, SealedSetup, SigningKeyRow, Tenant, TokenMeta, TokenReset,
-    TokenWrite,
+    OtpRow, Page, RowUpgrade, SealedSetup, SigningKeyRow, SummaryRow, Tenant, TokenMeta,
+    TokenReset, TokenWrite,
 };
 use crate::store::{Store, StoreError};
 
@@ -407,6 +407,32 @@ impl Store for SqliteStore {
             items: rows.iter().map(connection_from_row).collect::<Result<_, _>>()?,
             total: to_u64(total)?,
         })
+    }
+
+    async fn connection_summaries(
+        &self,
+        tenant: &TenantId,
+        app: Option<AppId>,
+        search: Option<&str>,
+    ) -> Result<Vec<SummaryRow>, StoreError> {
+        let needle = search.map(str::to_ascii_lowercase);
+        // No envelopes and no parsing of what a list does not show: one light row each.
+        let rows = sqlx::query(
+            "SELECT id, app_id, name, setup_type, tokens_sealed IS NOT NULL AS has_tokens, \
+               token_status, expires_at, lease_until, last_error, missing_scopes, updated_at, \
+               refreshed_at \
+             FROM connections WHERE tenant_id = ?1 AND (?2 IS NULL OR app_id = ?2) \
+               AND (?3 IS NULL OR instr(lower(name), ?3) > 0 OR id = ?4) \
+             ORDER BY app_id, lower(name), rowid",
+        )
+        .bind(tenant.as_str())
+        .bind(app.map(AppId::as_str))
+        .bind(needle.as_deref())
+        .bind(search)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(summary_from_row).collect()
     }
 
     async fn update_connection(
@@ -1052,6 +1078,35 @@ pub(crate) fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreE
             lease_owner: r.try_get("lease_owner").map_err(db)?,
             lease_until: opt_time(r, "lease_until")?,
         },
+    })
+}
+
+fn summary_from_row(r: &SqliteRow) -> Result<SummaryRow, StoreError> {
+    Ok(SummaryRow {
+        id: parse(r, "id")?,
+        app_id: parse(r, "app_id")?,
+        name: ConnectionName::parse(&r.try_get::<String, _>("name").map_err(db)?)
+            .map_err(|_| corrupt("connections.name"))?,
+        setup_type: r
+            .try_get::<Option<String>, _>("setup_type")
+            .map_err(db)?
+            .map(|t| t.parse().map_err(|_| corrupt("connections.setup_type")))
+            .transpose()?,
+        has_tokens: r.try_get("has_tokens").map_err(db)?,
+        token: TokenMeta {
+            problem: r
+                .try_get::<Option<String>, _>("token_status")
+                .map_err(db)?
+                .map(|s| s.parse().map_err(|()| corrupt("connections.token_status")))
+                .transpose()?,
+            expires_at: opt_time(r, "expires_at")?,
+            lease_until: opt_time(r, "lease_until")?,
+            last_error: r.try_get("last_error").map_err(db)?,
+            missing_scopes: r.try_get("missing_scopes").map_err(db)?,
+            ..TokenMeta::default()
+        },
+        updated_at: parse(r, "updated_at")?,
+        refreshed_at: opt_time(r, "refreshed_at")?,
     })
 }
 

@@ -2,14 +2,14 @@
 
 use async_trait::async_trait;
 use flowvault_core::{
-    ClientId, ConnectionId, ExecutionId, FlowId, TenantId, TenantName, Timestamp,
+    AppId, ClientId, ConnectionId, ExecutionId, FlowId, TenantId, TenantName, Timestamp,
 };
 use flowvault_crypto::SealedKey;
 
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{
     ClientRow, ConnectionChange, ConnectionRow, DeliveryRow, ListQuery, OAuthStateRow, OtpCheck,
-    OtpRow, Page, RowUpgrade, SigningKeyRow, Tenant, TokenWrite,
+    OtpRow, Page, RowUpgrade, SigningKeyRow, SummaryRow, Tenant, TokenWrite,
 };
 use crate::user_records::UserStore;
 
@@ -113,6 +113,16 @@ pub trait Store: UserStore + Send + Sync + std::fmt::Debug {
         tenant: &TenantId,
         query: &ListQuery,
     ) -> Result<Page<ConnectionRow>, StoreError>;
+
+    /// Every connection of the tenant (of `app`, if given; whose name contains `search`, if
+    /// given, compared in ASCII lower case, or whose id is `search`), without envelopes, by app
+    /// id and then name.
+    async fn connection_summaries(
+        &self,
+        tenant: &TenantId,
+        app: Option<AppId>,
+        search: Option<&str>,
+    ) -> Result<Vec<SummaryRow>, StoreError>;
 
     /// Applies `change` if the row is still at `expected_version`, and returns the new row.
     ///

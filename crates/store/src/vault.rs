@@ -5,8 +5,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use flowvault_core::{
-    AppId, Clock, Connection, ConnectionId, ConnectionPatch, ConnectionStatus, Grant,
-    NewConnection, Setup, SetupDecodeError, SetupType, TenantId, TenantName, Timestamp,
+    AppId, Clock, Connection, ConnectionId, ConnectionPatch, ConnectionStatus, ConnectionSummary,
+    Grant, NewConnection, Setup, SetupDecodeError, SetupType, TenantId, TenantName, Timestamp,
     TokenProblem,
 };
 use flowvault_crypto::{
@@ -389,6 +389,36 @@ impl Vault {
         }
     }
 
+    /// Every connection of the tenant as a list shows it (of `app`, if given; whose name
+    /// contains `search` in ASCII lower case, or whose id is `search`), by app id and name.
+    /// Reads no envelope: cheap for thousands of connections.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn connection_summaries(
+        &self,
+        tenant: &TenantId,
+        app: Option<AppId>,
+        search: Option<&str>,
+    ) -> Result<Vec<ConnectionSummary>, VaultError> {
+        let rows = self.store.connection_summaries(tenant, app, search).await?;
+        let now = self.clock.now();
+        Ok(rows
+            .into_iter()
+            .map(|r| ConnectionSummary {
+                status: status(r.setup_type, r.has_tokens, &r.token, now),
+                id: r.id,
+                app_id: r.app_id,
+                name: r.name,
+                updated_at: r.updated_at,
+                refreshed_at: r.refreshed_at,
+                expires_at: r.token.expires_at,
+                last_error: r.token.last_error,
+                missing_scopes: r.token.missing_scopes,
+            })
+            .collect())
+    }
+
     /// The flows whose actions use connection `id`: `(id, name)`.
     ///
     /// # Errors
@@ -614,16 +644,7 @@ fn view(row: &ConnectionRow, now: Timestamp) -> Connection {
     let setup_type = row.setup.as_ref().map(|s| s.setup_type);
     let t = &row.token;
     let ready = Connection::is_ready(setup_type, row.tokens_sealed.is_some());
-    let token_valid = row.tokens_sealed.is_some() && t.expires_at.is_none_or(|e| e > now);
-    let status = match (setup_type, t.problem) {
-        (None, _) => ConnectionStatus::Empty,
-        (_, Some(TokenProblem::NeedsReauth)) => ConnectionStatus::NeedsReauth,
-        (_, Some(TokenProblem::NeedsUpdate)) => ConnectionStatus::NeedsUpdate,
-        _ if t.lease_until.is_some_and(|until| until > now) => ConnectionStatus::Refreshing,
-        _ if !ready => ConnectionStatus::Empty,
-        (_, Some(TokenProblem::Error)) if !token_valid => ConnectionStatus::Error,
-        _ => ConnectionStatus::Ready,
-    };
+    let status = status(setup_type, row.tokens_sealed.is_some(), t, now);
     Connection {
         id: row.id.clone(),
         app_id: row.app_id,
@@ -642,6 +663,27 @@ fn view(row: &ConnectionRow, now: Timestamp) -> Connection {
         missing_scopes: t.missing_scopes.clone(),
         setup_type,
         version: row.version,
+    }
+}
+
+/// What a connection can do at `now`, from its setup type, whether it holds tokens, and their
+/// state: the one rule, for a connection read whole and for a list of summaries.
+fn status(
+    setup_type: Option<SetupType>,
+    has_tokens: bool,
+    t: &TokenMeta,
+    now: Timestamp,
+) -> ConnectionStatus {
+    let ready = Connection::is_ready(setup_type, has_tokens);
+    let token_valid = has_tokens && t.expires_at.is_none_or(|e| e > now);
+    match (setup_type, t.problem) {
+        (None, _) => ConnectionStatus::Empty,
+        (_, Some(TokenProblem::NeedsReauth)) => ConnectionStatus::NeedsReauth,
+        (_, Some(TokenProblem::NeedsUpdate)) => ConnectionStatus::NeedsUpdate,
+        _ if t.lease_until.is_some_and(|until| until > now) => ConnectionStatus::Refreshing,
+        _ if !ready => ConnectionStatus::Empty,
+        (_, Some(TokenProblem::Error)) if !token_valid => ConnectionStatus::Error,
+        _ => ConnectionStatus::Ready,
     }
 }
 

@@ -93,6 +93,8 @@ pub(crate) struct Load {
     pub(crate) method: hyper::Method,
     pub(crate) path: String,
     pub(crate) token: String,
+    /// A `Cookie` header (dashboard pages), sent besides the token.
+    pub(crate) cookie: Option<String>,
     pub(crate) body: Option<Bytes>,
     /// Every answer must have this status.
     pub(crate) expect: u16,
@@ -157,6 +159,9 @@ async fn drive(
                         .header("authorization", auth.as_str());
                     if load.body.is_some() {
                         req = req.header("content-type", "application/json");
+                    }
+                    if let Some(cookie) = &load.cookie {
+                        req = req.header("cookie", cookie.as_str());
                     }
                     let req = req
                         .body(Full::new(load.body.clone().unwrap_or_default()))

@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
 use flowvault_core::{
-    ActionSpec, AppId, Connection, FlowId, Schema, validate_flow_create, validate_flow_patch,
+    ActionSpec, AppId, ConnectionStatus, ConnectionSummary, FlowId, Schema, validate_flow_create,
+    validate_flow_patch,
 };
 use flowvault_engine::{ExecuteError, RunInput};
 use flowvault_store::{ListQuery, VaultError};
@@ -179,9 +180,9 @@ async fn render_editor(
     let mut apps: Vec<AppId> = view.draft.actions.iter().filter_map(|a| a.spec.app()).collect();
     apps.sort_by_key(|a| a.as_str());
     apps.dedup();
-    let mut connections: Vec<Connection> = Vec::new();
+    let mut connections: Vec<ConnectionSummary> = Vec::new();
     for app in apps {
-        match super::vault::all_connections(state, who.tenant(), Some(app)).await {
+        match state.vault.connection_summaries(who.tenant(), Some(app), None).await {
             Ok(mut list) => connections.append(&mut list),
             Err(e) => return super::internal(&e),
         }
@@ -316,7 +317,7 @@ fn action_fields(
     view: &EditorView<'_>,
     i: usize,
     a: &DraftAction,
-    connections: &[Connection],
+    connections: &[ConnectionSummary],
     count: usize,
 ) -> Markup {
     let p = |key: &str| format!("a{i}.{key}");
@@ -393,12 +394,13 @@ fn param_help(schema: &Schema) -> Option<String> {
 fn connection_select(
     name: &str,
     a: &DraftAction,
-    connections: &[Connection],
+    connections: &[ConnectionSummary],
     error: Option<&str>,
 ) -> Markup {
     let app = a.spec.app();
     let current = a.param("connection_id");
-    let options: Vec<&Connection> = connections.iter().filter(|c| Some(c.app_id) == app).collect();
+    let options: Vec<&ConnectionSummary> =
+        connections.iter().filter(|c| Some(c.app_id) == app).collect();
     let id = format!("f-{name}");
     html! {
         div.field.field-error[error.is_some()] {
@@ -411,7 +413,7 @@ fn connection_select(
                     }
                     @for c in &options {
                         option value=(c.id) selected[c.id.as_str() == current] {
-                            (c.name) @if !c.ready { " — missing credentials" }
+                            (c.name) @if c.status == ConnectionStatus::Empty { " — missing credentials" }
                         }
                     }
                 }

@@ -3,8 +3,7 @@
 
 use axum::extract::{Query, State};
 use axum::response::Response;
-use flowvault_core::{AppId, CATALOG, Connection, ConnectionStatus};
-use flowvault_store::ListQuery;
+use flowvault_core::{AppId, CATALOG, ConnectionStatus, ConnectionSummary};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -89,11 +88,8 @@ impl Filter {
         }
     }
 
-    fn keeps(&self, c: &Connection, needle: &str) -> bool {
+    fn keeps(&self, c: &ConnectionSummary) -> bool {
         self.status.is_none_or(|s| s.matches(c.status))
-            && (needle.is_empty()
-                || c.name.as_str().to_lowercase().contains(needle)
-                || c.id.as_str().to_lowercase() == needle)
     }
 
     /// The query string of this filter at page `page`.
@@ -113,18 +109,6 @@ impl Filter {
     }
 }
 
-/// Every connection of the tenant (of one app, if given), by app name then connection name.
-pub(crate) async fn all_connections(
-    state: &AppState,
-    tenant: &flowvault_core::TenantId,
-    app: Option<AppId>,
-) -> Result<Vec<Connection>, flowvault_store::VaultError> {
-    let query = ListQuery { app, offset: 0, limit: u64::from(u32::MAX) };
-    let mut all = state.vault.list_connections(tenant, &query).await?.items;
-    all.sort_by_cached_key(|c| (c.app_id.spec().name, c.name.as_str().to_lowercase()));
-    Ok(all)
-}
-
 /// `GET /vault`.
 pub(crate) async fn page(
     who: Signed<View>,
@@ -132,12 +116,12 @@ pub(crate) async fn page(
     Query(q): Query<VaultQuery>,
 ) -> Response {
     let filter = Filter::from(&q);
-    let all = match all_connections(&state, who.tenant(), filter.app).await {
+    let search = (!filter.text.is_empty()).then_some(filter.text.as_str());
+    let all = match state.vault.connection_summaries(who.tenant(), filter.app, search).await {
         Ok(all) => all,
         Err(e) => return super::internal(&e),
     };
-    let needle = filter.text.to_lowercase();
-    let matching: Vec<&Connection> = all.iter().filter(|c| filter.keeps(c, &needle)).collect();
+    let matching: Vec<&ConnectionSummary> = all.iter().filter(|c| filter.keeps(c)).collect();
     let pages = matching.len().div_ceil(PER_PAGE).max(1);
     let page = filter.page.min(pages);
     let shown = &matching[(page - 1) * PER_PAGE..(page * PER_PAGE).min(matching.len())];
@@ -154,7 +138,7 @@ pub(crate) async fn page(
             p.alert.alert-ok role="status" { "The connection was deleted." }
         }
         (filters(&filter))
-        @if all.is_empty() && filter.text.is_empty() && filter.status.is_none() {
+        @if all.is_empty() && filter.text.is_empty() && filter.status.is_none() && filter.app.is_none() {
             div.panel.empty-state {
                 h2 { "No vault connections yet" }
                 p.muted { "Store a third-party credential once; every flow that uses it picks up changes at once." }
@@ -211,8 +195,8 @@ fn filters(filter: &Filter) -> Markup {
 }
 
 /// The connections of one page, under a heading per app.
-fn groups(shown: &[&Connection]) -> Markup {
-    let mut runs: Vec<(AppId, Vec<&Connection>)> = Vec::new();
+fn groups(shown: &[&ConnectionSummary]) -> Markup {
+    let mut runs: Vec<(AppId, Vec<&ConnectionSummary>)> = Vec::new();
     for c in shown {
         match runs.last_mut() {
             Some((app, list)) if *app == c.app_id => list.push(c),
@@ -234,7 +218,7 @@ fn groups(shown: &[&Connection]) -> Markup {
     }
 }
 
-fn row(c: &Connection) -> Markup {
+fn row(c: &ConnectionSummary) -> Markup {
     let uses_tokens = c.expires_at.is_some() || c.refreshed_at.is_some();
     html! {
         li data-connection=(c.id) {
@@ -251,7 +235,9 @@ fn row(c: &Connection) -> Markup {
                     "Updated " (ui::time(c.updated_at))
                 }
             }
-            @if let Some(reason) = &c.last_error {
+            @if let Some(scopes) = &c.missing_scopes {
+                div.conn-reason { "Not granted scopes the app now asks for (" (scopes) "): reconnect." }
+            } @else if let Some(reason) = c.last_error.as_ref().filter(|_| c.status != ConnectionStatus::Ready) {
                 div.conn-reason { (reason) }
             }
         }

@@ -278,7 +278,7 @@ fn input_kind(f: &FieldSpec) -> &'static str {
 }
 
 fn field_help(f: &FieldSpec, is_set: bool) -> Option<String> {
-    let shape = shape_help(f);
+    let shape = f.help();
     match (is_set, shape) {
         (true, Some(h)) => Some(format!("Set: leave blank to keep it. {h}")),
         (true, None) => Some("Set: leave blank to keep it.".to_owned()),
@@ -429,8 +429,4 @@ pub(crate) async fn done(
     };
     Page { title: "Connection added", section: Section::Vault, who: who.session(), embed: true }
         .render(main)
-}
-
-fn shape_help(_: &FieldSpec) -> Option<&'static str> {
-    None
 }

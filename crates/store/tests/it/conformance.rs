@@ -74,7 +74,8 @@ both!(
     concurrent_otp_checks_find_a_code_valid_once_and_count_every_attempt,
     the_vault_keeps_otp_codes_keyed_to_tenant_and_reference,
     delivery_settings_are_checked_stored_and_cleared,
-    forged_delivery_settings_are_refused
+    forged_delivery_settings_are_refused,
+    summaries_are_ordered_searched_and_carry_the_status
 );
 
 /// Creates a client-credentials connection (due for a token at once).
@@ -759,4 +760,56 @@ async fn forged_delivery_settings_are_refused(backend: &str) {
     // Saving the settings again through the vault repairs it.
     v.set_delivery_settings(t, &doc).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(v.delivery_settings(t).await.ok(), Some(doc));
+}
+
+async fn summaries_are_ordered_searched_and_carry_the_status(backend: &str) {
+    let c = case(backend).await;
+    let other = c
+        .vault
+        .ensure_tenant(&"other".parse().unwrap_or_else(|e| panic!("{e}")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .id;
+    let twilio = json!({"type": "API_KEY", "account_id": "AC0123456789abcdef0123456789abcdef", "api_key": "k"});
+    for (tenant, app, name, setup) in [
+        (&c.tenant, "TWILIO", "zeta SMS", Some(twilio.clone())),
+        (&c.tenant, "SLACK", "Alerts", None),
+        (&c.tenant, "TWILIO", "Alpha sms", None),
+        (&other, "TWILIO", "theirs sms", Some(twilio.clone())),
+    ] {
+        let mut body = json!({"name": name, "app_id": app});
+        if let Some(s) = setup {
+            body["setup"] = s;
+        }
+        c.vault
+            .create_connection(tenant, new_connection(body))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let list = |app, search: Option<String>| {
+        let (vault, tenant) = (&c.vault, &c.tenant);
+        async move {
+            let rows = vault
+                .connection_summaries(tenant, app, search.as_deref())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            rows.iter().map(|r| (r.name.to_string(), r.status.as_str())).collect::<Vec<_>>()
+        }
+    };
+    // By app id, then name in any case; the status is the one a read of the whole row gives.
+    assert_eq!(
+        list(None, None).await,
+        vec![
+            ("Alerts".into(), "empty"),
+            ("Alpha sms".into(), "empty"),
+            ("zeta SMS".into(), "ready")
+        ]
+    );
+    assert_eq!(list(Some(AppId::Twilio), Some("sms".into())).await.len(), 2);
+    assert_eq!(list(None, Some("alerts".into())).await, vec![("Alerts".into(), "empty")]);
+    let all =
+        c.vault.connection_summaries(&c.tenant, None, None).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(list(None, Some(all[2].id.to_string())).await, vec![("zeta SMS".into(), "ready")]);
+    let whole = c.vault.connection(&c.tenant, &all[2].id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(whole.status, all[2].status);
 }
