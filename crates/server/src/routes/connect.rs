@@ -109,7 +109,16 @@ pub(crate) async fn callback(
             if let Some(missing) = &c.missing_scopes {
                 text.push_str(&format!(" Some permissions were not granted ({missing}): flows that need them will fail until you connect again."));
             }
-            page(StatusCode::OK, "Connected", &text)
+            // A link back to the connection's dashboard page, which the person follows: the
+            // browser then sends the dashboard's SameSite=Strict cookie (a redirect at the end
+            // of the provider's redirect chain would arrive without it, signed out).
+            let back = format!("/vault/{}?done=connected", c.id);
+            page_with_link(
+                StatusCode::OK,
+                "Connected",
+                &text,
+                Some((&back, "Back to the connection in the dashboard")),
+            )
         }
         Err(e) => {
             tracing::info!(error = %e, "connect callback refused");
@@ -125,11 +134,24 @@ pub(crate) async fn callback(
 
 /// A minimal page; `text` is escaped.
 fn page(status: StatusCode, title: &str, text: &str) -> Response {
+    page_with_link(status, title, text, None)
+}
+
+/// A minimal page with a link `(href, words)` under the text; everything is escaped.
+fn page_with_link(
+    status: StatusCode,
+    title: &str,
+    text: &str,
+    link: Option<(&str, &str)>,
+) -> Response {
+    let link = link.map_or_else(String::new, |(href, words)| {
+        format!("<p><a href=\"{}\">{}</a></p>", escape(href), escape(words))
+    });
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · flowvault</title>\
          <meta name=\"viewport\" content=\"width=device-width\"></head>\
          <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem\">\
-         <h1>{t}</h1><p>{x}</p></body></html>",
+         <h1>{t}</h1><p>{x}</p>{link}</body></html>",
         t = escape(title),
         x = escape(text)
     );

@@ -305,3 +305,87 @@ async fn pages_carry_the_security_headers_and_never_a_typed_secret() {
     assert_eq!(setup.expose("api_key"), Some(secret));
     assert_eq!(setup.expose("account_id"), Some("AC0123456789abcdef0123456789abcdee"));
 }
+
+#[tokio::test]
+async fn the_flow_editor_keeps_unsaved_edits_and_shows_errors_at_their_param() {
+    let s = Server::start().await;
+    add_user(&s, "ada@example.com", Role::Editor).await;
+    let tenant = s
+        .vault
+        .ensure_tenant(&TenantName::default_tenant())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .id;
+    let flow = validate_flow_create(&json!({"name": "Notify", "actions": []}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let f = s.vault.create_flow(&tenant, flow).await.unwrap_or_else(|e| panic!("{e}")).id;
+    let b = sign_in(&s, "ada@example.com", PASSWORD).await.unwrap_or_else(|e| panic!("{e:?}"));
+    let path = format!("/flows/{f}");
+    // Adding an action shows it, with what was typed, and saves nothing.
+    let (status, html) = b
+        .post(
+            &path,
+            &[
+                ("version", "1"),
+                ("count", "0"),
+                ("name", "Notify people"),
+                ("op", "add"),
+                ("new_action", "FLOW DO_NOTHING"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("value=\"Notify people\"")
+            && html.contains("name=\"a0.type\" value=\"FLOW\""),
+        "{html}"
+    );
+    let stored = s.vault.flow(&tenant, &f).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(stored.actions.is_empty() && stored.name.as_str() == "Notify");
+    // A broken template is refused at its param, with its line and column.
+    let (status, html) = b
+        .post(
+            &path,
+            &[
+                ("version", "1"),
+                ("count", "1"),
+                ("name", "Notify"),
+                ("op", "save"),
+                ("a0.type", "FLOW"),
+                ("a0.action", "ERROR_MESSAGE"),
+                ("a0.id", "stop"),
+                ("a0.p.message", "Hello\n{{ fields.name "),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    let at = html
+        .find("id=\"f-a0.p.message-error\"")
+        .unwrap_or_else(|| panic!("no error at the param: {html}"));
+    let message = &html[at..at + html[at..].find("</p>").unwrap_or(0)];
+    assert!(message.contains("line 2") && message.contains("column"), "{message}");
+    // Fixed, it saves.
+    let (status, html) = b
+        .post(
+            &path,
+            &[
+                ("version", "1"),
+                ("count", "1"),
+                ("name", "Notify"),
+                ("op", "save"),
+                ("a0.type", "FLOW"),
+                ("a0.action", "ERROR_MESSAGE"),
+                ("a0.id", "stop"),
+                ("a0.p.message", "Hello {{ fields.name }}"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Saved."), "{html}");
+    let stored = s.vault.flow(&tenant, &f).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.actions.len(), 1);
+    assert_eq!(stored.actions[0].params["message"], "Hello {{ fields.name }}");
+}

@@ -137,6 +137,10 @@ async fn connect_through_the_browser_then_refresh() {
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap_or_default();
     assert!(html.contains("is connected to Acme &lt;Sales&gt;"), "{html}");
+    assert!(
+        html.contains(&format!("href=\"/vault/{id}?done=connected\"")),
+        "no way back to the dashboard: {html}"
+    );
     assert!(!html.contains("<Sales>"), "unescaped provider text in the page");
 
     let view = s.call(Method::GET, &format!("{CONNECTIONS}/{id}"), &c.token, None).await.json();
