@@ -17,7 +17,7 @@ macro_rules! user_columns {
 
 macro_rules! session_columns {
     () => {
-        "id_hash, tenant_id, user_id, created_at, last_seen_at, expires_at"
+        "id_hash, tenant_id, user_id, created_at, last_seen_at, expires_at, mac"
     };
 }
 
@@ -111,7 +111,7 @@ impl UserStore for SqliteStore {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO dashboard_sessions (id_hash, tenant_id, user_id, created_at, \
-               last_seen_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+               last_seen_at, expires_at, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .bind(row.id_hash.as_slice())
         .bind(row.tenant_id.as_str())
@@ -119,6 +119,7 @@ impl UserStore for SqliteStore {
         .bind(row.created_at.to_string())
         .bind(row.last_seen_at.to_string())
         .bind(row.expires_at.to_string())
+        .bind(row.mac.as_slice())
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -189,5 +190,6 @@ fn session_from_row(r: &SqliteRow) -> Result<SessionRow, StoreError> {
         created_at: parse(r, "created_at")?,
         last_seen_at: parse(r, "last_seen_at")?,
         expires_at: parse(r, "expires_at")?,
+        mac: r.try_get("mac").map_err(db)?,
     })
 }

@@ -52,6 +52,8 @@ pub struct SessionRow {
     pub last_seen_at: Timestamp,
     /// When it ends, however active it is.
     pub expires_at: Timestamp,
+    /// MAC over the id hash, tenant, user, creation and end.
+    pub mac: Vec<u8>,
 }
 
 /// Dashboard users and sessions.

@@ -22,6 +22,7 @@ use crate::vault::{Vault, VaultError};
 const USER_MAC: &str = "dashboard-user";
 const SESSION_MAC: &str = "dashboard-session";
 const CSRF_MAC: &str = "dashboard-csrf";
+const SESSION_ROW_MAC: &str = "dashboard-session-row";
 
 /// Bytes of randomness in a session's secret.
 const SESSION_SECRET_LEN: usize = 32;
@@ -206,13 +207,18 @@ impl Vault {
         getrandom::fill(bytes.as_mut_slice()).map_err(|_| CryptoError::Rng)?;
         let secret = SessionSecret::from(URL_SAFE_NO_PAD.encode(bytes.as_slice()));
         let now = self.clock.now();
+        let id_hash = self.keyring.mac(SESSION_MAC, &[secret.expose().as_bytes()])?.to_vec();
+        let expires_at = now.saturating_add(policy.absolute);
+        let parts = session_parts(&id_hash, &user.tenant_id, &user.id, now, expires_at);
+        let mac = self.keyring.mac(SESSION_ROW_MAC, &parts.each_ref().map(Vec::as_slice))?;
         let row = SessionRow {
-            id_hash: self.keyring.mac(SESSION_MAC, &[secret.expose().as_bytes()])?.to_vec(),
+            id_hash,
             tenant_id: user.tenant_id.clone(),
             user_id: user.id.clone(),
             created_at: now,
             last_seen_at: now,
-            expires_at: now.saturating_add(policy.absolute),
+            expires_at,
+            mac: mac.to_vec(),
         };
         self.store.insert_session(&row).await?;
         let csrf = self.csrf_token(&secret)?;
@@ -231,6 +237,18 @@ impl Vault {
     ) -> Result<Option<SignedIn>, VaultError> {
         let id_hash = self.keyring.mac(SESSION_MAC, &[secret.as_bytes()])?;
         let Some(row) = self.store.session(&id_hash).await? else { return Ok(None) };
+        let parts = session_parts(
+            &row.id_hash,
+            &row.tenant_id,
+            &row.user_id,
+            row.created_at,
+            row.expires_at,
+        );
+        if !self.keyring.verify_mac(SESSION_ROW_MAC, &parts.each_ref().map(Vec::as_slice), &row.mac)
+        {
+            tracing::error!(user = %row.user_id, "dashboard session failed its integrity check (the database row was changed outside flowvault): refused");
+            return Ok(None);
+        }
         let now = self.clock.now();
         let idle_until = row.last_seen_at.saturating_add(policy.idle);
         if now >= row.expires_at || now >= idle_until {
@@ -288,6 +306,23 @@ fn user_parts<'a>(
     ]
 }
 
+/// What a session row's MAC covers: its key, whose it is, and when it starts and ends.
+fn session_parts(
+    id_hash: &[u8],
+    tenant: &TenantId,
+    user: &UserId,
+    created_at: Timestamp,
+    expires_at: Timestamp,
+) -> [Vec<u8>; 5] {
+    [
+        id_hash.to_vec(),
+        tenant.as_str().as_bytes().to_vec(),
+        user.as_str().as_bytes().to_vec(),
+        created_at.to_string().into_bytes(),
+        expires_at.to_string().into_bytes(),
+    ]
+}
+
 fn user_view(row: UserRow) -> DashboardUser {
     DashboardUser {
         id: row.id,
@@ -298,9 +333,23 @@ fn user_view(row: UserRow) -> DashboardUser {
     }
 }
 
-/// Runs password hashing off the async workers: it takes tens of milliseconds of CPU.
+/// Password hashes computed at once, at most: each takes 19 MiB and a core for tens of
+/// milliseconds, so a flood of sign-ins (each with another address, past any throttle) queues
+/// here instead of taking every blocking thread and gigabytes of memory.
+fn hashing() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        tokio::sync::Semaphore::new(cores)
+    })
+}
+
+/// Runs password hashing off the async workers, a few at a time (see [`hashing`]).
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, VaultError> {
+    // The semaphore is never closed, so acquiring only waits.
+    let _permit =
+        hashing().acquire().await.map_err(|_| VaultError::Crypto(CryptoError::KdfParams))?;
     tokio::task::spawn_blocking(f).await.map_err(|_| VaultError::Crypto(CryptoError::KdfParams))
 }

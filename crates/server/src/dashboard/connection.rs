@@ -81,7 +81,13 @@ pub(crate) async fn page(
         Err(r) => return r.into_response(),
     };
     let notice = q.done.as_deref().and_then(Notice::after);
-    let view = Detail { notice, entered: None, setup_type: q.setup_type, status: StatusCode::OK };
+    let view = Detail {
+        notice,
+        entered: None,
+        setup_type: q.setup_type,
+        status: StatusCode::OK,
+        version: None,
+    };
     render(&who, &state, &id, view).await
 }
 
@@ -93,6 +99,9 @@ struct Detail {
     /// The setup type whose form is shown, if not the connection's own.
     setup_type: Option<String>,
     status: StatusCode,
+    /// The version the refused form was made at, kept in the form shown again: a change made
+    /// meanwhile by someone else is not overwritten by resubmitting it.
+    version: Option<u64>,
 }
 
 async fn render<R: Need>(
@@ -151,6 +160,7 @@ async fn render<R: Need>(
     });
     drop(setup);
     let may_edit = who.session().user.role.may_edit();
+    let form_version = view.version.unwrap_or(c.version);
     let last_used = flows.iter().filter_map(|f| f.executed_at).max();
     let main = html! {
         p { a href="/vault" { "← Vault" } }
@@ -219,7 +229,7 @@ async fn render<R: Need>(
                 form method="post" action={ "/vault/" (c.id) } {
                     (ui::csrf(who.session()))
                     input type="hidden" name="intent" value="rename";
-                    input type="hidden" name="version" value=(c.version);
+                    input type="hidden" name="version" value=(form_version);
                     (ui::field(&ui::FieldView {
                         name: "name", label: "Connection name",
                         value: if entered.name.is_empty() { c.name.as_str() } else { &entered.name },
@@ -229,7 +239,7 @@ async fn render<R: Need>(
                     button.btn type="submit" { "Rename" }
                 }
             }
-            (credentials_form(who, &c, app, shown, &entered, &set))
+            (credentials_form(who, &c, form_version, app, shown, &entered, &set))
             section.panel.danger-zone aria-labelledby="delete-h" {
                 h2 #delete-h { "Delete" }
                 p { "Deleting can't be undone. "
@@ -256,6 +266,7 @@ static EMPTY_SETUP: SetupSpec = SetupSpec {
 fn credentials_form(
     who: &Signed<impl Need>,
     c: &Connection,
+    form_version: u64,
     app: &AppSpec,
     shown: &SetupSpec,
     entered: &Entered,
@@ -282,7 +293,7 @@ fn credentials_form(
                 (ui::csrf(who.session()))
                 input type="hidden" name="intent" value="credentials";
                 input type="hidden" name="type" value=(shown.setup_type.as_str());
-                input type="hidden" name="version" value=(c.version);
+                input type="hidden" name="version" value=(form_version);
                 @for e in entered.general(&known) { p.alert.alert-error role="alert" { (e) } }
                 (wizard::credential_fields(shown, entered, set))
                 button.btn.btn-primary type="submit" {
@@ -317,7 +328,11 @@ async fn used_by(
     for (flow, name) in state.vault.flows_using(tenant, id).await? {
         let executed_at = match state.vault.flow(tenant, &flow).await {
             Ok(f) => f.executed_at,
-            Err(_) => None,
+            Err(e) => {
+                // Deleted meanwhile, or failing its integrity check: listed without a last run.
+                tracing::warn!(flow = %flow, error = %e, "cannot read a flow that uses a connection");
+                None
+            }
         };
         out.push(UsingFlow { id: flow, name, executed_at });
     }
@@ -342,8 +357,9 @@ pub(crate) async fn update(
         Err(e) => return super::internal(&e),
     };
     let app = current.app_id.spec();
-    let version =
-        posted(&form, "version").and_then(|v| v.parse::<u64>().ok()).unwrap_or(current.version);
+    let Some(version) = super::posted_version(&form) else {
+        return super::missing_version();
+    };
     let (body, shown, done) = match posted(&form, "intent") {
         Some("rename") => {
             let mut body = Map::new();
@@ -365,9 +381,18 @@ pub(crate) async fn update(
             };
             let old = match state.vault.open_setup(tenant, &id).await {
                 Ok(s) => s.filter(|s| s.setup_type() == shown.setup_type),
-                Err(_) => None,
+                Err(e) => {
+                    // Damaged credentials are replaced as a whole: nothing of them is kept.
+                    tracing::warn!(connection = %id, error = %e, "cannot open the credentials being replaced");
+                    None
+                }
             };
-            let keep = |field: &str| old.as_ref().and_then(|s| s.expose(field)).map(str::to_owned);
+            // A secret left blank keeps what is stored (it is never shown to be typed again); a
+            // non-secret field is shown filled in, so a blank one is meant to be cleared.
+            let keep = |field: &str| {
+                let secret = shown.field(field).is_some_and(|f| f.secret);
+                old.as_ref().filter(|_| secret).and_then(|s| s.expose(field)).map(str::to_owned)
+            };
             let mut body = Map::new();
             body.insert("setup".to_owned(), wizard::setup_json(shown, &form, &keep));
             (body, Some(shown), "updated")
@@ -400,6 +425,7 @@ pub(crate) async fn update(
                     entered: Some(entered),
                     setup_type: shown.map(|s| s.setup_type.as_str().to_owned()),
                     status: StatusCode::BAD_REQUEST,
+                    version: None,
                 };
                 return render(&who, &state, &id, view).await;
             }
@@ -421,6 +447,7 @@ pub(crate) async fn update(
                 entered: None,
                 setup_type: None,
                 status: StatusCode::CONFLICT,
+                version: None,
             };
             render(&who, &state, &id, view).await
         }
@@ -452,7 +479,13 @@ pub(crate) async fn test(
         &who,
         &state,
         &id,
-        Detail { notice: Some(notice), entered: None, setup_type: None, status: StatusCode::OK },
+        Detail {
+            notice: Some(notice),
+            entered: None,
+            setup_type: None,
+            status: StatusCode::OK,
+            version: None,
+        },
     )
     .await
 }
@@ -476,7 +509,13 @@ pub(crate) async fn refresh(
         &who,
         &state,
         &id,
-        Detail { notice: Some(notice), entered: None, setup_type: None, status: StatusCode::OK },
+        Detail {
+            notice: Some(notice),
+            entered: None,
+            setup_type: None,
+            status: StatusCode::OK,
+            version: None,
+        },
     )
     .await
 }
@@ -525,6 +564,7 @@ pub(crate) async fn connect(
                     entered: None,
                     setup_type: None,
                     status: StatusCode::CONFLICT,
+                    version: None,
                 },
             )
             .await

@@ -15,8 +15,11 @@ pub(crate) struct DraftAction {
     pub(crate) alias: String,
     pub(crate) allow_failure: bool,
     pub(crate) mask_output: bool,
-    /// Each param as typed: a string's text, any other value's JSON.
+    /// Each param of the action's schema as typed: a string's text, any other value's JSON.
     pub(crate) params: Vec<(String, String)>,
+    /// The params the schema does not list (actions that take any, such as Zapier's payload),
+    /// as the JSON text of one object.
+    pub(crate) extra: String,
 }
 
 impl DraftAction {
@@ -34,7 +37,14 @@ impl DraftAction {
             allow_failure: false,
             mask_output: false,
             params: Vec::new(),
+            extra: String::new(),
         }
+    }
+
+    /// Whether the form shows the "Other params" field: the action takes params its schema
+    /// does not list, or has some.
+    pub(crate) fn takes_extra(&self) -> bool {
+        self.spec.params_object().is_none_or(|o| o.additional) || !self.extra.trim().is_empty()
     }
 
     pub(crate) fn param(&self, name: &str) -> &str {
@@ -48,11 +58,22 @@ impl DraftAction {
         })
     }
 
-    /// The action as the API takes it.
-    fn to_json(&self) -> Value {
-        let mut params = Map::new();
+    /// The action as the API takes it, or what is wrong with the "Other params" text (the
+    /// rest is for validation to say).
+    fn to_json(&self) -> Result<Value, String> {
+        let mut params = match self.extra.trim() {
+            "" => Map::new(),
+            text => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(o)) => o,
+                Ok(_) => {
+                    return Err("must be a JSON object, such as {\"key\": \"value\"}".to_owned());
+                }
+                Err(e) => return Err(format!("is not JSON: {e}")),
+            },
+        };
         for (name, text) in &self.params {
-            if text.trim().is_empty() {
+            // Only a field left empty is left out: a space is a value.
+            if text.is_empty() {
                 continue;
             }
             let schema = self.spec.param(name).unwrap_or(&Schema::Any);
@@ -71,7 +92,7 @@ impl DraftAction {
         {
             o.insert("alias".to_owned(), Value::String(self.alias.clone()));
         }
-        action
+        Ok(action)
     }
 }
 
@@ -90,11 +111,20 @@ impl Draft {
             .iter()
             .map(|a| {
                 let json = a.to_json();
-                let params = json
-                    .get("params")
-                    .and_then(Value::as_object)
-                    .map(|o| o.iter().map(|(k, v)| (k.clone(), to_text(v))).collect())
-                    .unwrap_or_default();
+                let all =
+                    json.get("params").and_then(Value::as_object).cloned().unwrap_or_default();
+                let (listed, other): (Map<String, Value>, Map<String, Value>) =
+                    all.into_iter().partition(|(k, _)| a.spec.param(k).is_some());
+                let params = listed
+                    .iter()
+                    .map(|(k, v)| (k.clone(), to_text(a.spec.param(k).unwrap_or(&Schema::Any), v)))
+                    .collect();
+                let extra = if other.is_empty() {
+                    String::new()
+                } else {
+                    let other = Value::Object(other);
+                    serde_json::to_string_pretty(&other).unwrap_or_else(|_| other.to_string())
+                };
                 DraftAction {
                     spec: a.spec,
                     id: a.id.clone(),
@@ -102,6 +132,7 @@ impl Draft {
                     allow_failure: a.allow_failure,
                     mask_output: a.mask_output,
                     params,
+                    extra,
                 }
             })
             .collect();
@@ -138,17 +169,28 @@ impl Draft {
                 allow_failure: field("allow_failure").is_some(),
                 mask_output: field("mask_output").is_some(),
                 params,
+                extra: field("extra").unwrap_or("").to_owned(),
             });
         }
         Self { name: posted(form, "name").unwrap_or("").to_owned(), actions }
     }
 
-    /// The flow as the API takes it (`PATCH /api/v2/flows/{id}`).
-    pub(crate) fn to_json(&self) -> Value {
-        json!({
-            "name": self.name,
-            "actions": self.actions.iter().map(DraftAction::to_json).collect::<Vec<_>>(),
-        })
+    /// The flow as the API takes it (`PATCH /api/v2/flows/{id}`), or the problems of fields
+    /// that are not even JSON, by path (`actions[0].extra`).
+    pub(crate) fn to_json(&self) -> Result<Value, Vec<(String, String)>> {
+        let mut actions = Vec::with_capacity(self.actions.len());
+        let mut problems = Vec::new();
+        for (i, a) in self.actions.iter().enumerate() {
+            match a.to_json() {
+                Ok(v) => actions.push(v),
+                Err(e) => problems.push((format!("actions[{i}].extra"), e)),
+            }
+        }
+        if problems.is_empty() {
+            Ok(json!({ "name": self.name, "actions": actions }))
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -159,17 +201,26 @@ const MAX_ACTIONS: usize = 500;
 /// or an object is read as JSON when it is one, and otherwise kept as text — a template such as
 /// `{{ fields.count }}`, which validation checks as one.
 fn from_text(schema: &Schema, text: &str) -> Value {
-    match schema {
-        Schema::String { .. } | Schema::Enum(_) | Schema::Connection => {
-            Value::String(text.to_owned())
-        }
-        _ => serde_json::from_str(text.trim()).unwrap_or_else(|_| Value::String(text.to_owned())),
+    if reads_as_json(schema) {
+        serde_json::from_str(text.trim()).unwrap_or_else(|_| Value::String(text.to_owned()))
+    } else {
+        Value::String(text.to_owned())
     }
 }
 
-/// The text a param's value is shown as.
-fn to_text(v: &Value) -> String {
+/// Whether a param's text is read as JSON (where a template string may stand for any value).
+fn reads_as_json(schema: &Schema) -> bool {
+    !matches!(schema, Schema::String { .. } | Schema::Enum(_) | Schema::Connection)
+}
+
+/// The text a param's value is shown as: what [`from_text`] reads back as the same value. A
+/// string where any JSON may go is shown as JSON (quoted) when its text would read as another
+/// value (`"42"`, `"false"`), so that saving does not turn it into a number or a boolean.
+fn to_text(schema: &Schema, v: &Value) -> String {
     match v {
+        Value::String(s) if reads_as_json(schema) && serde_json::from_str::<Value>(s).is_ok() => {
+            v.to_string()
+        }
         Value::String(s) => s.clone(),
         Value::Object(_) | Value::Array(_) => {
             serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
@@ -234,13 +285,57 @@ mod tests {
         .collect();
         let draft = Draft::from_form(&form);
         assert_eq!(draft.actions.len(), 1, "the unknown action is dropped");
-        let body = draft.to_json();
+        let body = draft.to_json().unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(body["name"], "Notify");
         let a = &body["actions"][0];
         assert_eq!(a["type"], "TWILIO");
         assert_eq!(a["allow_failure"], true);
         assert_eq!(a["params"], json!({"to": "{{ fields.phone }}", "message": "Hi"}));
         assert!(a.get("alias").is_none());
+    }
+
+    #[test]
+    fn stored_params_survive_the_round_trip_through_the_form() {
+        let flow = flowvault_core::validate_flow_create(&json!({"name": "F", "actions": [
+            {"id": "zap", "type": "ZAPIER", "action": "TRIGGER_WEBHOOK", "params": {
+                "connection_id": "ac_0123456789012345678901", "method": "POST",
+                "order": 42, "note": "false"}},
+            {"id": "c", "type": "FLOW", "action": "BOOLEAN_CONDITION", "params": {
+                "if": "42", "then": [], "else": []}}
+        ]}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let flow = Flow {
+            id: flowvault_core::FlowId::generate(),
+            name: flow.name,
+            actions: flow.actions,
+            created_at: flowvault_core::Timestamp::MIN,
+            updated_at: flowvault_core::Timestamp::MIN,
+            executed_at: None,
+            version: 1,
+        };
+        let draft = Draft::of(&flow);
+        assert!(draft.actions[0].takes_extra());
+        // Through the form's fields and back.
+        let mut form: Posted = vec![("name".into(), "F".into()), ("count".into(), "2".into())];
+        for (i, a) in draft.actions.iter().enumerate() {
+            form.push((format!("a{i}.type"), a.spec.kind.into()));
+            form.push((format!("a{i}.action"), a.spec.action.into()));
+            form.push((format!("a{i}.id"), a.id.clone()));
+            form.push((format!("a{i}.extra"), a.extra.clone()));
+            for (k, v) in &a.params {
+                form.push((format!("a{i}.p.{k}"), v.clone()));
+            }
+        }
+        let body = Draft::from_form(&form).to_json().unwrap_or_else(|e| panic!("{e:?}"));
+        let zap = &body["actions"][0]["params"];
+        assert_eq!(zap["order"], json!(42), "{body}");
+        assert_eq!(zap["note"], json!("false"), "{body}");
+        assert_eq!(body["actions"][1]["params"]["if"], json!("42"), "{body}");
+        // Other params that are not an object are refused at their field.
+        form.retain(|(k, _)| k != "a0.extra");
+        form.push(("a0.extra".into(), "[1]".into()));
+        let refused = Draft::from_form(&form).to_json();
+        assert_eq!(refused.map_err(|e| e[0].0.clone()), Err("actions[0].extra".to_owned()));
     }
 
     #[test]

@@ -121,6 +121,7 @@ pub(crate) async fn editor(
         errors: Vec::new(),
         notice: None,
         status: StatusCode::OK,
+        may_edit: who.session().user.role.may_edit(),
     };
     render_editor(&who, &state, view).await
 }
@@ -134,6 +135,8 @@ struct EditorView<'a> {
     errors: Vec<(String, String)>,
     notice: Option<(&'static str, String)>,
     status: StatusCode,
+    /// Whether the user may change the flow (otherwise no editing controls are shown).
+    may_edit: bool,
 }
 
 impl EditorView<'_> {
@@ -141,14 +144,17 @@ impl EditorView<'_> {
         self.errors.iter().find(|(p, _)| p == path).map(|(_, m)| m.as_str())
     }
 
-    /// Problems inside param `name` of action `i` below its top level (`member.email`).
-    fn nested_errors(&self, i: usize, name: &str) -> Vec<String> {
+    /// Every problem inside param `name` of action `i`, below its top level (`member.email:
+    /// …; then[0].id: …`), as one text.
+    fn nested_errors(&self, i: usize, name: &str) -> String {
         let prefix = format!("actions[{i}].params.{name}");
-        self.errors
+        let found: Vec<String> = self
+            .errors
             .iter()
             .filter(|(p, _)| p.starts_with(&prefix) && p.len() > prefix.len())
             .map(|(p, m)| format!("{}: {m}", &p[prefix.len()..].trim_start_matches('.')))
-            .collect()
+            .collect();
+        found.join("; ")
     }
 
     /// Problems the fields of the form don't show.
@@ -161,6 +167,7 @@ impl EditorView<'_> {
                         let here = format!("actions[{i}]");
                         p == &format!("{here}.id")
                             || p == &format!("{here}.alias")
+                            || p == &format!("{here}.extra")
                             || a.fields()
                                 .iter()
                                 .any(|(n, _, _)| p.starts_with(&format!("{here}.params.{n}")))
@@ -339,7 +346,7 @@ fn action_fields(
                 @let error = view.error(&format!("{here}.params.{name}"));
                 @let nested = view.nested_errors(i, name);
                 @if matches!(schema, Schema::Connection) {
-                    (connection_select(&field_name, a, connections, error))
+                    (connection_select(&field_name, a, connections, error, view.may_edit))
                 } @else if let Schema::Enum(options) = schema {
                     div.field.field-error[error.is_some()] {
                         label for={ "f-" (field_name) } { (name) @if !required { span.optional { " (optional)" } } }
@@ -357,19 +364,25 @@ fn action_fields(
                         name: &field_name, label: name, value: a.param(name),
                         kind: if multiline(schema) { "textarea" } else { "text" },
                         required, autocomplete: Some("off"), help: param_help(schema).as_deref(),
-                        error: error.or(nested.first().map(String::as_str)),
+                        error: error.or((!nested.is_empty()).then_some(nested.as_str())),
                     }))
                 }
+            }
+            @if a.takes_extra() {
+                (ui::field(&FieldView { name: &p("extra"), label: "Other params (JSON object)", value: &a.extra,
+                    kind: "textarea", required: false, autocomplete: Some("off"),
+                    help: Some("Params this action takes beyond those above, e.g. a webhook's payload."),
+                    error: view.error(&format!("{here}.extra")) }))
             }
             div.checks {
                 label { input type="checkbox" name=(p("allow_failure")) checked[a.allow_failure]; " Continue the flow if this action fails" }
                 label { input type="checkbox" name=(p("mask_output")) checked[a.mask_output]; " Keep its output out of the execution record" }
             }
-            div.form-actions {
+            @if view.may_edit { div.form-actions {
                 button.btn type="submit" name="op" value={ "up:" (i) } disabled[i == 0] aria-label={ "Move action " (i + 1) " up" } { "↑ Up" }
                 button.btn type="submit" name="op" value={ "down:" (i) } disabled[i + 1 == count] aria-label={ "Move action " (i + 1) " down" } { "↓ Down" }
                 button.btn type="submit" name="op" value={ "remove:" (i) } aria-label={ "Remove action " (i + 1) } { "Remove" }
-            }
+            } }
         }
     }
 }
@@ -396,6 +409,7 @@ fn connection_select(
     a: &DraftAction,
     connections: &[ConnectionSummary],
     error: Option<&str>,
+    may_edit: bool,
 ) -> Markup {
     let app = a.spec.app();
     let current = a.param("connection_id");
@@ -417,7 +431,7 @@ fn connection_select(
                         }
                     }
                 }
-                @if let Some(app) = app {
+                @if let Some(app) = app.filter(|_| may_edit) {
                     a.btn.btn-icon href={ "/vault/new/" (app.as_str()) }
                         target="_blank" rel="noopener"
                         data-new-connection=(app.as_str()) data-target=(id)
@@ -440,7 +454,9 @@ pub(crate) async fn update(
         Ok(id) => id,
         Err(r) => return r.into_response(),
     };
-    let version = posted(&form, "version").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let Some(version) = super::posted_version(&form) else {
+        return super::missing_version();
+    };
     let mut draft = Draft::from_form(&form);
     let op = posted(&form, "op").unwrap_or("save");
     let edited = |draft: Draft, notice: Option<(&'static str, String)>| EditorView {
@@ -450,6 +466,7 @@ pub(crate) async fn update(
         errors: Vec::new(),
         notice,
         status: StatusCode::OK,
+        may_edit: true,
     };
     if op != "save" {
         let unsaved =
@@ -488,8 +505,13 @@ pub(crate) async fn update(
         errors,
         notice: Some(("alert-error", "Not saved: see the problems below.".to_owned())),
         status: StatusCode::BAD_REQUEST,
+        may_edit: true,
     };
-    let patch = match validate_flow_patch(&draft.to_json()) {
+    let body = match draft.to_json() {
+        Ok(b) => b,
+        Err(errors) => return render_editor(&who, &state, refused(errors, draft)).await,
+    };
+    let patch = match validate_flow_patch(&body) {
         Ok(p) => p,
         Err(e) => return render_editor(&who, &state, refused(problems(&e), draft)).await,
     };
@@ -503,6 +525,7 @@ pub(crate) async fn update(
                 errors: Vec::new(),
                 notice: Some(("alert-ok", "Saved. The next run uses this version.".to_owned())),
                 status: StatusCode::OK,
+                may_edit: true,
             };
             render_editor(&who, &state, view).await
         }

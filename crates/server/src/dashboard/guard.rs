@@ -8,7 +8,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::session::{self, PRESESSION_COOKIE};
+use super::session;
 use super::ui;
 use crate::state::AppState;
 
@@ -18,32 +18,44 @@ pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 /// The form field that carries the CSRF token.
 pub(crate) const CSRF_FIELD: &str = "_csrf";
 
+/// The forms posted before there is a session, checked with the sign-in pages' double-submit
+/// token instead of a session's.
+const PRESESSION_FORMS: [&str; 2] = ["/signin", "/setup"];
+
 /// The largest form the dashboard takes: a flow with many actions fits easily.
 const MAX_FORM_BYTES: usize = 1024 * 1024;
 
 /// Pages load scripts, styles and images from this server only, run no inline script, submit
 /// forms only here, and can't be framed by another site.
-/// Frames: only the flow editor's "+" dialog, which shows the wizard from this server.
+/// No page can be framed by anyone…
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    connect-src 'self'; form-action 'self'; frame-src 'self'; \
-                   frame-ancestors 'self'; base-uri 'none'";
+                   frame-ancestors 'none'; base-uri 'none'";
+/// …but the wizard's, by this site only: the flow editor's "+" dialog shows it.
+const CSP_FRAMEABLE: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                             img-src 'self'; connect-src 'self'; form-action 'self'; \
+                             frame-src 'self'; frame-ancestors 'self'; base-uri 'none'";
+
+/// The pages the flow editor's dialog frames.
+const FRAMEABLE_PREFIX: &str = "/vault/new";
 
 /// Looks up the session, checks the CSRF token of state-changing requests, and sets the
 /// security headers.
 pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let is_asset = req.uri().path().starts_with("/assets/");
+    let frameable = req.uri().path().starts_with(FRAMEABLE_PREFIX);
     let mut response =
         if is_asset { next.run(req).await } else { checked(&state, req, next).await };
     let headers = response.headers_mut();
-    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    headers
-        .insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("SAMEORIGIN"));
+    let (csp, frames) = if frameable { (CSP_FRAMEABLE, "SAMEORIGIN") } else { (CSP, "DENY") };
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    headers.insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static(frames));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(
         HeaderName::from_static("x-content-type-options"),
         HeaderValue::from_static("nosniff"),
     );
-    if state.config.tls.is_some() {
+    if state.config.tls.is_some() || state.config.public_url.scheme() == "https" {
         headers.insert(
             HeaderName::from_static("strict-transport-security"),
             HeaderValue::from_static("max-age=31536000"),
@@ -74,10 +86,15 @@ async fn checked(state: &AppState, req: Request, next: Next) -> Response {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .or_else(|| form_field(&bytes, CSRF_FIELD));
-        let presession = session::cookie(&parts.headers, PRESESSION_COOKIE);
-        let ok = given.as_deref().is_some_and(|given| {
-            signed.as_ref().is_some_and(|s| s.csrf_matches(given))
-                || presession.is_some_and(|p| session::same_secret(p, given))
+        let ok = given.as_deref().is_some_and(|given| match &signed {
+            Some(s) => s.csrf_matches(given),
+            // Before there is a session, and only for the forms that start one: the
+            // double-submit token of the sign-in and first-admin pages.
+            None => {
+                PRESESSION_FORMS.contains(&parts.uri.path())
+                    && session::cookie(&parts.headers, session::presession_cookie_name(state))
+                        .is_some_and(|p| session::same_secret(p, given))
+            }
         });
         if !ok {
             tracing::info!(path = %parts.uri.path(), "dashboard request refused: missing or wrong CSRF token");

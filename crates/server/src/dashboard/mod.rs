@@ -43,6 +43,9 @@ pub(crate) struct DashboardState {
     pub(crate) sessions: SessionPolicy,
     /// Failed sign-ins per (source address, tenant, e-mail).
     pub(crate) sign_ins: FailureThrottle,
+    /// Failed sign-ins per source address, whatever account they name: generous, it only stops
+    /// one address from trying many accounts (each try costs an Argon2id hash).
+    pub(crate) sign_ins_per_source: FailureThrottle,
     /// The one-time token of the first-admin link, while the vault has no dashboard user.
     pub(crate) setup_token: Mutex<Option<String>>,
 }
@@ -53,6 +56,11 @@ impl DashboardState {
             sessions,
             sign_ins: FailureThrottle::new(
                 5,
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(15 * 60),
+            ),
+            sign_ins_per_source: FailureThrottle::new(
+                30,
                 std::time::Duration::from_secs(1),
                 std::time::Duration::from_secs(15 * 60),
             ),
@@ -67,6 +75,20 @@ pub(crate) fn internal(e: &flowvault_store::VaultError) -> axum::response::Respo
     ui::error_page(
         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
         "The vault can't be read right now; the server's log says why.",
+    )
+}
+
+/// The `version` an edit form was rendered at: the change applies only if nobody changed the
+/// object since (the same compare-and-set as the API's `If-Match`).
+pub(crate) fn posted_version(form: &wizard::Posted) -> Option<u64> {
+    wizard::posted(form, "version").and_then(|v| v.parse().ok())
+}
+
+/// The answer to an edit form without its version.
+pub(crate) fn missing_version() -> axum::response::Response {
+    ui::error_page(
+        axum::http::StatusCode::BAD_REQUEST,
+        "The form does not say which version it edits. Reload the page and make the change again.",
     )
 }
 

@@ -30,7 +30,9 @@ const SESSION_COOKIE: &str = "fv_session";
 /// this host only, on path `/`.
 const SESSION_COOKIE_SECURE: &str = "__Host-fv_session";
 /// The double-submit token of the sign-in and first-admin forms, before there is a session.
-pub(crate) const PRESESSION_COOKIE: &str = "fv_signin";
+const PRESESSION_COOKIE: &str = "fv_signin";
+/// The same under TLS: `__Host-`, so a sibling subdomain can't plant one.
+const PRESESSION_COOKIE_SECURE: &str = "__Host-fv_signin";
 
 /// What a handler needs the signed-in user's role to be.
 pub(crate) trait Need: Send + Sync + 'static {
@@ -124,6 +126,11 @@ fn session_cookie_name(state: &AppState) -> &'static str {
     if secure(state) { SESSION_COOKIE_SECURE } else { SESSION_COOKIE }
 }
 
+/// The name of the sign-in forms' double-submit cookie.
+pub(crate) fn presession_cookie_name(state: &AppState) -> &'static str {
+    if secure(state) { PRESESSION_COOKIE_SECURE } else { PRESESSION_COOKIE }
+}
+
 /// Whether cookies are marked `Secure`: under TLS here, or behind a proxy that serves the
 /// public URL over HTTPS.
 fn secure(state: &AppState) -> bool {
@@ -153,11 +160,12 @@ fn presession(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(String, Option<HeaderValue>), ui::Refusal> {
-    if let Some(t) = cookie(headers, PRESESSION_COOKIE) {
+    let name = presession_cookie_name(state);
+    if let Some(t) = cookie(headers, name) {
         return Ok((t.to_owned(), None));
     }
     let t = presession_token()?;
-    let header = set_cookie(state, PRESESSION_COOKIE, &t, 3600);
+    let header = set_cookie(state, name, &t, 3600);
     Ok((t, Some(header)))
 }
 
@@ -241,7 +249,15 @@ pub(crate) async fn signin(
             Some(message),
         )
     };
-    if let Err(wait) = state.dashboard.sign_ins.check(&key, now) {
+    let source_key = source.to_string();
+    let throttled = state
+        .dashboard
+        .sign_ins
+        .check(&key, now)
+        .err()
+        .into_iter()
+        .chain(state.dashboard.sign_ins_per_source.check(&source_key, now).err());
+    if let Some(wait) = throttled.max() {
         return refuse(&format!("Too many failed sign-ins: try again in {wait} s."));
     }
     let tenant = match form.tenant.trim().parse::<TenantName>() {
@@ -266,10 +282,17 @@ pub(crate) async fn signin(
     };
     let Some(user) = user else {
         state.dashboard.sign_ins.record_failure(&key, now);
+        state.dashboard.sign_ins_per_source.record_failure(&source_key, now);
         tracing::info!(%source, "dashboard sign-in failed");
         return refuse("Wrong tenant, e-mail address or password.");
     };
     state.dashboard.sign_ins.record_success(&key);
+    // A session the browser already had ends: signing in never continues an older one.
+    if let Some(old) = cookie(&headers, session_cookie_name(&state))
+        && let Err(e) = state.vault.end_session(old).await
+    {
+        return internal(&e);
+    }
     start_session(&state, user, &safe_next(form.next.as_deref())).await
 }
 
@@ -289,7 +312,7 @@ async fn start_session(
     let name = session_cookie_name(state);
     let headers = response.headers_mut();
     headers.append(SET_COOKIE, set_cookie(state, name, secret.expose(), policy.absolute.as_secs()));
-    headers.append(SET_COOKIE, set_cookie(state, PRESESSION_COOKIE, "", 0));
+    headers.append(SET_COOKIE, set_cookie(state, presession_cookie_name(state), "", 0));
     response
 }
 
@@ -390,7 +413,7 @@ pub(crate) async fn setup(State(state): State<AppState>, Form(form): Form<SetupF
         return again("Enter an e-mail address such as ada@example.com.");
     };
     if let Err(p) = check_new_password(form.password.expose_secret()) {
-        return again(&format!("{}{}", capitalise(&p.to_string()), "."));
+        return again(&ui::sentence(&p.to_string()));
     }
     if form.password.expose_secret() != form.password_again.expose_secret() {
         return again("The two passwords differ.");
@@ -405,32 +428,40 @@ pub(crate) async fn setup(State(state): State<AppState>, Form(form): Form<SetupF
     if taken.is_none() {
         return setup_gone();
     }
+    // A failure of the vault puts the link back: it stays usable until an admin exists.
+    let give_back = |e: &VaultError| {
+        *state.dashboard.setup_token.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            taken.clone();
+        internal(e)
+    };
     let tenant = match state.vault.ensure_tenant(&TenantName::default_tenant()).await {
         Ok(t) => t,
-        Err(e) => return internal(&e),
+        Err(e) => return give_back(&e),
     };
     match state.vault.any_user().await {
         Ok(false) => {}
         Ok(true) => return setup_gone(),
-        Err(e) => return internal(&e),
+        Err(e) => return give_back(&e),
     }
     let user = match state.vault.create_user(&tenant.id, email, Role::Admin, form.password).await {
         Ok(u) => u,
-        Err(e) => return internal(&e),
+        Err(e) => return give_back(&e),
     };
     tracing::info!(user = %user.id, "first dashboard admin created");
     start_session(&state, user, "/vault").await
 }
 
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
-}
-
 /// A local path to go to after signing in: only this site's paths, never `//elsewhere`.
 fn safe_next(next: Option<&str>) -> String {
+    // Browsers drop tabs and line breaks from URLs and read a backslash as `/`: `/\t/evil.example`
+    // would become `//evil.example`, another site. Only plain paths of this site pass.
+    let plain = |n: &str| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+    };
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n) if plain(n) => n.to_owned(),
         _ => "/vault".to_owned(),
     }
 }
@@ -460,7 +491,15 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/vault?page=2")), "/vault?page=2");
-        for bad in ["//evil.example/x", "https://evil.example", "/\\evil.example", "vault"] {
+        for bad in [
+            "//evil.example/x",
+            "https://evil.example",
+            "/\\evil.example",
+            "vault",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/vault", "{bad}");
         }
         assert_eq!(safe_next(None), "/vault");

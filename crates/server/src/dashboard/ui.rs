@@ -251,6 +251,17 @@ pub(crate) fn app_icon(app: AppId, size: u32) -> Markup {
     }
 }
 
+/// A message as a sentence: `is required` → `Is required.`
+pub(crate) fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut text: String =
+        chars.next().map(|f| f.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    if !text.ends_with('.') {
+        text.push('.');
+    }
+    text
+}
+
 /// A time for people: `2026-12-03 16:52 UTC`, with the exact instant in `datetime`.
 pub(crate) fn time(t: Timestamp) -> Markup {
     let dt = t.as_datetime();

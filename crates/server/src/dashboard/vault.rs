@@ -65,7 +65,8 @@ pub(crate) struct VaultQuery {
     q: Option<String>,
     app: Option<String>,
     status: Option<String>,
-    page: Option<usize>,
+    /// Text, so that `?page=x` is ignored like other unknown values, not an error.
+    page: Option<String>,
     /// A notice after a change: `deleted`.
     done: Option<String>,
 }
@@ -84,7 +85,7 @@ impl Filter {
             text: q.q.as_deref().unwrap_or("").trim().chars().take(200).collect(),
             app: q.app.as_deref().and_then(|a| a.parse().ok()),
             status: q.status.as_deref().and_then(StatusFilter::parse),
-            page: q.page.unwrap_or(1).max(1),
+            page: q.page.as_deref().and_then(|p| p.parse().ok()).unwrap_or(1).max(1),
         }
     }
 

@@ -201,14 +201,16 @@ fn details(
                 error: entered.error("name"),
             }))
             h2 { (setup.setup_type.label()) }
-            @if connect {
+            @if connect && !embed {
                 p.muted { "After adding it, " strong { "Connect" } " sends you to " (app.name)
                     " to authorize flowvault, then back here." }
+            } @else if connect {
+                p.muted { "Once added, authorize it with " strong { "Connect" } " on its page in the vault: flows can use it after that." }
             }
             (credential_fields(setup, entered, &[]))
             div.form-actions {
                 button.btn.btn-primary type="submit" name="intent" value="create" {
-                    @if connect { "Add and Connect" } @else { "Add Vault Connection" }
+                    @if connect && !embed { "Add and Connect" } @else { "Add Vault Connection" }
                 }
                 button.btn type="submit" name="intent" value="empty" formnovalidate {
                     "Create an empty connection"
@@ -333,18 +335,10 @@ pub(crate) fn entered_from(
         .iter()
         .map(|e| {
             let field = e.field.strip_prefix("setup.").unwrap_or(&e.field).to_owned();
-            (field, capitalised(&e.problem.to_string()))
+            (field, ui::sentence(&e.problem.to_string()))
         })
         .collect();
     Entered { name: posted(form, "name").unwrap_or("").to_owned(), values, errors }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    let first: String = c.next().map(|f| f.to_uppercase().collect()).unwrap_or_default();
-    let rest: String = c.collect();
-    let text = format!("{first}{rest}");
-    if text.ends_with('.') { text } else { format!("{text}.") }
 }
 
 /// `POST /vault/new/{app}`: creates the connection.

@@ -139,7 +139,7 @@ async fn no_state_changing_request_passes_without_the_csrf_token_or_the_role() {
             "/vault/new/TWILIO".to_owned(),
             vec![("type", "API_KEY"), ("name", "new"), ("intent", "empty")],
         ),
-        (conn.clone(), vec![("intent", "rename"), ("name", "renamed")]),
+        (conn.clone(), vec![("intent", "rename"), ("name", "renamed"), ("version", "1")]),
         (format!("{conn}/test"), vec![]),
         (format!("{conn}/refresh"), vec![]),
         (format!("{conn}/delete"), vec![]),
@@ -162,6 +162,28 @@ async fn no_state_changing_request_passes_without_the_csrf_token_or_the_role() {
             assert_eq!(status, StatusCode::FORBIDDEN, "a viewer's POST {path}");
         }
     }
+    // The sign-in forms' double-submit token is no way around it: a cookie another site could
+    // plant, with the same value in the form, opens no other route, signed in or not.
+    for with_session in [true, false] {
+        let cookie = if with_session {
+            format!("{}; fv_signin=planted-value", editor.cookie)
+        } else {
+            "fv_signin=planted-value".to_owned()
+        };
+        let r = editor
+            .http
+            .post(format!("{}{}/delete", s.base, conn))
+            .header(COOKIE, cookie)
+            .form(&[("_csrf", "planted-value")])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "a planted token passed (session: {with_session})"
+        );
+    }
     for path in
         ["/vault/new", "/vault/new/TWILIO", &format!("{conn}/connect"), &format!("{conn}/delete")]
     {
@@ -176,7 +198,11 @@ async fn no_state_changing_request_passes_without_the_csrf_token_or_the_role() {
         .await;
     assert_eq!(flows.unwrap_or_else(|e| panic!("{e}")).items.len(), 1);
     // …and the same request with the token and the role goes through.
+    // Without the version the form was made at, nothing is changed either.
     let (status, _) = editor.post(&conn, &[("intent", "rename"), ("name", "renamed")], true).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let rename = [("intent", "rename"), ("name", "renamed"), ("version", "1")];
+    let (status, _) = editor.post(&conn, &rename, true).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let now = s.vault.connection(&tenant, &c).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(now.name.as_str(), "renamed");
@@ -231,7 +257,7 @@ async fn pages_carry_the_security_headers_and_never_a_typed_secret() {
     );
     assert_eq!(
         anonymous.headers().get("x-frame-options").and_then(|v| v.to_str().ok()),
-        Some("SAMEORIGIN")
+        Some("DENY")
     );
 
     let b = sign_in(&s, "ada@example.com", PASSWORD).await.unwrap_or_else(|e| panic!("{e:?}"));
@@ -286,6 +312,7 @@ async fn pages_carry_the_security_headers_and_never_a_typed_secret() {
             &format!("/vault/{id}"),
             &[
                 ("intent", "credentials"),
+                ("version", "1"),
                 ("type", "API_KEY"),
                 ("setup.account_id", "AC0123456789abcdef0123456789abcdee"),
                 ("setup.api_key", ""),

@@ -17,15 +17,18 @@ CREATE TABLE dashboard_users (
 
 -- A session is found by the MAC of its cookie's secret (the secret itself is never stored), so
 -- a row written by hand can't be signed in with: its key can't be made without the keyring.
--- Sessions end when idle too long or at an absolute time, whichever comes first; ended ones are
--- swept as new ones start.
+-- Its own MAC covers whose session it is and when it ends, so an existing row can't be moved to
+-- another user or made to last longer. Sessions end when idle too long or at an absolute time,
+-- whichever comes first; ended ones are swept as new ones start. (`last_seen_at` is not covered:
+-- it changes on use; a forged one can keep a session from going idle, never past `expires_at`.)
 CREATE TABLE dashboard_sessions (
     id_hash      BLOB NOT NULL PRIMARY KEY,
     tenant_id    TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     user_id      TEXT NOT NULL REFERENCES dashboard_users (id) ON DELETE CASCADE,
     created_at   TEXT NOT NULL,
     last_seen_at TEXT NOT NULL,
-    expires_at   TEXT NOT NULL
+    expires_at   TEXT NOT NULL,
+    mac          BLOB NOT NULL
 ) STRICT;
 
 CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions (expires_at);

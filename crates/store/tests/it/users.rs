@@ -151,8 +151,8 @@ async fn a_session_row_written_by_hand_opens_nothing() {
     for id_hash in [sha2::Sha256::digest(secret.as_bytes()).to_vec(), secret.as_bytes().to_vec()] {
         sqlx::query(
             "INSERT INTO dashboard_sessions (id_hash, tenant_id, user_id, created_at, last_seen_at, \
-               expires_at) VALUES (?1, ?2, ?3, '2026-01-01T00:00:00.000Z', '9999-01-01T00:00:00.000Z', \
-               '9999-12-31T00:00:00.000Z')",
+               expires_at, mac) VALUES (?1, ?2, ?3, '2026-01-01T00:00:00.000Z', \
+               '9999-01-01T00:00:00.000Z', '9999-12-31T00:00:00.000Z', zeroblob(36))",
         )
         .bind(id_hash)
         .bind(s.tenant.as_str())
@@ -163,6 +163,36 @@ async fn a_session_row_written_by_hand_opens_nothing() {
     }
     let opened = s.vault.session(secret, SessionPolicy::default()).await;
     assert!(opened.unwrap_or_else(|e| panic!("{e}")).is_none(), "a hand-written session opens");
+
+    // A viewer's real session moved to the admin, or made to last longer, opens nothing either.
+    let viewer = s
+        .vault
+        .create_user(&s.tenant, email("viewer@example.com"), Role::Viewer, pw(PASSWORD))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let policy = SessionPolicy::default();
+    for edit in [
+        "UPDATE dashboard_sessions SET user_id = ?1 WHERE user_id = ?2",
+        "UPDATE dashboard_sessions SET expires_at = '9999-12-31T00:00:00.000Z' WHERE user_id = ?2 AND ?1 = ?1",
+    ] {
+        let (secret, _) =
+            s.vault.start_session(viewer.clone(), policy).await.unwrap_or_else(|e| panic!("{e}"));
+        let live = s.vault.session(secret.expose(), policy).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(live.is_some());
+        sqlx::query(edit)
+            .bind(admin.id.as_str())
+            .bind(viewer.id.as_str())
+            .execute(&mut db)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let opened =
+            s.vault.session(secret.expose(), policy).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(opened.is_none(), "an edited session opens: {edit}");
+        sqlx::query("DELETE FROM dashboard_sessions")
+            .execute(&mut db)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
 }
 
 #[tokio::test]
