@@ -64,11 +64,13 @@ pub(crate) async fn start(allow_private_network: bool) -> Running {
         flowvault_engine::HttpLimits::default(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let engine = flowvault_engine::Engine::new(
-        vault.clone(),
-        Arc::new(transport),
-        flowvault_engine::EngineConfig::default(),
-    );
+    // The benches drive up to 64 runs of one tenant at once; the default cap of 32 per tenant
+    // (an operator setting) would turn the rest away with 429.
+    let engine_config = flowvault_engine::EngineConfig {
+        runs: flowvault_engine::RunCapacity { total: 256, per_tenant: 128 },
+        ..flowvault_engine::EngineConfig::default()
+    };
+    let engine = flowvault_engine::Engine::new(vault.clone(), Arc::new(transport), engine_config);
     let app = App::new(engine, config).await.unwrap_or_else(|e| panic!("{e}"));
     tokio::spawn(flowvault_server::run(listener, app, std::future::pending()));
     let token = token(addr, &client.id.to_string(), secret.expose_secret()).await;
@@ -102,8 +104,47 @@ pub(crate) struct Load {
     pub(crate) expect_text: Option<&'static str>,
 }
 
-/// Warms up for 2 s, then drives `load` over `concurrency` connections for `duration` and
-/// prints throughput and latency percentiles under `title`.
+/// What one measured run gave.
+#[allow(dead_code, reason = "each bench reads the figures it prints")]
+pub(crate) struct Figures {
+    pub(crate) requests: u64,
+    pub(crate) seconds: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p90_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) max_ms: f64,
+}
+
+impl Figures {
+    pub(crate) fn per_second(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+/// Warms up for 2 s, then drives `load` over `concurrency` connections for `duration`.
+pub(crate) async fn run(
+    addr: std::net::SocketAddr,
+    load: &Load,
+    concurrency: usize,
+    duration: Duration,
+) -> Figures {
+    drive(addr, load, concurrency, Duration::from_secs(2)).await;
+    let started = Instant::now();
+    let histogram = drive(addr, load, concurrency, duration).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    Figures {
+        requests: histogram.len(),
+        seconds,
+        p50_ms: ms(0.50),
+        p90_ms: ms(0.90),
+        p99_ms: ms(0.99),
+        max_ms: histogram.max() as f64 / 1000.0,
+    }
+}
+
+/// [`run`], printing throughput and latency percentiles under `title`.
+#[allow(dead_code, reason = "the ratio bench prints a table of its own")]
 pub(crate) async fn measure(
     title: &str,
     addr: std::net::SocketAddr,
@@ -111,21 +152,13 @@ pub(crate) async fn measure(
     concurrency: usize,
     duration: Duration,
 ) {
-    drive(addr, load, concurrency, Duration::from_secs(2)).await;
-    let started = Instant::now();
-    let histogram = drive(addr, load, concurrency, duration).await;
-    let elapsed = started.elapsed().as_secs_f64();
-    let n = histogram.len();
-    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    let f = run(addr, load, concurrency, duration).await;
     println!("{title}");
-    println!("  concurrency {concurrency}, {elapsed:.1} s, {n} requests");
-    println!("  throughput  {:.0} req/s", n as f64 / elapsed);
+    println!("  concurrency {concurrency}, {:.1} s, {} requests", f.seconds, f.requests);
+    println!("  throughput  {:.0} req/s", f.per_second());
     println!(
         "  latency     p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms(0.50),
-        ms(0.90),
-        ms(0.99),
-        histogram.max() as f64 / 1000.0
+        f.p50_ms, f.p90_ms, f.p99_ms, f.max_ms
     );
 }
 
