@@ -36,6 +36,9 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long dashboard sessions last (idle and in all).
     pub sessions: flowvault_store::SessionPolicy,
+    /// The first wait after too many failed dashboard sign-ins; each further failure doubles
+    /// it, up to 15 minutes (default 1 s).
+    pub sign_in_delay: Duration,
 }
 
 /// PEM files for TLS.
@@ -73,6 +76,7 @@ impl Config {
             execution_retention: Some(Duration::from_secs(30 * 86_400)),
             trusted_proxies: Vec::new(),
             sessions: flowvault_store::SessionPolicy::default(),
+            sign_in_delay: Duration::from_secs(1),
         }
     }
 

@@ -32,7 +32,8 @@ pub struct Inner {
 impl AppState {
     pub(crate) fn new(engine: Engine, auth: Auth, config: Config) -> Self {
         let vault = engine.vault().clone();
-        let dashboard = crate::dashboard::DashboardState::new(config.sessions);
+        let dashboard =
+            crate::dashboard::DashboardState::new(config.sessions, config.sign_in_delay);
         Self(Arc::new(Inner {
             vault,
             engine,

@@ -51,17 +51,13 @@ pub(crate) struct DashboardState {
 }
 
 impl DashboardState {
-    pub(crate) fn new(sessions: SessionPolicy) -> Self {
+    pub(crate) fn new(sessions: SessionPolicy, delay: std::time::Duration) -> Self {
         Self {
             sessions,
-            sign_ins: FailureThrottle::new(
-                5,
-                std::time::Duration::from_secs(1),
-                std::time::Duration::from_secs(15 * 60),
-            ),
+            sign_ins: FailureThrottle::new(5, delay, std::time::Duration::from_secs(15 * 60)),
             sign_ins_per_source: FailureThrottle::new(
                 30,
-                std::time::Duration::from_secs(1),
+                delay,
                 std::time::Duration::from_secs(15 * 60),
             ),
             setup_token: Mutex::new(None),

@@ -213,7 +213,8 @@ async fn no_state_changing_request_passes_without_the_csrf_token_or_the_role() {
 
 #[tokio::test]
 async fn sign_in_is_throttled_and_does_not_say_what_was_wrong() {
-    let s = Server::start().await;
+    // A first wait long enough that a slow machine can't outlast it between two attempts.
+    let s = Server::start_with(|c| c.sign_in_delay = std::time::Duration::from_secs(120)).await;
     add_user(&s, "ada@example.com", Role::Admin).await;
     let wrong_password = sign_in(&s, "ada@example.com", "not her password").await.err();
     let unknown_user = sign_in(&s, "bob@example.com", PASSWORD).await.err();
