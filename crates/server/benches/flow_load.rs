@@ -9,9 +9,6 @@
 
 mod load;
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use flowvault_core::{validate_create, validate_flow_create};
 use hyper::body::Bytes;
 use serde_json::json;
 
@@ -26,26 +23,8 @@ fn main() {
     runtime.block_on(async {
         let upstream = upstream().await;
         let server = load::start(true).await;
-        let body = json!({"name": "Upstream", "app_id": "HTTP", "setup": {"type": "BEARER", "token": TOKEN}});
-        let connection = server
-            .vault
-            .create_connection(&server.tenant, validate_create(&body).unwrap_or_else(|e| panic!("{e}")))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let flow = json!({"name": "Notify", "actions": [
-            {"id": "notify", "type": "HTTP", "action": "SEND_REQUEST", "params": {
-                "connection_id": connection.id.to_string(),
-                "url": format!("{upstream}/notify"),
-                "method": "POST",
-                "payload": {"user": "{{fields.user}}", "event": "signup"}
-            }}
-        ]});
-        let flow = server
-            .vault
-            .create_flow(&server.tenant, validate_flow_create(&flow).unwrap_or_else(|e| panic!("{e}")))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let path = format!("/api/v2/flows/{}/executions?wait=true", flow.id);
+        let (_, flow) = load::notify_flow(&server, &upstream, TOKEN).await;
+        let path = format!("/api/v2/flows/{}/executions?wait=true", flow);
         let request = load::Load {
             method: hyper::Method::POST,
             path: path.clone(),
@@ -67,7 +46,7 @@ fn main() {
             .vault
             .list_executions(
                 &server.tenant,
-                &flow.id,
+                &flow,
                 &flowvault_store::ExecutionQuery { from: None, offset: 0, limit: 1 },
             )
             .await
@@ -76,23 +55,11 @@ fn main() {
     });
 }
 
-/// The upstream: `POST /notify` with the right bearer token gets `{"ok": true}`.
+/// Serves the benches' upstream on 127.0.0.1; returns its base URL.
 async fn upstream() -> String {
-    let router = axum::Router::new().route(
-        "/notify",
-        post(|headers: HeaderMap| async move {
-            let expected = format!("Bearer {TOKEN}");
-            if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
-            {
-                (StatusCode::OK, axum::Json(json!({"ok": true})))
-            } else {
-                (StatusCode::UNAUTHORIZED, axum::Json(json!({"message": "bad token"})))
-            }
-        }),
-    );
     let listener =
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(async move { axum::serve(listener, load::upstream_router(TOKEN)).await });
     format!("http://{addr}")
 }

@@ -24,11 +24,10 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
-use flowvault_core::{validate_create, validate_flow_create};
 use hyper::body::Bytes;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const TOKEN: &str = "upstream-bench-token-5f2c";
 const PAYLOAD: &str = r#"{"user":"ada@example.com","event":"signup"}"#;
@@ -279,7 +278,7 @@ async fn serve_role(role: &str, args: &[String]) {
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     let router = match role {
         "hello" => axum::Router::new().route("/", get(|| async { "Hello, World!" })),
-        "upstream" => axum::Router::new().route("/notify", post(upstream_notify)),
+        "upstream" => load::upstream_router(TOKEN),
         "proxy" => {
             let upstream =
                 args.first().cloned().unwrap_or_else(|| panic!("proxy needs the upstream"));
@@ -316,40 +315,9 @@ async fn serve_role(role: &str, args: &[String]) {
     axum::serve(listener, router).await.unwrap_or_else(|e| panic!("{e}"));
 }
 
-/// The upstream: `POST /notify` with the right bearer token gets `{"ok": true}`.
-async fn upstream_notify(headers: HeaderMap, body: Bytes) -> (StatusCode, axum::Json<Value>) {
-    let expected = format!("Bearer {TOKEN}");
-    let authorized =
-        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str());
-    if authorized && serde_json::from_slice::<Value>(&body).is_ok() {
-        (StatusCode::OK, axum::Json(json!({"ok": true})))
-    } else {
-        (StatusCode::UNAUTHORIZED, axum::Json(json!({"message": "bad token or body"})))
-    }
-}
-
 async fn serve_flowvault(upstream: &str) {
     let server = load::start(true).await;
-    let body =
-        json!({"name": "Upstream", "app_id": "HTTP", "setup": {"type": "BEARER", "token": TOKEN}});
-    let connection = server
-        .vault
-        .create_connection(&server.tenant, validate_create(&body).unwrap_or_else(|e| panic!("{e}")))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let flow = json!({"name": "Notify", "actions": [
-        {"id": "notify", "type": "HTTP", "action": "SEND_REQUEST", "params": {
-            "connection_id": connection.id.to_string(),
-            "url": format!("{upstream}/notify"),
-            "method": "POST",
-            "payload": {"user": "{{fields.user}}", "event": "signup"}
-        }}
-    ]});
-    let flow = server
-        .vault
-        .create_flow(&server.tenant, validate_flow_create(&flow).unwrap_or_else(|e| panic!("{e}")))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    println!("READY {} {} {} {}", server.addr, server.token, connection.id, flow.id);
+    let (connection, flow) = load::notify_flow(&server, upstream, TOKEN).await;
+    println!("READY {} {} {} {}", server.addr, server.token, connection, flow);
     std::future::pending::<()>().await;
 }

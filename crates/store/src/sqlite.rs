@@ -347,10 +347,7 @@ impl Store for SqliteStore {
         .bind(text(row.token.lease_until))
         .execute(&self.writer)
         .await
-        .map_err(|e| match e.as_database_error() {
-            Some(d) if d.is_unique_violation() => StoreError::AlreadyExists,
-            _ => db(e),
-        })?;
+        .map_err(db_or_exists)?;
         Ok(())
     }
 
@@ -530,10 +527,7 @@ impl Store for SqliteStore {
         .bind(row.mac.as_deref())
         .execute(&self.writer)
         .await
-        .map_err(|e| match e.as_database_error() {
-            Some(d) if d.is_unique_violation() => StoreError::AlreadyExists,
-            _ => db(e),
-        })?;
+        .map_err(db_or_exists)?;
         Ok(())
     }
 
@@ -1042,8 +1036,7 @@ pub(crate) fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreE
     Ok(ConnectionRow {
         id: parse(r, "id")?,
         app_id: parse(r, "app_id")?,
-        name: ConnectionName::parse(&r.try_get::<String, _>("name").map_err(db)?)
-            .map_err(|_| corrupt("connections.name"))?,
+        name: connection_name(r)?,
         environment: r
             .try_get::<Option<String>, _>("environment")
             .map_err(db)?
@@ -1063,11 +1056,7 @@ pub(crate) fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreE
         refreshed_at: opt_time(r, "refreshed_at")?,
         token: TokenMeta {
             tokens_version: to_u64(r.try_get("tokens_version").map_err(db)?)?,
-            problem: r
-                .try_get::<Option<String>, _>("token_status")
-                .map_err(db)?
-                .map(|s| s.parse().map_err(|()| corrupt("connections.token_status")))
-                .transpose()?,
+            problem: token_problem(r)?,
             expires_at: opt_time(r, "expires_at")?,
             refresh_at: opt_time(r, "refresh_at")?,
             granted_scopes: r.try_get("granted_scopes").map_err(db)?,
@@ -1081,12 +1070,23 @@ pub(crate) fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreE
     })
 }
 
+fn connection_name(r: &SqliteRow) -> Result<ConnectionName, StoreError> {
+    ConnectionName::parse(&r.try_get::<String, _>("name").map_err(db)?)
+        .map_err(|_| corrupt("connections.name"))
+}
+
+fn token_problem(r: &SqliteRow) -> Result<Option<flowvault_core::TokenProblem>, StoreError> {
+    r.try_get::<Option<String>, _>("token_status")
+        .map_err(db)?
+        .map(|s| s.parse().map_err(|()| corrupt("connections.token_status")))
+        .transpose()
+}
+
 fn summary_from_row(r: &SqliteRow) -> Result<SummaryRow, StoreError> {
     Ok(SummaryRow {
         id: parse(r, "id")?,
         app_id: parse(r, "app_id")?,
-        name: ConnectionName::parse(&r.try_get::<String, _>("name").map_err(db)?)
-            .map_err(|_| corrupt("connections.name"))?,
+        name: connection_name(r)?,
         setup_type: r
             .try_get::<Option<String>, _>("setup_type")
             .map_err(db)?
@@ -1094,11 +1094,7 @@ fn summary_from_row(r: &SqliteRow) -> Result<SummaryRow, StoreError> {
             .transpose()?,
         has_tokens: r.try_get("has_tokens").map_err(db)?,
         token: TokenMeta {
-            problem: r
-                .try_get::<Option<String>, _>("token_status")
-                .map_err(db)?
-                .map(|s| s.parse().map_err(|()| corrupt("connections.token_status")))
-                .transpose()?,
+            problem: token_problem(r)?,
             expires_at: opt_time(r, "expires_at")?,
             lease_until: opt_time(r, "lease_until")?,
             last_error: r.try_get("last_error").map_err(db)?,
@@ -1145,6 +1141,14 @@ pub(crate) fn parse<T: FromStr>(r: &SqliteRow, column: &'static str) -> Result<T
 
 pub(crate) fn db(e: sqlx::Error) -> StoreError {
     StoreError::Database(Box::new(e))
+}
+
+/// [`db`], except that a unique-key violation is [`StoreError::AlreadyExists`].
+pub(crate) fn db_or_exists(e: sqlx::Error) -> StoreError {
+    match e.as_database_error() {
+        Some(d) if d.is_unique_violation() => StoreError::AlreadyExists,
+        _ => db(e),
+    }
 }
 
 pub(crate) fn corrupt(what: &str) -> StoreError {

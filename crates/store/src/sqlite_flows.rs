@@ -6,7 +6,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{ListQuery, Page, RowUpgrade};
-use crate::sqlite::{SqliteStore, corrupt, db, opt_time, parse, to_i64, to_u64};
+use crate::sqlite::{SqliteStore, corrupt, db, db_or_exists, opt_time, parse, to_i64, to_u64};
 use crate::store::StoreError;
 
 macro_rules! flow_columns {
@@ -45,10 +45,7 @@ impl SqliteStore {
         .bind(row.mac.as_deref())
         .execute(&mut *tx)
         .await
-        .map_err(|e| match e.as_database_error() {
-            Some(d) if d.is_unique_violation() => StoreError::AlreadyExists,
-            _ => db(e),
-        })?;
+        .map_err(db_or_exists)?;
         set_connections(&mut tx, tenant, &row.id, connections).await?;
         tx.commit().await.map_err(db)
     }

@@ -5,7 +5,7 @@ use flowvault_core::{Email, TenantId, Timestamp, UserId};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::sqlite::{SqliteStore, corrupt, db, parse};
+use crate::sqlite::{SqliteStore, corrupt, db, db_or_exists, parse};
 use crate::store::StoreError;
 use crate::user_records::{SessionRow, UserRow, UserStore};
 
@@ -37,10 +37,7 @@ impl UserStore for SqliteStore {
         .bind(row.mac.as_slice())
         .execute(self.writer())
         .await
-        .map_err(|e| match e.as_database_error() {
-            Some(d) if d.is_unique_violation() => StoreError::AlreadyExists,
-            _ => db(e),
-        })?;
+        .map_err(db_or_exists)?;
         Ok(())
     }
 

@@ -222,3 +222,52 @@ async fn drive(
     }
     all
 }
+
+/// The flow the flow benches run: one HTTP `SEND_REQUEST` action that POSTs to
+/// `{upstream}/notify` with a `BEARER` vault connection holding `token`. Returns the
+/// connection's id and the flow's.
+#[allow(dead_code, reason = "only the flow benches run a flow")]
+pub(crate) async fn notify_flow(
+    server: &Running,
+    upstream: &str,
+    token: &str,
+) -> (flowvault_core::ConnectionId, flowvault_core::FlowId) {
+    let body = serde_json::json!({"name": "Upstream", "app_id": "HTTP", "setup": {"type": "BEARER", "token": token}});
+    let new = flowvault_core::validate_create(&body).unwrap_or_else(|e| panic!("{e}"));
+    let connection =
+        server.vault.create_connection(&server.tenant, new).await.unwrap_or_else(|e| panic!("{e}"));
+    let flow = serde_json::json!({"name": "Notify", "actions": [
+        {"id": "notify", "type": "HTTP", "action": "SEND_REQUEST", "params": {
+            "connection_id": connection.id.to_string(),
+            "url": format!("{upstream}/notify"),
+            "method": "POST",
+            "payload": {"user": "{{fields.user}}", "event": "signup"}
+        }}
+    ]});
+    let new = flowvault_core::validate_flow_create(&flow).unwrap_or_else(|e| panic!("{e}"));
+    let flow =
+        server.vault.create_flow(&server.tenant, new).await.unwrap_or_else(|e| panic!("{e}"));
+    (connection.id, flow.id)
+}
+
+/// The upstream the flow benches call: `POST /notify` with `Bearer {token}` and a JSON body gets
+/// `{"ok": true}`, anything else 401.
+#[allow(dead_code, reason = "only the flow benches call an upstream")]
+pub(crate) fn upstream_router(token: &'static str) -> axum::Router {
+    axum::Router::new().route(
+        "/notify",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: Bytes| async move {
+            let expected = format!("Bearer {token}");
+            let authorized = headers.get("authorization").and_then(|v| v.to_str().ok())
+                == Some(expected.as_str());
+            if authorized && serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
+                (axum::http::StatusCode::OK, axum::Json(serde_json::json!({"ok": true})))
+            } else {
+                (
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    axum::Json(serde_json::json!({"message": "bad token or body"})),
+                )
+            }
+        }),
+    )
+}

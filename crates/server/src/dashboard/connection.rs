@@ -104,6 +104,13 @@ struct Detail {
     version: Option<u64>,
 }
 
+impl Detail {
+    /// The page as it is now, with `notice` at the top.
+    fn with(notice: Notice, status: StatusCode) -> Self {
+        Self { notice: Some(notice), entered: None, setup_type: None, status, version: None }
+    }
+}
+
 async fn render<R: Need>(
     who: &Signed<R>,
     state: &AppState,
@@ -425,7 +432,7 @@ pub(crate) async fn update(
                     entered: Some(entered),
                     setup_type: shown.map(|s| s.setup_type.as_str().to_owned()),
                     status: StatusCode::BAD_REQUEST,
-                    version: None,
+                    version: Some(version),
                 };
                 return render(&who, &state, &id, view).await;
             }
@@ -440,15 +447,12 @@ pub(crate) async fn update(
             see_other(&format!("/vault/{id}?done={done}"))
         }
         Err(VaultError::VersionConflict { .. }) => {
-            let view = Detail {
-                notice: Some(Notice::error(
+            let view = Detail::with(
+                Notice::error(
                     "Someone else changed this connection meanwhile; nothing was saved. Here it is as it is now.",
-                )),
-                entered: None,
-                setup_type: None,
-                status: StatusCode::CONFLICT,
-                version: None,
-            };
+                ),
+                StatusCode::CONFLICT,
+            );
             render(&who, &state, &id, view).await
         }
         Err(VaultError::NotFound) => not_found(),
@@ -475,19 +479,7 @@ pub(crate) async fn test(
         Err(RefreshError::NotFound) => return not_found(),
         Err(e) => Notice::error(format!("Test failed: {e}")),
     };
-    render(
-        &who,
-        &state,
-        &id,
-        Detail {
-            notice: Some(notice),
-            entered: None,
-            setup_type: None,
-            status: StatusCode::OK,
-            version: None,
-        },
-    )
-    .await
+    render(&who, &state, &id, Detail::with(notice, StatusCode::OK)).await
 }
 
 /// `POST /vault/{id}/refresh`.
@@ -505,19 +497,7 @@ pub(crate) async fn refresh(
         Err(RefreshError::NotFound) => return not_found(),
         Err(e) => Notice::error(format!("Refresh failed: {e}")),
     };
-    render(
-        &who,
-        &state,
-        &id,
-        Detail {
-            notice: Some(notice),
-            entered: None,
-            setup_type: None,
-            status: StatusCode::OK,
-            version: None,
-        },
-    )
-    .await
+    render(&who, &state, &id, Detail::with(notice, StatusCode::OK)).await
 }
 
 /// `GET /vault/{id}/connect`: off to the provider to authorize ("Connect", "Reconnect"). A GET
@@ -555,19 +535,7 @@ pub(crate) async fn connect(
                 ),
                 other => format!("Connect can't start: {other}"),
             };
-            render(
-                &who,
-                &state,
-                &id,
-                Detail {
-                    notice: Some(Notice::error(text)),
-                    entered: None,
-                    setup_type: None,
-                    status: StatusCode::CONFLICT,
-                    version: None,
-                },
-            )
-            .await
+            render(&who, &state, &id, Detail::with(Notice::error(text), StatusCode::CONFLICT)).await
         }
     }
 }

@@ -417,3 +417,47 @@ async fn the_flow_editor_keeps_unsaved_edits_and_shows_errors_at_their_param() {
     assert_eq!(stored.actions.len(), 1);
     assert_eq!(stored.actions[0].params["message"], "Hello {{ fields.name }}");
 }
+
+#[tokio::test]
+async fn a_refused_form_keeps_the_version_it_was_made_at() {
+    let s = Server::start().await;
+    add_user(&s, "ada@example.com", Role::Editor).await;
+    let tenant = s
+        .vault
+        .ensure_tenant(&TenantName::default_tenant())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .id;
+    let body =
+        json!({"name": "Twilio", "app_id": "TWILIO", "setup": twilio_setup("tok-dashboard-0002")});
+    let c = s
+        .vault
+        .create_connection(&tenant, validate_create(&body).unwrap_or_else(|e| panic!("{e}")))
+        .await;
+    let c = c.unwrap_or_else(|e| panic!("{e}")).id;
+    let b = sign_in(&s, "ada@example.com", PASSWORD).await.unwrap_or_else(|e| panic!("{e:?}"));
+    // Someone renames it (version 2) while a form made at version 1 is being filled in.
+    let (status, _) = b
+        .post(
+            &format!("/vault/{c}"),
+            &[("intent", "rename"), ("name", "Renamed"), ("version", "1")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let refused = [
+        ("intent", "credentials"),
+        ("type", "API_KEY"),
+        ("version", "1"),
+        ("setup.account_id", ""),
+        ("setup.api_key", ""),
+    ];
+    let (status, html) = b.post(&format!("/vault/{c}"), &refused, true).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Shown again at version 1: resubmitting it can't overwrite the rename unseen.
+    assert!(
+        html.contains("name=\"version\" value=\"1\"")
+            && !html.contains("name=\"version\" value=\"2\""),
+        "{html}"
+    );
+}
