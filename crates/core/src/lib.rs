@@ -49,7 +49,7 @@ pub use ids::{
 };
 pub use labels::{AccountName, ClientName, ConnectionName, Environment};
 pub use net::{ip_class, is_private_host};
-pub use redact::{MIN_SECRET, REDACTED, Redactor};
+pub use redact::{KnownSecrets, MIN_SECRET, REDACTED, Redactor};
 pub use scope::{Scope, Scopes, UnknownScope};
 pub use setup::{Setup, SetupDecodeError, SetupFields};
 pub use template::{

@@ -24,6 +24,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
@@ -48,9 +49,18 @@ const MAX_SECRET_BYTES: usize = 8 * 1024 * 1024;
 /// Setup fields that are the user half of HTTP Basic credentials.
 const BASIC_USERS: &[&str] = &["account_id", "username", "api_key", "client_id"];
 
-/// The secrets seen so far. `Debug` shows counts only.
+/// The secrets seen so far: those added to this redactor, and sets of them prepared once and
+/// shared ([`KnownSecrets`]: a connection's credentials, used by every run until they change).
+/// `Debug` shows counts only.
 #[derive(Default)]
 pub struct Redactor {
+    own: Secrets,
+    shared: Vec<Arc<KnownSecrets>>,
+}
+
+/// Secrets in every form, and the automaton that finds them.
+#[derive(Default)]
+struct Secrets {
     /// Matched anywhere in text (lower-case: matching ignores ASCII case).
     needles: HashSet<String>,
     /// Matched where a whole string or number equals them (lower-case).
@@ -61,12 +71,42 @@ pub struct Redactor {
     matcher: Option<AhoCorasick>,
 }
 
+/// The secrets of one connection's credentials, in every form, with their automaton built:
+/// made once for a version of the credentials and shared by every run that uses it
+/// ([`Redactor::add_known`]). Building the automaton is most of what redaction costs.
+pub struct KnownSecrets(Secrets);
+
+impl std::fmt::Debug for KnownSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnownSecrets")
+            .field("needles", &self.0.needles.len())
+            .field("exact", &self.0.exact.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KnownSecrets {
+    /// The secrets of `setup` and its access token, as [`Redactor::add_credentials`] knows
+    /// them, ready to match.
+    #[must_use]
+    pub fn of_credentials(setup: &Setup, access_token: Option<&str>) -> Arc<Self> {
+        let mut r = Redactor::default();
+        r.add_credentials(setup, access_token);
+        let mut secrets = r.own;
+        secrets.build();
+        Arc::new(Self(secrets))
+    }
+}
+
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = |f: fn(&Secrets) -> usize| {
+            f(&self.own) + self.shared.iter().map(|k| f(&k.0)).sum::<usize>()
+        };
         f.debug_struct("Redactor")
-            .field("needles", &self.needles.len())
-            .field("exact", &self.exact.len())
-            .field("overflow", &self.overflow)
+            .field("needles", &count(|s| s.needles.len()))
+            .field("exact", &count(|s| s.exact.len()))
+            .field("overflow", &self.overflowed())
             .finish_non_exhaustive()
     }
 }
@@ -174,16 +214,34 @@ impl Redactor {
     /// Whether nothing is known yet (scrubbing changes nothing).
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.needles.is_empty() && self.exact.is_empty()
+        self.own.is_empty() && self.shared.iter().all(|k| k.0.is_empty())
     }
 
     /// Whether more secrets were met than can be tracked: whoever records must then keep
     /// nothing that needed scrubbing.
     #[must_use]
     pub fn overflowed(&self) -> bool {
-        self.overflow
+        let bytes = self.shared.iter().fold(self.own.bytes, |sum, k| sum.saturating_add(k.0.bytes));
+        self.own.overflow || self.shared.iter().any(|k| k.0.overflow) || bytes > MAX_SECRET_BYTES
     }
 
+    /// Adds a prepared set of secrets (shared, not copied).
+    pub fn add_known(&mut self, known: Arc<KnownSecrets>) {
+        if !self.shared.iter().any(|k| Arc::ptr_eq(k, &known)) {
+            self.shared.push(known);
+        }
+    }
+
+    fn remember(&mut self, needle: String) {
+        self.own.remember(needle);
+    }
+
+    fn remember_exact(&mut self, value: &str) {
+        self.own.remember_exact(value);
+    }
+}
+
+impl Secrets {
     fn remember(&mut self, needle: String) {
         if needle.len() < MIN_SECRET {
             return;
@@ -214,11 +272,13 @@ impl Redactor {
         self.exact.insert(value);
     }
 
-    fn matcher(&mut self) -> Option<&AhoCorasick> {
-        if self.needles.is_empty() {
-            return None;
-        }
-        if self.matcher.is_none() {
+    fn is_empty(&self) -> bool {
+        self.needles.is_empty() && self.exact.is_empty()
+    }
+
+    /// Builds the automaton, if there are needles and it is not built yet.
+    fn build(&mut self) {
+        if !self.needles.is_empty() && self.matcher.is_none() {
             let built = AhoCorasick::builder()
                 // A contiguous NFA, not the DFA the builder picks for few needles: a redactor
                 // lives for one run and scans a few kilobytes, and building the DFA (with case
@@ -231,37 +291,45 @@ impl Redactor {
                 .build(self.needles.iter());
             match built {
                 Ok(m) => self.matcher = Some(m),
-                Err(_) => {
-                    // Only an automaton too large to build fails: treat it as too many secrets.
-                    self.overflow = true;
-                    return None;
-                }
+                // Only an automaton too large to build fails: treat it as too many secrets.
+                Err(_) => self.overflow = true,
             }
         }
-        self.matcher.as_ref()
     }
 
+    /// Whether `lower` (a short text, lower-cased) is one of the whole-value secrets.
+    fn is_exact(&self, lower: &str) -> bool {
+        self.exact.contains(lower)
+    }
+
+    /// Adds the byte ranges of `s` where a secret is (overlapping matches included) to
+    /// `ranges`. The automaton must have been built.
+    fn find(&self, s: &str, ranges: &mut Vec<(usize, usize)>) {
+        let Some(m) = &self.matcher else { return };
+        if !m.is_match(s) {
+            return;
+        }
+        ranges.extend(m.find_overlapping_iter(s).map(|found| (found.start(), found.end())));
+    }
+}
+
+impl Redactor {
     /// `s` with every known secret replaced (borrowed exactly when nothing was).
     pub fn scrub_str<'s>(&mut self, s: &'s str) -> Cow<'s, str> {
-        if !self.exact.is_empty()
-            && s.len() < MIN_SECRET
-            && self.exact.contains(&s.to_ascii_lowercase())
-        {
-            return Cow::Owned(REDACTED.to_owned());
-        }
-        let Some(m) = self.matcher() else { return Cow::Borrowed(s) };
-        if !m.is_match(s) {
-            return Cow::Borrowed(s);
-        }
-        // Every match, overlapping ones included, merged into ranges: each range is replaced
-        // whole.
-        let mut ranges: Vec<(usize, usize)> = Vec::new();
-        for found in m.find_overlapping_iter(s) {
-            let (start, end) = (found.start(), found.end());
-            match ranges.last_mut() {
-                Some(last) if start <= last.1 => last.1 = last.1.max(end),
-                _ => ranges.push((start, end)),
+        self.own.build();
+        let sets = std::iter::once(&self.own).chain(self.shared.iter().map(|k| &k.0));
+        if s.len() < MIN_SECRET {
+            let lower = s.to_ascii_lowercase();
+            if sets.clone().any(|set| set.is_exact(&lower)) {
+                return Cow::Owned(REDACTED.to_owned());
             }
+        }
+        // Every match of every set, overlapping ones included, merged into ranges: each range
+        // is replaced whole.
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        sets.for_each(|set| set.find(s, &mut ranges));
+        if ranges.is_empty() {
+            return Cow::Borrowed(s);
         }
         ranges.sort_unstable();
         let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
@@ -387,6 +455,27 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// A connection's prepared secrets and a run's own are one redactor: each set's matches are
+    /// found, and matches of different sets that overlap are replaced as one.
+    #[test]
+    fn prepared_and_own_secrets_scrub_together() {
+        let setup = crate::validate::validate_setup(
+            crate::AppId::Http,
+            &json!({ "type": "BEARER", "token": "tok-prepared-1234" }),
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let known = KnownSecrets::of_credentials(&setup, Some("access-abcdef-99"));
+        let mut r = Redactor::default();
+        r.add_known(known.clone());
+        r.add_known(known);
+        r.add("1234-own-secret");
+        let scrubbed =
+            r.scrub_str("a tok-prepared-1234-own-secret b access-abcdef-99 c").into_owned();
+        assert_eq!(scrubbed, format!("a {REDACTED} b {REDACTED} c"));
+        assert!(matches!(r.scrub_str("nothing here"), Cow::Borrowed(_)));
+        assert!(!r.overflowed() && !r.is_empty());
+    }
 
     #[test]
     fn secrets_go_in_every_form() {

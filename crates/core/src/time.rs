@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Datelike as _, SubsecRound, Timelike as _, Utc};
 use serde::{Serialize, Serializer};
 
 /// An instant in UTC with millisecond precision, written as ISO 8601 with a `Z`
@@ -85,7 +85,20 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+        // Written field by field: `format` parses its pattern on every call, and timestamps
+        // are written on every API answer and stored row. Years are 1970..=9999 (see above).
+        let t = &self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.timestamp_subsec_millis().min(999)
+        )
     }
 }
 
@@ -154,6 +167,11 @@ mod tests {
             assert_eq!(t.to_string().len(), 24, "{secs}");
             assert!(t >= now);
             assert_eq!(t.to_string().parse::<Timestamp>(), Ok(t));
+        }
+        // The field-by-field writer says what chrono's RFC 3339 pattern says.
+        for millis in [0u64, 1, 999, 86_399_999, 1_764_755_999_123, 253_402_300_799_999] {
+            let t = Timestamp::MIN.saturating_add(Duration::from_millis(millis));
+            assert_eq!(t.to_string(), t.0.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
         }
         assert_eq!(now.checked_add(Duration::from_secs(1_000_000_000_000)), None);
         assert_eq!(now.saturating_add(Duration::from_secs(u64::MAX)), Timestamp::MAX);

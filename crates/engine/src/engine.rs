@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use flowvault_core::{
-    AccountName, Connection, ConnectionId, Setup, TenantId, Timestamp, TokenProblem,
+    AccountName, Connection, ConnectionId, KnownSecrets, Setup, TenantId, Timestamp, TokenProblem,
 };
 use flowvault_store::{ConnectionRow, StoreError, TokenWrite, Vault, VaultError};
 use futures_util::FutureExt as _;
@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use crate::clock::{after, between};
 use crate::grants::{self, GrantContext, GrantError};
 use crate::metrics::{Metrics, RefreshResult};
+use crate::opened::{Opened, OpenedCache};
 use crate::providers::Providers;
 use crate::tokens::{RefreshPolicy, TokenSet};
 use crate::transport::Transport;
@@ -163,6 +164,8 @@ pub(crate) struct Inner {
     pub(crate) wake: Notify,
     /// Runs in progress, in total and per tenant.
     pub(crate) runs: Arc<crate::slots::RunSlots>,
+    /// Credentials opened recently.
+    opened: OpenedCache,
 }
 
 impl std::fmt::Debug for Engine {
@@ -172,11 +175,11 @@ impl std::fmt::Debug for Engine {
 }
 
 /// Credentials ready for one action: the setup, and a valid access token where the setup uses
-/// tokens. Resolved when the action starts; never cached.
+/// tokens. Resolved when the action starts, from the connection as it is stored then.
 #[derive(Debug)]
 pub struct Credentials {
     /// The connection's credentials.
-    pub setup: Setup,
+    pub setup: Arc<Setup>,
     /// A valid access token, for token-based setups.
     pub token: Option<Arc<Fresh>>,
     /// The scopes granted to the connection, if known.
@@ -205,6 +208,7 @@ impl Engine {
                 metrics: Metrics::new(),
                 wake: Notify::new(),
                 runs: crate::slots::RunSlots::new(config.runs),
+                opened: OpenedCache::default(),
             }),
         }
     }
@@ -279,6 +283,18 @@ impl Engine {
         tenant: &TenantId,
         id: &ConnectionId,
     ) -> Result<Credentials, RefreshError> {
+        self.credentials_and_secrets(tenant, id).await.map(|(credentials, _)| credentials)
+    }
+
+    /// [`Engine::credentials`], and their secrets ready to scrub from what a run records.
+    ///
+    /// The row is read every time; what it opens to is kept for a moment ([`OpenedCache`]) and
+    /// used again only for the same sealed bytes.
+    pub(crate) async fn credentials_and_secrets(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<(Credentials, Arc<KnownSecrets>), RefreshError> {
         let vault = &self.inner.vault;
         let row = vault
             .store()
@@ -286,26 +302,64 @@ impl Engine {
             .await
             .map_err(internal)?
             .ok_or(RefreshError::NotFound)?;
-        let setup = vault.open_row_setup(tenant, &row).map_err(internal)?;
-        let Some(setup) =
-            setup.filter(|s| !s.setup_type().needs_authorization() || row.tokens_sealed.is_some())
-        else {
-            return Err(RefreshError::Empty { name: row.name.to_string(), id: row.id.clone() });
-        };
+        let empty = || RefreshError::Empty { name: row.name.to_string(), id: row.id.clone() };
         let granted_scopes = row.token.granted_scopes.clone();
+        let now = vault.now();
+        let margin = self.inner.policy.margin;
+        if let Some(opened) = self.inner.opened.get(tenant, &row) {
+            let uses_tokens = opened.setup.setup_type().grant().is_some();
+            if uses_tokens && row.token.problem == Some(TokenProblem::NeedsReauth) {
+                return Err(needs_reauth(&row));
+            }
+            match &opened.token {
+                _ if !uses_tokens => {
+                    let credentials =
+                        Credentials { setup: opened.setup.clone(), token: None, granted_scopes };
+                    return Ok((credentials, opened.secrets.clone()));
+                }
+                Some(token) if token.valid_for(now, margin) => {
+                    let credentials = Credentials {
+                        setup: opened.setup.clone(),
+                        token: Some(token.clone()),
+                        granted_scopes,
+                    };
+                    return Ok((credentials, opened.secrets.clone()));
+                }
+                // Due for a refresh: the slow way below.
+                _ => {}
+            }
+        }
+        let setup = vault.open_row_setup(tenant, &row).map_err(internal)?.ok_or_else(empty)?;
+        if setup.setup_type().needs_authorization() && row.tokens_sealed.is_none() {
+            return Err(empty());
+        }
+        let setup = Arc::new(setup);
         if setup.setup_type().grant().is_none() {
-            return Ok(Credentials { setup, token: None, granted_scopes });
+            let secrets = KnownSecrets::of_credentials(&setup, None);
+            let opened = Opened { setup: setup.clone(), token: None, secrets: secrets.clone() };
+            self.inner.opened.put(tenant, &row, Arc::new(opened));
+            return Ok((Credentials { setup, token: None, granted_scopes }, secrets));
         }
         if row.token.problem == Some(TokenProblem::NeedsReauth) {
             return Err(needs_reauth(&row));
         }
-        let now = vault.now();
         let stored = open_tokens(vault, tenant, &row)?;
-        let token = match stored {
-            Some(set) if set.valid_for(now, self.inner.policy.margin) => Fresh::from_set(&set),
-            _ => self.refresh_shared(tenant, id, Reason::Use).await?,
+        let (token, kept) = match stored {
+            Some(set) if set.valid_for(now, margin) => (Fresh::from_set(&set), true),
+            _ => (self.refresh_shared(tenant, id, Reason::Use).await?, false),
         };
-        Ok(Credentials { setup, token: Some(token), granted_scopes })
+        let secrets = KnownSecrets::of_credentials(&setup, Some(token.expose()));
+        // Only a token read from this row is kept with it (a refreshed one is in the row the
+        // next use reads).
+        if kept {
+            let opened = Opened {
+                setup: setup.clone(),
+                token: Some(token.clone()),
+                secrets: secrets.clone(),
+            };
+            self.inner.opened.put(tenant, &row, Arc::new(opened));
+        }
+        Ok((Credentials { setup, token: Some(token), granted_scopes }, secrets))
     }
 
     /// Runs (or joins) the one refresh of this connection in this process.
@@ -709,5 +763,10 @@ impl Fresh {
     #[must_use]
     pub fn expose(&self) -> &str {
         self.access_token.expose_secret()
+    }
+
+    /// Whether it has at least `margin` of validity left at `now`.
+    fn valid_for(&self, now: Timestamp, margin: Duration) -> bool {
+        crate::tokens::valid_for(self.expires_at, now, margin)
     }
 }

@@ -79,7 +79,7 @@ impl Engine {
         limits: RunLimits,
     ) -> Result<ExecutionView, ExecuteError> {
         let vault = self.vault();
-        let flow = vault.flow(tenant, flow_id).await?;
+        let flow = vault.flow_to_run(tenant, flow_id).await?;
         let slot =
             self.inner.runs.try_take(tenant).map_err(|limit| ExecuteError::Busy { limit })?;
         let now = vault.now();
@@ -88,7 +88,11 @@ impl Engine {
         let mut row = ExecutionRow {
             id: ExecutionId::generate(),
             flow_id: flow_id.clone(),
-            trace_id: trace.iter().map(|b| format!("{b:02x}")).collect(),
+            trace_id: trace.iter().fold(String::with_capacity(24), |mut hex, b| {
+                use std::fmt::Write as _;
+                let _ = write!(hex, "{b:02x}");
+                hex
+            }),
             status: RunStatus::Running.as_str().to_owned(),
             record_sealed: None,
             created_at: now,

@@ -26,6 +26,7 @@ mod grants;
 mod metrics;
 mod mx;
 mod net;
+mod opened;
 mod providers;
 mod refresher;
 mod run;

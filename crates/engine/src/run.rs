@@ -478,22 +478,23 @@ impl Run<'_> {
         let id: ConnectionId = id
             .parse()
             .map_err(|_| ActionError::new("param `connection_id` is not a connection id"))?;
-        let credentials =
-            self.engine.credentials(self.tenant, &id).await.map_err(|e| match (e, delivery) {
-                (crate::RefreshError::NotFound, None) => ActionError::new(format!(
-                    "vault connection {id} does not exist (it was deleted): update the flow"
-                )),
-                (crate::RefreshError::NotFound, Some(channel)) => ActionError::new(format!(
-                    "the {channel} delivery connection {id} does not exist (it was deleted): \
+        let (credentials, secrets) =
+            self.engine.credentials_and_secrets(self.tenant, &id).await.map_err(|e| {
+                match (e, delivery) {
+                    (crate::RefreshError::NotFound, None) => ActionError::new(format!(
+                        "vault connection {id} does not exist (it was deleted): update the flow"
+                    )),
+                    (crate::RefreshError::NotFound, Some(channel)) => ActionError::new(format!(
+                        "the {channel} delivery connection {id} does not exist (it was deleted): \
                      update the delivery settings"
-                )),
-                (other, None) => ActionError::new(other.to_string()),
-                (other, Some(channel)) => {
-                    ActionError::new(format!("the {channel} delivery connection: {other}"))
+                    )),
+                    (other, None) => ActionError::new(other.to_string()),
+                    (other, Some(channel)) => {
+                        ActionError::new(format!("the {channel} delivery connection: {other}"))
+                    }
                 }
             })?;
-        let token = credentials.token.as_deref().map(crate::engine::Fresh::expose);
-        self.redactor.add_credentials(&credentials.setup, token);
+        self.redactor.add_known(secrets);
         // Scopes the action needs, checked before anything is sent.
         if credentials.setup.setup_type() == SetupType::OauthCode && !action.spec.scopes.is_empty()
         {

@@ -97,7 +97,7 @@ impl TokenSet {
     /// Whether the access token is still good `margin` after `now`.
     #[must_use]
     pub fn valid_for(&self, now: Timestamp, margin: Duration) -> bool {
-        self.expires_at.is_none_or(|e| after(now, margin) < e)
+        valid_for(self.expires_at, now, margin)
     }
 
     /// When the refresher should act next: before the access token expires, and before the
@@ -246,6 +246,12 @@ impl RefreshPolicy {
         };
         capped.mul_f64(0.5 + jitter / 2.0)
     }
+}
+
+/// Whether a token that expires at `expires_at` (never, for `None`) has at least `margin` of
+/// validity left at `now`.
+pub(crate) fn valid_for(expires_at: Option<Timestamp>, now: Timestamp, margin: Duration) -> bool {
+    expires_at.is_none_or(|e| after(now, margin) < e)
 }
 
 #[cfg(test)]

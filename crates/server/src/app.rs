@@ -261,9 +261,7 @@ async fn serve_tls(
 /// id, and the request timeout.
 async fn access_log(req: Request, next: Next, timeout: Duration) -> Response {
     let started = Instant::now();
-    let mut id = [0u8; 8];
-    let _ = aws_lc_rs::rand::fill(&mut id);
-    let request_id = hex_id(&id);
+    let request_id = request_id();
     let span = tracing::info_span!(
         "request",
         id = %request_id,
@@ -289,8 +287,20 @@ async fn access_log(req: Request, next: Next, timeout: Duration) -> Response {
     response
 }
 
-fn hex_id(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A request id: unique in this process and, with a random start, across processes. Not
+/// secret and not meant to be unguessable (it names a request in the logs).
+fn request_id() -> String {
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let start = *START.get_or_init(|| {
+        let mut b = [0u8; 8];
+        let _ = aws_lc_rs::rand::fill(&mut b);
+        u64::from_le_bytes(b)
+    });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // An odd multiplier spreads consecutive requests over the whole range (and is a bijection,
+    // so ids repeat only after 2^64 requests).
+    format!("{:016x}", start.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
 }
 
 /// Deletes executions older than `keep`, hourly.

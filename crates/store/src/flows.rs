@@ -1,6 +1,9 @@
 //! Flows and executions, on the vault: ids, timestamps, and the checks that need the store
 //! (the connections a flow names exist in its tenant and belong to the right app).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use flowvault_core::{
     ConnectionRef, ExecutionId, FieldError, Flow, FlowId, FlowPatch, NewFlow, Problem, TenantId,
     ValidationErrors, connection_refs, parse_actions,
@@ -121,6 +124,27 @@ impl Vault {
     pub async fn flow(&self, tenant: &TenantId, id: &FlowId) -> Result<Flow, VaultError> {
         let row = self.store.flow(tenant, id).await?.ok_or(VaultError::NotFound)?;
         self.flow_from(tenant, row)
+    }
+
+    /// A stored flow about to run: [`Vault::flow`], except that a row read before, unchanged,
+    /// is not authenticated and parsed again. The row is read every time, so a change made
+    /// anywhere runs at once; its times (`executed_at`) may be those of an earlier read.
+    ///
+    /// # Errors
+    /// As [`Vault::flow`].
+    pub async fn flow_to_run(
+        &self,
+        tenant: &TenantId,
+        id: &FlowId,
+    ) -> Result<Arc<Flow>, VaultError> {
+        let row = self.store.flow(tenant, id).await?.ok_or(VaultError::NotFound)?;
+        if let Some(flow) = self.parsed_flows.get(tenant, &row) {
+            return Ok(flow);
+        }
+        let key = ParsedKey::of(&row);
+        let flow = Arc::new(self.flow_from(tenant, row)?);
+        self.parsed_flows.put(tenant, key, flow.clone());
+        Ok(flow)
     }
 
     /// A page of flows.
@@ -283,6 +307,67 @@ impl Vault {
 fn actions_json(actions: &[flowvault_core::FlowAction]) -> String {
     serde_json::Value::Array(actions.iter().map(flowvault_core::FlowAction::to_json).collect())
         .to_string()
+}
+
+/// What decides a flow's meaning in its row: a row that matches all of it parses to the same
+/// flow.
+#[derive(PartialEq, Eq)]
+struct ParsedKey {
+    version: u64,
+    name: String,
+    actions: String,
+    mac: Option<Vec<u8>>,
+}
+
+impl ParsedKey {
+    fn of(row: &FlowRow) -> Self {
+        Self {
+            version: row.version,
+            name: row.name.to_string(),
+            actions: row.actions.clone(),
+            mac: row.mac.clone(),
+        }
+    }
+
+    fn matches(&self, row: &FlowRow) -> bool {
+        self.version == row.version
+            && self.mac == row.mac
+            && self.actions == row.actions
+            && self.name == row.name.as_str()
+    }
+}
+
+/// The most flows kept parsed.
+const MAX_PARSED: usize = 10_000;
+
+/// Flows authenticated and parsed recently, by the row they came from.
+#[derive(Default)]
+pub(crate) struct ParsedFlows(Mutex<HashMap<(TenantId, FlowId), Parsed>>);
+
+/// A flow as parsed, and the row it came from.
+type Parsed = (ParsedKey, Arc<Flow>);
+
+impl std::fmt::Debug for ParsedFlows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().unwrap_or_else(PoisonError::into_inner).len();
+        f.debug_tuple("ParsedFlows").field(&n).finish()
+    }
+}
+
+impl ParsedFlows {
+    fn get(&self, tenant: &TenantId, row: &FlowRow) -> Option<Arc<Flow>> {
+        let parsed = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let (key, flow) = parsed.get(&(tenant.clone(), row.id.clone()))?;
+        key.matches(row).then(|| flow.clone())
+    }
+
+    fn put(&self, tenant: &TenantId, key: ParsedKey, flow: Arc<Flow>) {
+        let mut parsed = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if parsed.len() >= MAX_PARSED {
+            parsed.clear();
+        }
+        parsed.insert((tenant.clone(), flow.id.clone()), (key, flow));
+    }
 }
 
 impl Vault {

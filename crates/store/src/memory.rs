@@ -700,6 +700,9 @@ impl Store for MemoryStore {
         row: &ExecutionRow,
     ) -> Result<(), StoreError> {
         let mut s = self.state();
+        if s.executions.iter().any(|(_, e)| e.id == row.id) {
+            return Err(StoreError::AlreadyExists);
+        }
         // Only for a flow that (still) exists.
         let (_, f, _) = s
             .flows

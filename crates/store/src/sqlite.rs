@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +26,8 @@ use crate::records::{
     OtpRow, Page, RowUpgrade, SealedSetup, SigningKeyRow, SummaryRow, Tenant, TokenMeta,
     TokenReset, TokenWrite,
 };
+use crate::sqlite_batch::ExecutionWriter;
+use crate::sqlite_read::{Columns, Read, Readers};
 use crate::store::{Store, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -45,13 +48,20 @@ macro_rules! connection_columns {
 /// of the process (`kill -9`); an operating-system crash or power cut may lose the last
 /// transactions but never corrupts the file.
 ///
-/// Reads share a pool of connections; writes go through one connection of their own, so the
-/// writers of this process queue for it instead of contending for SQLite's lock (whose busy
-/// handler sleeps). Other processes on the same file still meet the lock, and wait for it.
+/// Point reads of one connection or flow run on the calling thread ([`crate::sqlite_read`]);
+/// other reads share a pool of connections. Writes go through one connection of their own, so
+/// the writers of this process queue for it instead of contending for SQLite's lock (whose busy
+/// handler sleeps) — except execution inserts, which a thread of their own commits in groups
+/// ([`crate::sqlite_batch`]) and which meet the other writes at the lock. Other processes on
+/// the same file meet the lock too, and wait for it.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: SqlitePool,
+    /// Point reads on the calling thread (see [`crate::sqlite_read`]).
+    readers: Arc<Readers>,
+    /// Execution inserts, committed in groups (see [`crate::sqlite_batch`]).
+    executions: Arc<ExecutionWriter>,
     path: PathBuf,
 }
 
@@ -88,12 +98,19 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db)?;
-        Ok(Self { pool, writer, path: path.to_owned() })
+        let readers = Arc::new(Readers::open(path, readers)?);
+        let executions = Arc::new(ExecutionWriter::start(path)?);
+        Ok(Self { pool, writer, readers, executions, path: path.to_owned() })
     }
 
     /// The readers.
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Point reads on the calling thread.
+    pub(crate) fn readers(&self) -> &Readers {
+        &self.readers
     }
 
     /// The one writer.
@@ -109,6 +126,9 @@ impl SqliteStore {
 
     /// Closes every connection, checkpointing the WAL into the main file.
     pub async fn close(&self) {
+        self.readers.close();
+        let executions = self.executions.clone();
+        let _ = tokio::task::spawn_blocking(move || executions.close()).await;
         self.pool.close().await;
         self.writer.close().await;
     }
@@ -356,18 +376,23 @@ impl Store for SqliteStore {
         tenant: &TenantId,
         id: &ConnectionId,
     ) -> Result<Option<ConnectionRow>, StoreError> {
-        sqlx::query(concat!(
+        const SQL: &str = concat!(
             "SELECT ",
             connection_columns!(),
             " FROM connections WHERE tenant_id = ?1 AND id = ?2"
-        ))
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?
-        .map(|r| connection_from_row(&r))
-        .transpose()
+        );
+        let params = (tenant.as_str(), id.as_str());
+        if let Read::Done(row) = self.readers.row(SQL, params, |r| connection_from_row(r)) {
+            return row;
+        }
+        sqlx::query(SQL)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .map(|r| connection_from_row(&r))
+            .transpose()
     }
 
     async fn list_connections(
@@ -944,7 +969,7 @@ impl Store for SqliteStore {
         tenant: &TenantId,
         row: &ExecutionRow,
     ) -> Result<(), StoreError> {
-        self.insert_execution_(tenant, row).await
+        self.executions.insert(tenant, row).await
     }
 
     async fn update_execution(
@@ -1022,9 +1047,9 @@ fn sealed_key_from_row(r: &SqliteRow) -> Result<SealedKey, StoreError> {
     })
 }
 
-pub(crate) fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreError> {
-    let setup_type: Option<String> = r.try_get("setup_type").map_err(db)?;
-    let setup_sealed: Option<Vec<u8>> = r.try_get("setup_sealed").map_err(db)?;
+pub(crate) fn connection_from_row(r: &impl Columns) -> Result<ConnectionRow, StoreError> {
+    let setup_type = r.text("setup_type")?;
+    let setup_sealed = r.blob("setup_sealed")?;
     let setup = match (setup_type, setup_sealed) {
         (Some(t), Some(sealed)) => Some(SealedSetup {
             setup_type: t.parse().map_err(|_| corrupt("connections.setup_type"))?,
@@ -1038,46 +1063,42 @@ pub(crate) fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRow, StoreE
         app_id: parse(r, "app_id")?,
         name: connection_name(r)?,
         environment: r
-            .try_get::<Option<String>, _>("environment")
-            .map_err(db)?
+            .text("environment")?
             .map(|s| Environment::parse(&s).map_err(|_| corrupt("connections.environment")))
             .transpose()?,
         account_name: r
-            .try_get::<Option<String>, _>("account_name")
-            .map_err(db)?
+            .text("account_name")?
             .map(|s| AccountName::parse(&s).map_err(|_| corrupt("connections.account_name")))
             .transpose()?,
         setup,
-        tokens_sealed: r.try_get("tokens_sealed").map_err(db)?,
-        fingerprint: r.try_get("fingerprint").map_err(db)?,
-        version: to_u64(r.try_get("version").map_err(db)?)?,
+        tokens_sealed: r.blob("tokens_sealed")?,
+        fingerprint: r.required_text("fingerprint")?,
+        version: to_u64(r.required_int("version")?)?,
         created_at: parse(r, "created_at")?,
         updated_at: parse(r, "updated_at")?,
         refreshed_at: opt_time(r, "refreshed_at")?,
         token: TokenMeta {
-            tokens_version: to_u64(r.try_get("tokens_version").map_err(db)?)?,
+            tokens_version: to_u64(r.required_int("tokens_version")?)?,
             problem: token_problem(r)?,
             expires_at: opt_time(r, "expires_at")?,
             refresh_at: opt_time(r, "refresh_at")?,
-            granted_scopes: r.try_get("granted_scopes").map_err(db)?,
-            missing_scopes: r.try_get("missing_scopes").map_err(db)?,
-            last_error: r.try_get("last_error").map_err(db)?,
-            attempts: u32::try_from(r.try_get::<i64, _>("attempts").map_err(db)?)
+            granted_scopes: r.text("granted_scopes")?,
+            missing_scopes: r.text("missing_scopes")?,
+            last_error: r.text("last_error")?,
+            attempts: u32::try_from(r.required_int("attempts")?)
                 .map_err(|_| corrupt("connections.attempts"))?,
-            lease_owner: r.try_get("lease_owner").map_err(db)?,
+            lease_owner: r.text("lease_owner")?,
             lease_until: opt_time(r, "lease_until")?,
         },
     })
 }
 
-fn connection_name(r: &SqliteRow) -> Result<ConnectionName, StoreError> {
-    ConnectionName::parse(&r.try_get::<String, _>("name").map_err(db)?)
-        .map_err(|_| corrupt("connections.name"))
+fn connection_name(r: &impl Columns) -> Result<ConnectionName, StoreError> {
+    ConnectionName::parse(&r.required_text("name")?).map_err(|_| corrupt("connections.name"))
 }
 
-fn token_problem(r: &SqliteRow) -> Result<Option<flowvault_core::TokenProblem>, StoreError> {
-    r.try_get::<Option<String>, _>("token_status")
-        .map_err(db)?
+fn token_problem(r: &impl Columns) -> Result<Option<flowvault_core::TokenProblem>, StoreError> {
+    r.text("token_status")?
         .map(|s| s.parse().map_err(|()| corrupt("connections.token_status")))
         .transpose()
 }
@@ -1107,13 +1128,10 @@ fn summary_from_row(r: &SqliteRow) -> Result<SummaryRow, StoreError> {
 }
 
 pub(crate) fn opt_time(
-    r: &SqliteRow,
+    r: &impl Columns,
     column: &'static str,
 ) -> Result<Option<Timestamp>, StoreError> {
-    r.try_get::<Option<String>, _>(column)
-        .map_err(db)?
-        .map(|s| s.parse().map_err(|_| corrupt(column)))
-        .transpose()
+    r.text(column)?.map(|s| s.parse().map_err(|_| corrupt(column))).transpose()
 }
 
 fn text(t: Option<Timestamp>) -> Option<String> {
@@ -1134,9 +1152,8 @@ fn client_from_row(r: &SqliteRow) -> Result<ClientRow, StoreError> {
 }
 
 /// Reads a text column into any type that parses from it.
-pub(crate) fn parse<T: FromStr>(r: &SqliteRow, column: &'static str) -> Result<T, StoreError> {
-    let text: String = r.try_get(column).map_err(db)?;
-    text.parse().map_err(|_| corrupt(column))
+pub(crate) fn parse<T: FromStr>(r: &impl Columns, column: &'static str) -> Result<T, StoreError> {
+    r.required_text(column)?.parse().map_err(|_| corrupt(column))
 }
 
 pub(crate) fn db(e: sqlx::Error) -> StoreError {

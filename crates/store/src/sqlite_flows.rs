@@ -7,6 +7,7 @@ use sqlx::sqlite::SqliteRow;
 use crate::flow_records::{ExecutionPage, ExecutionQuery, ExecutionRow, FlowChange, FlowRow};
 use crate::records::{ListQuery, Page, RowUpgrade};
 use crate::sqlite::{SqliteStore, corrupt, db, db_or_exists, opt_time, parse, to_i64, to_u64};
+use crate::sqlite_read::{Columns, Read};
 use crate::store::StoreError;
 
 macro_rules! flow_columns {
@@ -55,18 +56,20 @@ impl SqliteStore {
         tenant: &TenantId,
         id: &FlowId,
     ) -> Result<Option<FlowRow>, StoreError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            flow_columns!(),
-            " FROM flows WHERE tenant_id = ?1 AND id = ?2"
-        ))
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db)?
-        .map(|r| flow_from_row(&r))
-        .transpose()
+        const SQL: &str =
+            concat!("SELECT ", flow_columns!(), " FROM flows WHERE tenant_id = ?1 AND id = ?2");
+        let params = (tenant.as_str(), id.as_str());
+        if let Read::Done(row) = self.readers().row(SQL, params, |r| flow_from_row(r)) {
+            return row;
+        }
+        sqlx::query(SQL)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?
+            .map(|r| flow_from_row(&r))
+            .transpose()
     }
 
     pub(crate) async fn list_flows_(
@@ -173,38 +176,6 @@ impl SqliteStore {
         .await
         .map_err(db)?;
         rows.iter().map(|r| Ok((parse(r, "id")?, r.try_get("name").map_err(db)?))).collect()
-    }
-
-    pub(crate) async fn insert_execution_(
-        &self,
-        tenant: &TenantId,
-        row: &ExecutionRow,
-    ) -> Result<(), StoreError> {
-        // One statement: only for a flow that (still) exists — a run that outlived its flow
-        // leaves nothing behind; the `executions_touch_flow` trigger sets `executed_at`.
-        let done = sqlx::query(concat!(
-            "INSERT INTO executions (tenant_id, ",
-            execution_columns!(),
-            ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 ",
-            "WHERE EXISTS (SELECT 1 FROM flows WHERE tenant_id = ?1 AND id = ?3)"
-        ))
-        .bind(tenant.as_str())
-        .bind(row.id.as_str())
-        .bind(row.flow_id.as_str())
-        .bind(&row.trace_id)
-        .bind(&row.status)
-        .bind(row.record_sealed.as_deref())
-        .bind(row.created_at.to_string())
-        .bind(row.updated_at.to_string())
-        .bind(row.started_at.map(|t| t.to_string()))
-        .bind(row.ended_at.map(|t| t.to_string()))
-        .execute(self.writer())
-        .await
-        .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
     }
 
     pub(crate) async fn update_execution_(
@@ -418,17 +389,17 @@ async fn set_connections(
     Ok(())
 }
 
-fn flow_from_row(r: &SqliteRow) -> Result<FlowRow, StoreError> {
+fn flow_from_row(r: &impl Columns) -> Result<FlowRow, StoreError> {
     Ok(FlowRow {
         id: parse(r, "id")?,
-        name: ConnectionName::parse(&r.try_get::<String, _>("name").map_err(db)?)
+        name: ConnectionName::parse(&r.required_text("name")?)
             .map_err(|_| corrupt("flows.name"))?,
-        actions: r.try_get("actions").map_err(db)?,
-        version: to_u64(r.try_get("version").map_err(db)?)?,
+        actions: r.required_text("actions")?,
+        version: to_u64(r.required_int("version")?)?,
         created_at: parse(r, "created_at")?,
         updated_at: parse(r, "updated_at")?,
         executed_at: opt_time(r, "executed_at")?,
-        mac: r.try_get("mac").map_err(db)?,
+        mac: r.blob("mac")?,
     })
 }
 

@@ -159,6 +159,8 @@ pub struct Vault {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) keyring: Keyring,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Flows authenticated and parsed recently.
+    pub(crate) parsed_flows: crate::flows::ParsedFlows,
 }
 
 impl Vault {
@@ -224,7 +226,10 @@ impl Vault {
                         "vault upgraded: rows are now authenticated and bound to their app"
                     );
                 }
-                return Ok((Self { store, keyring, clock }, Opened::Existing));
+                return Ok((
+                    Self { store, keyring, clock, parsed_flows: Default::default() },
+                    Opened::Existing,
+                ));
             }
 
             let mut meta = vec![(META_KEY_KIND, given.to_owned())];
@@ -246,7 +251,10 @@ impl Vault {
             };
             let (keyring, sealed) = Keyring::create(master)?;
             if store.initialise(&meta, &sealed, clock.now()).await? {
-                return Ok((Self { store, keyring, clock }, Opened::Created));
+                return Ok((
+                    Self { store, keyring, clock, parsed_flows: Default::default() },
+                    Opened::Created,
+                ));
             }
             // Another process initialised the vault between our read and our write: open theirs.
         }

@@ -421,3 +421,49 @@ async fn runs_are_bounded_per_tenant_and_in_all_and_a_run_that_outlives_its_flow
         "{outcome:?}"
     );
 }
+
+/// Credentials opened for one run serve the next ones only while the stored row is unchanged:
+/// every run's record has the token scrubbed, and a new token is the one the very next run
+/// sends (and scrubs).
+#[tokio::test(start_paused = true)]
+async fn runs_reuse_opened_credentials_only_until_they_change() {
+    let w = World::new().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    w.transport.route("api.test", echo(seen.clone()));
+    let engine = w.engine("a");
+    let body = json!({"name": "Echo", "app_id": "HTTP",
+                      "setup": {"type": "BEARER", "token": "first-token-1111"}});
+    let new = flowvault_core::validate_create(&body).unwrap_or_else(|e| panic!("{e}"));
+    let c = w.vault.create_connection(&w.tenant, new).await.unwrap_or_else(|e| panic!("{e}"));
+    let flow = save(
+        &w,
+        json!([{"id": "call", "type": "HTTP", "action": "SEND_REQUEST",
+                "params": {"connection_id": c.id.to_string(), "url": "https://api.test/echo"}}]),
+    )
+    .await;
+    for _ in 0..3 {
+        let outcome = run(&engine, &w, &flow, json!({})).await;
+        assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+        assert!(!record(&outcome).to_string().contains("first-token-1111"), "{}", record(&outcome));
+    }
+
+    let patch = flowvault_core::validate_patch(
+        flowvault_core::AppId::Http,
+        &json!({"setup": {"type": "BEARER", "token": "second-token-2222"}}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    w.vault
+        .update_connection(&w.tenant, &c.id, patch, c.version)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let outcome = run(&engine, &w, &flow, json!({})).await;
+    assert!(!record(&outcome).to_string().contains("second-token-2222"), "{}", record(&outcome));
+    let used = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    assert_eq!(
+        used,
+        ["Bearer first-token-1111"; 3]
+            .into_iter()
+            .chain(["Bearer second-token-2222"])
+            .collect::<Vec<_>>()
+    );
+}

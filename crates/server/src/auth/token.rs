@@ -1,6 +1,7 @@
 //! Access tokens: RS256 JWTs signed with the vault's signing key, verified on every request.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::encoding::AsDer as _;
@@ -67,7 +68,14 @@ pub(crate) struct TokenKeys {
     issuer: String,
     audience: String,
     lifetime: Duration,
+    /// Tokens verified before, by digest, with their expiry: RS256 verification of the same
+    /// token on every request was the largest share of an API read's own work.
+    verified: Mutex<HashMap<[u8; 32], (Verified, u64)>>,
 }
+
+/// The most verified tokens remembered; past it, the expired ones are dropped, and if that is
+/// not enough, all of them.
+const MAX_VERIFIED: usize = 4096;
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -169,6 +177,7 @@ impl TokenKeys {
             issuer,
             audience,
             lifetime,
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -194,7 +203,7 @@ impl TokenKeys {
         tenant: &TenantId,
         scopes: &Scopes,
     ) -> Result<String, KeyError> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = unix_now();
         let mut jti = [0u8; 16];
         aws_lc_rs::rand::fill(&mut jti).map_err(|_| KeyError::Key("random generator failed"))?;
         let claims = Claims {
@@ -224,7 +233,39 @@ impl TokenKeys {
 
     /// Verifies a token: signature by one of our keys, `exp`, `iss`, `aud`, and the claims
     /// flowvault needs.
+    ///
+    /// A token verified before is recognised by its SHA-256 digest until it expires: the keys
+    /// that verify tokens do not change while the server runs, and what a token says can't
+    /// change at all. (Whether its client still exists is the caller's check, every time.)
     pub(crate) fn verify(&self, token: &str) -> Result<Verified, TokenError> {
+        let digest: [u8; 32] =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+                .as_ref()
+                .try_into()
+                .map_err(|_| TokenError::Malformed)?;
+        let now = unix_now();
+        {
+            let known = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((verified, exp)) = known.get(&digest)
+                && now < *exp
+            {
+                return Ok(verified.clone());
+            }
+        }
+        let (verified, exp) = self.verify_signed(token)?;
+        let mut known = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if known.len() >= MAX_VERIFIED {
+            known.retain(|_, (_, exp)| now < *exp);
+            if known.len() >= MAX_VERIFIED {
+                known.clear();
+            }
+        }
+        known.insert(digest, (verified.clone(), exp));
+        Ok(verified)
+    }
+
+    /// [`TokenKeys::verify`] without the memory: the signature and every claim checked.
+    fn verify_signed(&self, token: &str) -> Result<(Verified, u64), TokenError> {
         use jsonwebtoken::errors::ErrorKind;
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let key = header
@@ -245,12 +286,18 @@ impl TokenKeys {
                 }
             })?;
         let c = data.claims;
-        Ok(Verified {
+        let verified = Verified {
             tenant: c.tenant.parse().map_err(|_| TokenError::Malformed)?,
             client: c.azp.parse().map_err(|_| TokenError::Malformed)?,
             scopes: c.scope.parse().map_err(|_| TokenError::Malformed)?,
-        })
+        };
+        Ok((verified, c.exp))
     }
+}
+
+/// Seconds since the Unix epoch, as `exp` and `iat` count them.
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Keys for `https://vault.test/` from a key pair made once (RSA generation is slow): for the
@@ -328,5 +375,34 @@ mod tests {
         let at = tampered.len() / 2;
         tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
         assert!(keys().verify(&String::from_utf8_lossy(&tampered)).is_err());
+    }
+
+    /// What is remembered of a verified token is used only until the token expires: a
+    /// remembered entry past its `exp` sends the token back through full verification (where
+    /// this one, never signed, fails).
+    #[test]
+    fn a_remembered_token_is_believed_only_until_it_expires() {
+        let token = "never.signed.token";
+        let digest: [u8; 32] =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+                .as_ref()
+                .try_into()
+                .unwrap_or_else(|_| panic!("digest length"));
+        let verified = Verified {
+            tenant: "tn_0123456789ABCDEFGHIJKL".parse().unwrap_or_else(|_| panic!()),
+            client: "mc_0123456789ABCDEFGHIJKL".parse().unwrap_or_else(|_| panic!()),
+            scopes: "read:flows".parse().unwrap_or_else(|_| panic!()),
+        };
+        let remember = |exp: u64| {
+            keys()
+                .verified
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(digest, (verified.clone(), exp));
+        };
+        remember(unix_now() + 60);
+        assert!(keys().verify(token).is_ok(), "a remembered, unexpired entry is used");
+        remember(unix_now() - 1);
+        assert!(keys().verify(token).is_err(), "an expired entry is not");
     }
 }

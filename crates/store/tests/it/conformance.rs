@@ -69,6 +69,7 @@ both!(
     missing_scopes_mark_and_clear,
     claims_take_due_rows_soonest_first,
     executions_page_newest_first_and_outlive_nothing,
+    concurrent_execution_inserts_each_get_their_own_answer,
     otp_codes_are_single_use_and_burned_by_too_many_attempts,
     otp_codes_expire_are_swept_and_belong_to_their_tenant,
     concurrent_otp_checks_find_a_code_valid_once_and_count_every_attempt,
@@ -479,6 +480,44 @@ async fn executions_page_newest_first_and_outlive_nothing(backend: &str) {
     assert!(c.store.execution(&c.tenant, &flow.id, &rows[4].id).await.ok().flatten().is_none());
     let late = c.store.insert_execution(&c.tenant, &execution(&flow.id, 10)).await;
     assert!(matches!(late, Err(StoreError::NotFound)), "{late:?}");
+}
+
+/// Inserts arriving together (which the SQLite store commits as one transaction) are each
+/// stored or refused on their own: one for a flow of another tenant and one that repeats an id
+/// fail alone, every other is stored once answered.
+async fn concurrent_execution_inserts_each_get_their_own_answer(backend: &str) {
+    let c = case(backend).await;
+    let new = flowvault_core::validate_flow_create(&json!({"name": "F", "actions": []}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let flow = c.vault.create_flow(&c.tenant, new).await.unwrap_or_else(|e| panic!("{e}"));
+    let other = c.vault.ensure_tenant(&"other".parse().unwrap_or_else(|e| panic!("{e}"))).await;
+    let other = other.unwrap_or_else(|e| panic!("{e}")).id;
+    let rows: Vec<_> = (0..200).map(|i| execution(&flow.id, i)).collect();
+    let mut inserts: Vec<_> = rows
+        .iter()
+        .map(|r| (c.tenant.clone(), r.clone()))
+        .chain([(other, execution(&flow.id, 7)), (c.tenant.clone(), rows[3].clone())])
+        .collect();
+    // The repeated id goes last, after the row it repeats.
+    let repeat = inserts.pop().unwrap_or_else(|| unreachable!());
+    let tasks: Vec<_> = inserts
+        .into_iter()
+        .chain([repeat])
+        .map(|(tenant, row)| {
+            let store = c.store.clone();
+            tokio::spawn(async move { store.insert_execution(&tenant, &row).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    assert!(answers[..200].iter().all(Result::is_ok), "{answers:?}");
+    assert!(matches!(answers[200], Err(StoreError::NotFound)), "{:?}", answers[200]);
+    assert!(matches!(answers[201], Err(StoreError::AlreadyExists)), "{:?}", answers[201]);
+    let q = flowvault_store::ExecutionQuery { from: None, offset: 0, limit: 10 };
+    let page = c.store.list_executions(&c.tenant, &flow.id, &q).await;
+    assert_eq!(page.unwrap_or_else(|e| panic!("{e}")).total, 200);
 }
 
 /// A code row for reference `r`, code `code`, made at `at` and living 600 s.

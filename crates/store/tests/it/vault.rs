@@ -558,3 +558,48 @@ async fn out_of_range_token_times_are_repaired() {
     let untouched = f.store.connection(&other, &fine.id).await.ok().flatten();
     assert!(untouched.is_some_and(|r| r.token.last_error.is_none()));
 }
+
+/// A change made by another process on the same file (the CLI beside a running server) is
+/// what this process reads next — a connection's credentials, and a flow about to run — however
+/// recently it read the row before.
+#[tokio::test]
+async fn changes_from_another_process_are_read_at_once() {
+    let f = Fixture::new().await;
+    let (_other_store, other) = open(&f.db_path(), &KEY_A).await;
+    let body = json!({"name": "Twilio", "app_id": "TWILIO", "setup": twilio_setup("tok-1")});
+    let c = f.vault.create_connection(&f.tenant, new_connection(body)).await;
+    let c = c.unwrap_or_else(|e| panic!("{e}"));
+    let new = flowvault_core::validate_flow_create(&json!({"name": "F", "actions": []}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let flow = f.vault.create_flow(&f.tenant, new).await.unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..3 {
+        let read = f.vault.open_setup(&f.tenant, &c.id).await.ok().flatten();
+        assert_eq!(
+            read.and_then(|s| s.expose("api_key").map(str::to_owned)).as_deref(),
+            Some("tok-1")
+        );
+        let to_run = f.vault.flow_to_run(&f.tenant, &flow.id).await;
+        assert_eq!(to_run.unwrap_or_else(|e| panic!("{e}")).name.as_str(), "F");
+    }
+
+    let patch = validate_patch(AppId::Twilio, &json!({"setup": twilio_setup("tok-2")}));
+    let patch = patch.unwrap_or_else(|e| panic!("{e}"));
+    other
+        .update_connection(&f.tenant, &c.id, patch, c.version)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let patch = flowvault_core::validate_flow_patch(&json!({"name": "G"}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    other
+        .update_flow(&f.tenant, &flow.id, patch, flow.version)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let read = f.vault.open_setup(&f.tenant, &c.id).await.ok().flatten();
+    assert_eq!(read.and_then(|s| s.expose("api_key").map(str::to_owned)).as_deref(), Some("tok-2"));
+    let to_run = f.vault.flow_to_run(&f.tenant, &flow.id).await;
+    assert_eq!(to_run.unwrap_or_else(|e| panic!("{e}")).name.as_str(), "G");
+
+    other.delete_flow(&f.tenant, &flow.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(f.vault.flow_to_run(&f.tenant, &flow.id).await, Err(VaultError::NotFound)));
+}

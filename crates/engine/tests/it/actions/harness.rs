@@ -78,7 +78,7 @@ impl Harness {
         token: Option<&str>,
     ) -> Result<Value, ActionError> {
         let credentials = connection.map(|(app, setup)| Credentials {
-            setup: setup_of(app, &setup),
+            setup: Arc::new(setup_of(app, &setup)),
             token: token.map(|t| {
                 Arc::new(Fresh {
                     access_token: SecretString::from(t.to_owned()),
