@@ -3,6 +3,7 @@
 mod apps;
 mod canary;
 mod connections;
+mod crash;
 mod dashboard;
 mod delivery;
 mod deploy_cli;

@@ -96,6 +96,14 @@ impl Served {
     }
 }
 
+impl Served {
+    /// Kills the process (SIGKILL: no chance to finish anything) and waits for it to end.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -48,7 +48,7 @@ pub(super) async fn run(op: SlackOp, call: &Call<'_>) -> Result<Value, ActionErr
             let mut request = Request::new(Method::POST, url).auth(Auth::Bearer(token));
             request.body = Body::Raw(
                 "application/json; charset=utf-8",
-                serde_json::to_vec(&Value::Object(message)).unwrap_or_default(),
+                Value::Object(message).to_string().into_bytes(),
             );
             let response = call.http.send(request, true).await?;
             // The Web API answers 200 with {"ok": false, "error": "channel_not_found"} on failure.
