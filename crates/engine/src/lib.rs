@@ -11,9 +11,11 @@
 //! - [`MxResolver`]: the DNS MX lookups of `EMAIL VERIFY_EMAIL`, through [`SystemMx`] (the
 //!   system's resolver) in production; nothing connects to the hosts they name.
 //!
-//! The engine never caches plaintext credentials across uses: [`Engine::credentials`] opens
-//! them when an action starts. It does not serve HTTP (the server crate does) and does not touch
-//! SQL (it asks the store through its trait).
+//! Credentials are opened when an action starts, from the connection row read then. What was
+//! opened is kept in memory for up to 60 s (zeroed when dropped) and used again only for a row
+//! with exactly the same sealed bytes (`engine/src/opened.rs`), so a change is used by the very next
+//! action. The engine does not serve HTTP (the server crate does) and does not touch SQL (it
+//! asks the store through its trait).
 
 mod actions;
 mod clock;

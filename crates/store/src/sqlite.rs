@@ -48,11 +48,11 @@ macro_rules! connection_columns {
 /// of the process (`kill -9`); an operating-system crash or power cut may lose the last
 /// transactions but never corrupts the file.
 ///
-/// Point reads of one connection or flow run on the calling thread ([`crate::sqlite_read`]);
+/// Point reads of one connection or flow run on the calling thread (`sqlite_read.rs`);
 /// other reads share a pool of connections. Writes go through one connection of their own, so
 /// the writers of this process queue for it instead of contending for SQLite's lock (whose busy
 /// handler sleeps) — except execution inserts, which a thread of their own commits in groups
-/// ([`crate::sqlite_batch`]) and which meet the other writes at the lock. Other processes on
+/// (`sqlite_batch.rs`) and which meet the other writes at the lock. Other processes on
 /// the same file meet the lock too, and wait for it.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
