@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use flowvault_core::{
     ExecutionId, Flow, FlowAction, FlowId, TenantName, validate_flow_create, validate_flow_patch,
 };
-use flowvault_engine::{ExecutionView, RunInput, RunLimits};
+use flowvault_engine::{ExecutionView, RunInput, RunLimits, Wait};
 use flowvault_server::ConfigFile;
 use flowvault_store::{ExecutionQuery, VaultError};
 use serde_json::{Value, json};
@@ -137,7 +137,7 @@ async fn dispatch(open: &OpenVault, tenant_name: &TenantName, cmd: &FlowsCommand
             let engine =
                 engine_config::engine(open.vault.clone(), &file, engine.allow_private_network)?;
             let view = engine
-                .execute(&tenant, &id, input, true, RunLimits::default())
+                .execute(&tenant, &id, input, Wait::ForEnd, RunLimits::default())
                 .await
                 .map_err(|e| match e {
                     flowvault_engine::ExecuteError::Vault(e) => flow_missing(e, &id),
@@ -150,7 +150,7 @@ async fn dispatch(open: &OpenVault, tenant_name: &TenantName, cmd: &FlowsCommand
             } else {
                 print_execution(&view);
             }
-            if view.status == "failed" {
+            if view.status == flowvault_core::ExecutionStatus::Failed {
                 bail!("the flow failed");
             }
             Ok(())
@@ -183,7 +183,7 @@ async fn dispatch_executions(
             for v in &views {
                 t.add_row(vec![
                     v.id.to_string(),
-                    v.status.clone(),
+                    v.status.to_string(),
                     v.started_at.map_or_else(|| "-".to_owned(), |t| t.to_string()),
                     v.ended_at.map_or_else(|| "-".to_owned(), |t| t.to_string()),
                 ]);
@@ -256,17 +256,15 @@ fn print_execution(v: &ExecutionView) {
     if let Some(e) = &v.error {
         println!("error in {}: {}", e.action_id, e.message);
     }
-    let actions = v.debug.as_ref().and_then(|d| d.get("actions")).and_then(Value::as_array);
-    if let Some(actions) = actions {
+    if let Some(debug) = &v.debug {
         let mut t = output::table(&["ACTION ID", "ACTION", "STATUS", "MS", "ERROR"]);
-        for a in actions {
-            let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
+        for a in &debug.actions {
             t.add_row(vec![
-                s("id"),
-                format!("{} {}", s("type"), s("action")),
-                s("status"),
-                a.get("duration_ms").map_or_else(|| "-".to_owned(), ToString::to_string),
-                a.pointer("/error/message").and_then(Value::as_str).unwrap_or("-").to_owned(),
+                a.id.clone(),
+                format!("{} {}", a.kind, a.action),
+                a.status.as_str().to_owned(),
+                a.duration_ms.to_string(),
+                a.error.as_ref().map_or_else(|| "-".to_owned(), |e| e.message.clone()),
             ]);
         }
         println!("{t}");

@@ -10,6 +10,7 @@ mod arbitrary;
 mod catalog;
 mod connection;
 mod delivery;
+mod execution;
 mod flow;
 mod hints;
 mod ids;
@@ -33,6 +34,7 @@ pub use connection::{Connection, ConnectionStatus, ConnectionSummary, TokenProbl
 pub use delivery::{
     Channel, DeliverySettings, EmailDelivery, EmailSender, PhoneDelivery, UnknownChannel, is_e164,
 };
+pub use execution::{ExecutionStatus, UnknownExecutionStatus};
 pub use flow::{
     ActionId, ActionSpec, ActivecampaignOp, AirtableOp, Auth0Op, BigqueryOp, ClearbitOp,
     ConnectionRef, EmailOp, Flow, FlowAction, FlowName, FlowOp, FlowPatch, FlowSummary, Format,

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike as _, SubsecRound, Timelike as _, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An instant in UTC with millisecond precision, written as ISO 8601 with a `Z`
 /// (`2026-11-26T09:30:00.125Z`), as Auth0 writes them.
@@ -125,6 +125,14 @@ impl FromStr for Timestamp {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// Reads what [`Serialize`] writes (and any RFC 3339 time [`FromStr`] takes).
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        text.parse().map_err(|_| serde::de::Error::custom("not an RFC 3339 time"))
     }
 }
 

@@ -6,16 +6,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use flowvault_core::{
-    AccountName, Connection, ConnectionId, KnownSecrets, Setup, TenantId, Timestamp, TokenProblem,
-};
+use flowvault_core::{AccountName, Connection, ConnectionId, KnownSecrets, TenantId, TokenProblem};
 use flowvault_store::{ConnectionRow, StoreError, TokenWrite, Vault, VaultError};
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
-use secrecy::{ExposeSecret as _, SecretString};
 use tokio::sync::Notify;
 
 use crate::clock::{after, between};
+use crate::credentials::{Credentials, Fresh};
 use crate::grants::{self, GrantContext, GrantError};
 use crate::metrics::{Metrics, RefreshResult};
 use crate::opened::{Opened, OpenedCache};
@@ -37,38 +35,6 @@ pub struct EngineConfig {
     pub owner: Option<String>,
     /// How many flow runs may be in progress, in total and per tenant.
     pub runs: crate::slots::RunCapacity,
-}
-
-/// An access token just obtained or checked, for the request about to use it.
-pub struct Fresh {
-    /// The token.
-    pub access_token: SecretString,
-    /// Its type (`Bearer`).
-    pub token_type: String,
-    /// Its expiry, if known.
-    pub expires_at: Option<Timestamp>,
-    /// The connection's own API host, if the provider named one (Salesforce's `instance_url`).
-    pub api_base: Option<url::Url>,
-}
-
-impl std::fmt::Debug for Fresh {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fresh")
-            .field("token_type", &self.token_type)
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Fresh {
-    fn from_set(set: &TokenSet) -> Arc<Self> {
-        Arc::new(Self {
-            access_token: SecretString::from(set.access_token().to_owned()),
-            token_type: set.token_type().to_owned(),
-            expires_at: set.expires_at(),
-            api_base: set.api_base().cloned(),
-        })
-    }
 }
 
 /// Why a refresh did not produce a token. Messages name the connection and never hold a secret.
@@ -172,18 +138,6 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("owner", &self.inner.owner).finish_non_exhaustive()
     }
-}
-
-/// Credentials ready for one action: the setup, and a valid access token where the setup uses
-/// tokens. Resolved when the action starts, from the connection as it is stored then.
-#[derive(Debug)]
-pub struct Credentials {
-    /// The connection's credentials.
-    pub setup: Arc<Setup>,
-    /// A valid access token, for token-based setups.
-    pub token: Option<Arc<Fresh>>,
-    /// The scopes granted to the connection, if known.
-    pub granted_scopes: Option<String>,
 }
 
 impl Engine {
@@ -754,19 +708,5 @@ impl From<VaultError> for RefreshError {
             VaultError::NotFound => RefreshError::NotFound,
             other => internal(other),
         }
-    }
-}
-
-/// Keeps `ExposeSecret` in use for the token's owner-facing accessors.
-impl Fresh {
-    /// The access token, exposed for the request about to use it.
-    #[must_use]
-    pub fn expose(&self) -> &str {
-        self.access_token.expose_secret()
-    }
-
-    /// Whether it has at least `margin` of validity left at `now`.
-    fn valid_for(&self, now: Timestamp, margin: Duration) -> bool {
-        crate::tokens::valid_for(self.expires_at, now, margin)
     }
 }

@@ -1,13 +1,13 @@
 //! Executions: running a flow on request (waiting for it or not) and keeping its record —
 //! sealed, secrets scrubbed — for the executions API.
 
-use flowvault_core::{ExecutionId, Flow, FlowId, TenantId, Timestamp};
-use flowvault_store::{ExecutionRow, Vault, VaultError};
+use flowvault_core::{ExecutionId, ExecutionStatus, Flow, FlowId, TenantId, Timestamp};
+use flowvault_store::{ExecutionRow, StoreError, Vault, VaultError};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::Engine;
-use crate::run::{FlowError, RunInput, RunLimits, RunOutcome, RunStatus};
+use crate::run::{ActionRecord, FlowError, RunInput, RunLimits, RunOutcome, RunRecord};
 use crate::slots::RunLimit;
 
 /// Why a run could not start (or its execution could not be stored).
@@ -37,8 +37,8 @@ pub struct ExecutionView {
     pub flow_id: FlowId,
     /// For correlating logs.
     pub trace_id: String,
-    /// `running`, `completed` or `failed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: ExecutionStatus,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.
@@ -57,7 +57,23 @@ pub struct ExecutionView {
     pub error: Option<FlowError>,
     /// Each action's input, output, error and timing (`?hydrate=debug`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub debug: Option<Value>,
+    pub debug: Option<ExecutionDebug>,
+}
+
+/// The debug details of an execution: its record's actions.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionDebug {
+    /// Each action run, in order.
+    pub actions: Vec<ActionRecord>,
+}
+
+/// Whether a run's caller waits for its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Answer with the finished execution.
+    ForEnd,
+    /// Answer at once with the execution `running`; it finishes in the background.
+    No,
 }
 
 impl Engine {
@@ -75,7 +91,7 @@ impl Engine {
         tenant: &TenantId,
         flow_id: &FlowId,
         input: RunInput,
-        wait: bool,
+        wait: Wait,
         limits: RunLimits,
     ) -> Result<ExecutionView, ExecuteError> {
         let vault = self.vault();
@@ -93,14 +109,14 @@ impl Engine {
                 let _ = write!(hex, "{b:02x}");
                 hex
             }),
-            status: RunStatus::Running.as_str().to_owned(),
+            status: ExecutionStatus::Running,
             record_sealed: None,
             created_at: now,
             updated_at: now,
             started_at: Some(now),
             ended_at: None,
         };
-        if !wait {
+        if wait == Wait::No {
             vault.insert_execution(tenant, &row).await?;
             let running = view(&row, None, false);
             let (engine, tenant) = (self.clone(), tenant.clone());
@@ -112,7 +128,7 @@ impl Engine {
                     // without a record, rather than showing `running` for ever.
                     tracing::error!(execution = %row.id, flow = %row.flow_id, error = %e, "cannot seal an execution record");
                     let now = engine.vault().now();
-                    row.status = RunStatus::Failed.as_str().to_owned();
+                    row.status = ExecutionStatus::Failed;
                     row.record_sealed = None;
                     row.ended_at = Some(now);
                     row.updated_at = now;
@@ -133,8 +149,7 @@ impl Engine {
             let stored = engine.vault().insert_execution(&tenant, &row).await.map_err(Into::into);
             log_end(&row, stored.as_ref().err());
             stored?;
-            let record = &outcome.record;
-            Ok(from_row(&row, record.result.clone(), record.error.clone(), None))
+            Ok(view(&row, Some(&outcome.record), false))
         });
         match task.await {
             Ok(result) => result,
@@ -156,7 +171,7 @@ impl Engine {
         let record = serde_json::to_vec(&outcome.record).map_err(ExecuteError::Record)?;
         row.record_sealed =
             Some(self.vault().seal_execution(tenant, &row.id, &row.flow_id, &record)?);
-        row.status = outcome.status.as_str().to_owned();
+        row.status = outcome.status;
         row.started_at = Some(outcome.started_at);
         row.ended_at = Some(outcome.ended_at);
         row.updated_at = outcome.ended_at;
@@ -191,9 +206,12 @@ pub async fn stored_execution(
     debug: bool,
 ) -> Result<ExecutionView, VaultError> {
     let row = vault.execution(tenant, flow, id).await?;
-    let record = vault
-        .open_execution(tenant, &row)?
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+    let record = match vault.open_execution(tenant, &row)? {
+        Some(bytes) => Some(serde_json::from_slice::<RunRecord>(&bytes).map_err(|e| {
+            StoreError::Corrupt(format!("the record of execution {id} does not read: {e}"))
+        })?),
+        None => None,
+    };
     Ok(view(&row, record.as_ref(), debug))
 }
 
@@ -210,36 +228,18 @@ fn log_end(row: &ExecutionRow, failed_to_store: Option<&ExecuteError>) {
 }
 
 /// The API's view of a row and (for finished runs) its record.
-pub fn view(row: &ExecutionRow, record: Option<&Value>, debug: bool) -> ExecutionView {
-    let result = record.and_then(|r| r.get("result")).filter(|v| !v.is_null()).cloned();
-    let error = record
-        .and_then(|r| r.get("error"))
-        .and_then(|e| serde_json::from_value::<FlowError>(e.clone()).ok());
-    let debug = if debug {
-        record.and_then(|r| r.get("actions")).map(|a| serde_json::json!({ "actions": a }))
-    } else {
-        None
-    };
-    from_row(row, result, error, debug)
-}
-
-fn from_row(
-    row: &ExecutionRow,
-    result: Option<Value>,
-    error: Option<FlowError>,
-    debug: Option<Value>,
-) -> ExecutionView {
+pub fn view(row: &ExecutionRow, record: Option<&RunRecord>, debug: bool) -> ExecutionView {
     ExecutionView {
         id: row.id.clone(),
         flow_id: row.flow_id.clone(),
         trace_id: row.trace_id.clone(),
-        status: row.status.clone(),
+        status: row.status,
         created_at: row.created_at,
         updated_at: row.updated_at,
         started_at: row.started_at,
         ended_at: row.ended_at,
-        result: result.filter(|v| !v.is_null()),
-        error,
-        debug,
+        result: record.and_then(|r| r.result.clone()).filter(|v| !v.is_null()),
+        error: record.and_then(|r| r.error.clone()),
+        debug: record.filter(|_| debug).map(|r| ExecutionDebug { actions: r.actions.clone() }),
     }
 }

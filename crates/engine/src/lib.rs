@@ -20,6 +20,7 @@
 mod actions;
 mod clock;
 mod connect;
+mod credentials;
 mod engine;
 mod executions;
 #[cfg(feature = "fuzzing")]
@@ -40,14 +41,18 @@ mod verify;
 pub use actions::{ActionError, Auth, Body, Call, Http, Request, Response, invoke, provider_error};
 pub use clock::TokioClock;
 pub use connect::ConnectError;
-pub use engine::{Credentials, Engine, EngineConfig, Fresh, RefreshError};
-pub use executions::{ExecuteError, ExecutionView, stored_execution, view as execution_view};
+pub use credentials::{Credentials, Fresh};
+pub use engine::{Engine, EngineConfig, RefreshError};
+pub use executions::{
+    ExecuteError, ExecutionDebug, ExecutionView, Wait, stored_execution, view as execution_view,
+};
 pub use grants::GrantError;
 pub use mx::{MxError, MxResolver, SystemMx};
 pub use net::{NetPolicy, Refused, classify};
 pub use providers::{ClientAuthMethod, Provider, Providers};
 pub use run::{
-    ActionRecord, FlowError, RecordedError, RunInput, RunLimits, RunOutcome, RunRecord, RunStatus,
+    ActionRecord, ActionStatus, FlowError, RecordedError, RunInput, RunLimits, RunOutcome,
+    RunRecord,
 };
 pub use slots::{RunCapacity, RunLimit};
 pub use tokens::{

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use flowvault_core::{AppId, ConnectionId, KnownSecrets, Setup, TenantId};
 use flowvault_store::ConnectionRow;
 
-use crate::engine::Fresh;
+use crate::credentials::Fresh;
 
 /// How long opened credentials are kept after they were opened.
 const KEEP: Duration = Duration::from_secs(60);

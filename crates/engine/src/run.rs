@@ -2,6 +2,7 @@
 //! action with its connection resolved as it starts; and the record of it all, with secrets
 //! scrubbed, `vars` and masked outputs left out.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -9,15 +10,16 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use flowvault_core::{
-    ActionId, Channel, ConnectionId, DeliverySettings, Flow, FlowAction, FlowOp, Redactor,
-    SetupType, TenantId, Timestamp,
+    ActionId, Channel, ConnectionId, DeliverySettings, ExecutionStatus, Flow, FlowAction, FlowOp,
+    Redactor, SetupType, TenantId, Timestamp,
 };
 use flowvault_core::{TemplateScope, render_object};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::actions::{self, ActionError, Call, Http};
-use crate::engine::{Credentials, Engine};
+use crate::credentials::Credentials;
+use crate::engine::Engine;
 
 /// What a run starts with. `Debug` shows no values (fields may hold what a user typed).
 #[derive(Clone, Default)]
@@ -49,32 +51,29 @@ impl Default for RunLimits {
     }
 }
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How one action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Still going.
-    Running,
-    /// Every action ran (or failed with `allow_failure`), or `RETURN_JSON` ended it.
-    Completed,
-    /// An action failed, or `ERROR_MESSAGE` ended it.
+pub enum ActionStatus {
+    /// It did what it was asked.
+    Succeeded,
+    /// It failed (the record says why).
     Failed,
 }
 
-impl RunStatus {
-    /// The stored word.
+impl ActionStatus {
+    /// The recorded word.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
-            RunStatus::Running => "running",
-            RunStatus::Completed => "completed",
-            RunStatus::Failed => "failed",
+            ActionStatus::Succeeded => "succeeded",
+            ActionStatus::Failed => "failed",
         }
     }
 }
 
 /// One action in the record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActionRecord {
     /// The action's id.
     pub id: String,
@@ -83,22 +82,23 @@ pub struct ActionRecord {
     pub alias: Option<String>,
     /// `type`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     /// `action`.
-    pub action: &'static str,
-    /// `succeeded` or `failed`.
-    pub status: &'static str,
+    pub action: Cow<'static, str>,
+    /// How it ended.
+    pub status: ActionStatus,
     /// When it started.
     pub started_at: Timestamp,
     /// How long it took.
     pub duration_ms: u64,
     /// Its params as rendered (secrets scrubbed; `[masked]` for `STORE_VARS`).
+    #[serde(default)]
     pub input: Value,
     /// What it gave (secrets scrubbed; absent when `mask_output`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
     /// Whether its output was kept out of the record.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub masked: bool,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,7 +106,7 @@ pub struct ActionRecord {
 }
 
 /// An error in the record.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RecordedError {
     /// What happened (secrets scrubbed).
     pub message: String,
@@ -116,7 +116,7 @@ pub struct RecordedError {
 }
 
 /// Why a run failed.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct FlowError {
     /// The action that failed.
     pub action_id: String,
@@ -124,10 +124,11 @@ pub struct FlowError {
     pub message: String,
 }
 
-/// The record of one run.
-#[derive(Debug, Clone, Serialize, Default)]
+/// The record of one run: what is sealed into the execution, and what its debugger shows.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct RunRecord {
     /// Each action run, in order.
+    #[serde(default)]
     pub actions: Vec<ActionRecord>,
     /// What `RETURN_JSON` returned.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,7 +142,7 @@ pub struct RunRecord {
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     /// How it ended.
-    pub status: RunStatus,
+    pub status: ExecutionStatus,
     /// What happened.
     pub record: RunRecord,
     /// When it started and ended.
@@ -171,7 +172,7 @@ struct Run<'a> {
 /// Whether a run goes on after an action.
 enum Next {
     Continue,
-    Stop(RunStatus),
+    Stop(ExecutionStatus),
 }
 
 impl Engine {
@@ -199,7 +200,7 @@ impl Engine {
             deadline: Instant::now() + limits.max_duration,
         };
         let status = match run.actions(&flow.actions).await {
-            Next::Continue => RunStatus::Completed,
+            Next::Continue => ExecutionStatus::Completed,
             Next::Stop(status) => status,
         };
         // One pass over the whole record, with every secret the run met (a later action's
@@ -330,7 +331,7 @@ impl Run<'_> {
             ActionId::Flow(FlowOp::ReturnJson) => {
                 let payload = params.get("payload").cloned().unwrap_or(Value::Null);
                 self.record.result = Some(payload.clone());
-                Ok((payload, Some(Next::Stop(RunStatus::Completed))))
+                Ok((payload, Some(Next::Stop(ExecutionStatus::Completed))))
             }
             ActionId::Flow(FlowOp::ErrorMessage) => {
                 // Ends the flow, whatever `allow_failure` says (as in Auth0).
@@ -539,9 +540,9 @@ impl Run<'_> {
         self.record.actions.push(ActionRecord {
             id: action.id.clone(),
             alias: action.alias.clone(),
-            kind: action.spec.kind,
-            action: action.spec.action,
-            status: "succeeded",
+            kind: Cow::Borrowed(action.spec.kind),
+            action: Cow::Borrowed(action.spec.action),
+            status: ActionStatus::Succeeded,
             started_at,
             duration_ms: elapsed_ms(started),
             input,
@@ -566,9 +567,9 @@ impl Run<'_> {
         self.record.actions.push(ActionRecord {
             id: action.id.clone(),
             alias: action.alias.clone(),
-            kind: action.spec.kind,
-            action: action.spec.action,
-            status: "failed",
+            kind: Cow::Borrowed(action.spec.kind),
+            action: Cow::Borrowed(action.spec.action),
+            status: ActionStatus::Failed,
             started_at,
             duration_ms: elapsed_ms(started),
             input,
@@ -585,7 +586,7 @@ impl Run<'_> {
             return Next::Continue;
         }
         self.record.error = Some(FlowError { action_id: action.id.clone(), message });
-        Next::Stop(RunStatus::Failed)
+        Next::Stop(ExecutionStatus::Failed)
     }
 }
 

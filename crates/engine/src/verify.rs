@@ -10,7 +10,8 @@ use http::{HeaderValue, Method};
 use serde::Serialize;
 use url::Url;
 
-use crate::engine::{Credentials, Engine, RefreshError};
+use crate::credentials::Credentials;
+use crate::engine::{Engine, RefreshError};
 use crate::transport::OutboundRequest;
 
 /// What a test found.
@@ -75,7 +76,7 @@ impl Engine {
             });
         };
         let mut redactor = Redactor::default();
-        let token = credentials.token.as_deref().map(crate::engine::Fresh::expose);
+        let token = credentials.token.as_deref().map(crate::credentials::Fresh::expose);
         redactor.add_credentials(&credentials.setup, token);
         let Ok(url) = Url::parse(&check.url) else {
             return Ok(Verification {

@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use flowvault_core::{ConnectionId, ConnectionName, ExecutionId, FlowId, Timestamp};
+use flowvault_core::{
+    ConnectionId, ConnectionName, ExecutionId, ExecutionStatus, FlowId, Timestamp,
+};
 
 /// A flow as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +49,8 @@ pub struct ExecutionRow {
     pub flow_id: FlowId,
     /// For correlating logs.
     pub trace_id: String,
-    /// `running`, `completed` or `failed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: ExecutionStatus,
     /// The sealed record of what each action got and gave.
     pub record_sealed: Option<Vec<u8>>,
     /// Creation time.

@@ -725,7 +725,7 @@ impl Store for MemoryStore {
             .iter_mut()
             .find(|(t, e)| t == tenant && e.flow_id == row.flow_id && e.id == row.id)
             .ok_or(StoreError::NotFound)?;
-        e.status.clone_from(&row.status);
+        e.status = row.status;
         e.record_sealed.clone_from(&row.record_sealed);
         e.updated_at = row.updated_at;
         e.started_at = row.started_at;

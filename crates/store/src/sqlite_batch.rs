@@ -161,7 +161,7 @@ fn commit(
                 row.id.as_str(),
                 row.flow_id.as_str(),
                 row.trace_id,
-                row.status,
+                row.status.as_str(),
                 row.record_sealed,
                 row.created_at.to_string(),
                 row.updated_at.to_string(),

@@ -190,7 +190,7 @@ impl SqliteStore {
         .bind(tenant.as_str())
         .bind(row.flow_id.as_str())
         .bind(row.id.as_str())
-        .bind(&row.status)
+        .bind(row.status.as_str())
         .bind(row.record_sealed.as_deref())
         .bind(row.updated_at.to_string())
         .bind(row.started_at.map(|t| t.to_string()))
@@ -408,7 +408,7 @@ fn execution_from_row(r: &SqliteRow) -> Result<ExecutionRow, StoreError> {
         id: parse(r, "id")?,
         flow_id: parse(r, "flow_id")?,
         trace_id: r.try_get("trace_id").map_err(db)?,
-        status: r.try_get("status").map_err(db)?,
+        status: parse(r, "status")?,
         record_sealed: r.try_get("record_sealed").map_err(db)?,
         created_at: parse(r, "created_at")?,
         updated_at: parse(r, "updated_at")?,

@@ -36,7 +36,7 @@ use serde_json::{Map, Value};
 
 pub(crate) use self::delivery::not_configured as delivery_not_configured;
 pub use self::http::{ActionError, Auth, Body, Http, Request, Response, provider_error};
-use crate::engine::Credentials;
+use crate::credentials::Credentials;
 use crate::mx::MxResolver;
 
 /// One action about to run: its params (templates already rendered), the connection's
@@ -230,7 +230,7 @@ impl Call<'_> {
     pub fn access_token(&self) -> Result<&str, ActionError> {
         self.credentials
             .and_then(|c| c.token.as_deref())
-            .map(crate::engine::Fresh::expose)
+            .map(crate::credentials::Fresh::expose)
             .ok_or_else(|| ActionError::new("the connection has no access token"))
     }
 }

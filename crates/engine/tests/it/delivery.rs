@@ -4,11 +4,12 @@
 //! settings' sender unless the action names its own; and each fails naming what to fix when
 //! delivery is not configured, the connection is empty or was deleted.
 
+use flowvault_core::ExecutionStatus;
 use flowvault_core::{
     AppId, ConnectionId, DeliverySettings, Flow, validate_create, validate_flow_create,
     validate_patch,
 };
-use flowvault_engine::{Engine, NetPolicy, Providers, RunInput, RunLimits, RunOutcome, RunStatus};
+use flowvault_engine::{Engine, NetPolicy, Providers, RunInput, RunLimits, RunOutcome};
 use flowvault_testkit::FakeSmtp;
 use flowvault_testkit::providers::mailjet::FakeMailjet;
 use flowvault_testkit::providers::sendgrid::FakeSendgrid;
@@ -81,7 +82,7 @@ fn record(outcome: &RunOutcome) -> Value {
 }
 
 fn error(outcome: &RunOutcome) -> String {
-    assert_eq!(outcome.status, RunStatus::Failed, "{}", record(outcome));
+    assert_eq!(outcome.status, ExecutionStatus::Failed, "{}", record(outcome));
     outcome.record.error.as_ref().map(|e| e.message.clone()).unwrap_or_default()
 }
 
@@ -94,7 +95,7 @@ async fn send_sms_goes_through_the_delivery_connection_from_its_number() {
         flow(&w, "SEND_SMS", json!({"to": "{{fields.phone}}", "message": "Hi {{fields.name}}"}))
             .await;
     let outcome = run(&engine, &w, &sms).await;
-    assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+    assert_eq!(outcome.status, ExecutionStatus::Completed, "{}", record(&outcome));
     let got = fakes.twilio.log().last().unwrap_or_else(|| panic!("nothing sent"));
     assert_eq!(got.path, format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"));
     assert_eq!(got.body, json!({"Body": "Hi Ada", "To": "+15005550006", "From": "+15005550001"}));
@@ -107,7 +108,7 @@ async fn send_sms_goes_through_the_delivery_connection_from_its_number() {
     let own =
         flow(&w, "SEND_SMS", json!({"to": "+15005550006", "from": "+15005550009", "message": "x"}))
             .await;
-    assert_eq!(run(&engine, &w, &own).await.status, RunStatus::Completed);
+    assert_eq!(run(&engine, &w, &own).await.status, ExecutionStatus::Completed);
     let got = fakes.twilio.log().last().unwrap_or_else(|| panic!("nothing sent"));
     assert_eq!(got.body["From"], "+15005550009");
 }
@@ -124,7 +125,7 @@ async fn make_call_says_the_message_as_escaped_twiml() {
     )
     .await;
     let outcome = run(&engine, &w, &call).await;
-    assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+    assert_eq!(outcome.status, ExecutionStatus::Completed, "{}", record(&outcome));
     let got = fakes.twilio.log().last().unwrap_or_else(|| panic!("nothing sent"));
     assert_eq!(got.path, format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"));
     assert_eq!(got.body["From"], "+15005550002");
@@ -163,7 +164,7 @@ async fn send_email_goes_through_sendgrid_or_mailjet_as_configured() {
     )
     .await;
     let outcome = run(&engine, &w, &email).await;
-    assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+    assert_eq!(outcome.status, ExecutionStatus::Completed, "{}", record(&outcome));
     let got = fakes.sendgrid.log().last().unwrap_or_else(|| panic!("nothing sent"));
     assert_eq!(got.path, "/v3/mail/send");
     assert_eq!(
@@ -181,7 +182,7 @@ async fn send_email_goes_through_sendgrid_or_mailjet_as_configured() {
     set(&w, json!({"email": {"connection_id": mailjet, "from": {"email": "hello@example.com"}}}))
         .await;
     let outcome = run(&engine, &w, &email).await;
-    assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+    assert_eq!(outcome.status, ExecutionStatus::Completed, "{}", record(&outcome));
     let sent = fakes.mailjet.sent();
     let message = sent.last().unwrap_or_else(|| panic!("nothing sent"));
     assert_eq!(message["From"], json!({"Email": "hello@example.com"}));
@@ -197,7 +198,7 @@ async fn send_email_goes_through_sendgrid_or_mailjet_as_configured() {
                "subject": "Hi", "body": "plain words"}),
     )
     .await;
-    assert_eq!(run(&engine, &w, &own).await.status, RunStatus::Completed);
+    assert_eq!(run(&engine, &w, &own).await.status, ExecutionStatus::Completed);
     let sent = fakes.mailjet.sent();
     let message = sent.last().unwrap_or_else(|| panic!("nothing sent"));
     assert_eq!(message["From"], json!({"Email": "ceo@example.com", "Name": "The CEO"}));
@@ -221,7 +222,7 @@ async fn an_updated_credential_is_used_at_the_next_run() {
         .update_connection(&w.tenant, &twilio, patch, current.version)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(run(&engine, &w, &sms).await.status, RunStatus::Completed);
+    assert_eq!(run(&engine, &w, &sms).await.status, ExecutionStatus::Completed);
 }
 
 #[tokio::test(start_paused = true)]
@@ -287,7 +288,7 @@ async fn send_email_goes_through_an_smtp_connection() {
     )
     .await;
     let outcome = run(&engine, &w, &email).await;
-    assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+    assert_eq!(outcome.status, ExecutionStatus::Completed, "{}", record(&outcome));
     let received = smtp.received();
     let got = received.last().unwrap_or_else(|| panic!("nothing sent"));
     assert_eq!(got.user, smtp.username());
@@ -309,7 +310,7 @@ async fn send_email_goes_through_an_smtp_connection() {
     let plain =
         flow(&w, "SEND_EMAIL", json!({"to": "bob@example.com", "subject": "s", "body": "1 < 2"}))
             .await;
-    assert_eq!(run(&engine, &w, &plain).await.status, RunStatus::Completed);
+    assert_eq!(run(&engine, &w, &plain).await.status, ExecutionStatus::Completed);
     let received = smtp.received();
     let got = received.last().unwrap_or_else(|| panic!("nothing sent"));
     let kind = got.header("Content-Type").unwrap_or_default();

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 use axum::routing::any;
+use flowvault_core::ExecutionStatus;
 use flowvault_core::{Flow, validate_flow_create};
-use flowvault_engine::{Engine, RunInput, RunLimits, RunOutcome, RunStatus};
+use flowvault_engine::{Engine, RunInput, RunLimits, RunOutcome, Wait};
 use flowvault_testkit::Fault;
 use serde_json::{Value, json};
 
@@ -72,7 +73,7 @@ async fn a_token_being_refreshed_when_the_action_starts_is_awaited_and_the_new_o
     };
     tokio::time::sleep(secs(1)).await; // the refresh is waiting on the provider now
     let outcome = run(&engine, &w, &flow, json!({})).await;
-    assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+    assert_eq!(outcome.status, ExecutionStatus::Completed, "{}", record(&outcome));
     assert!(refreshing.await.is_ok_and(|r| r.is_ok()));
 
     let used = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
@@ -117,13 +118,13 @@ async fn branches_logic_and_json_actions_compute_what_auth0_documents() {
     .await;
     let vip =
         run(&engine, &w, &flow, json!({"plan": "gold", "raw": "{\"n\": 3}", "vip": true})).await;
-    assert_eq!(vip.status, RunStatus::Completed, "{}", record(&vip));
+    assert_eq!(vip.status, ExecutionStatus::Completed, "{}", record(&vip));
     assert_eq!(vip.record.result, Some(json!({"tier": "priority", "n": 3})));
     let ran: Vec<&str> = vip.record.actions.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ran, ["tier", "parsed", "check", "vip"], "RETURN_JSON ends the flow");
 
     let other = run(&engine, &w, &flow, json!({"plan": "bronze", "raw": "{}", "vip": false})).await;
-    assert_eq!(other.status, RunStatus::Failed);
+    assert_eq!(other.status, ExecutionStatus::Failed);
     let error = other.record.error.clone().unwrap_or_else(|| panic!("no error"));
     assert_eq!(error.action_id, "no");
     assert_eq!(error.message, "not a VIP: someone");
@@ -135,7 +136,7 @@ async fn branches_logic_and_json_actions_compute_what_auth0_documents() {
 
     let broken =
         run(&engine, &w, &flow, json!({"plan": "free", "raw": "{not json", "vip": true})).await;
-    assert_eq!(broken.status, RunStatus::Failed);
+    assert_eq!(broken.status, ExecutionStatus::Failed);
     assert_eq!(broken.record.error.map(|e| e.action_id), Some("parsed".to_owned()));
 }
 
@@ -154,11 +155,11 @@ async fn delays_wait_on_the_clock_and_longer_ones_than_the_run_may_are_refused()
     .await;
     let started = tokio::time::Instant::now();
     let short = run(&engine, &w, &flow, json!({"n": 20})).await;
-    assert_eq!(short.status, RunStatus::Completed, "{}", record(&short));
+    assert_eq!(short.status, ExecutionStatus::Completed, "{}", record(&short));
     assert!(started.elapsed() >= Duration::from_secs(20));
 
     let long = run(&engine, &w, &flow, json!({"n": 3600})).await;
-    assert_eq!(long.status, RunStatus::Failed);
+    assert_eq!(long.status, ExecutionStatus::Failed);
     let message = long.record.error.map(|e| e.message).unwrap_or_default();
     assert!(message.contains("3600") && message.contains("30"), "{message}");
 }
@@ -185,8 +186,12 @@ async fn a_slow_provider_gets_what_is_left_of_the_run_and_the_run_then_stops() {
     let started = tokio::time::Instant::now();
     let outcome = engine.run_flow(&w.tenant, &flow, input, limits).await;
     assert!(started.elapsed() <= secs(41), "the run outlived its limit: {:?}", started.elapsed());
-    assert_eq!(outcome.status, RunStatus::Failed);
-    assert_eq!(outcome.record.actions[1].status, "failed", "b timed out with the run");
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    assert_eq!(
+        outcome.record.actions[1].status,
+        flowvault_engine::ActionStatus::Failed,
+        "b timed out with the run"
+    );
     let error = outcome.record.error.unwrap_or_else(|| panic!("no error"));
     assert_eq!(error.action_id, "c", "allow_failure does not outlast the run");
     assert!(error.message.contains("longer than it may"), "{}", error.message);
@@ -230,13 +235,13 @@ async fn salesforce_actions_call_the_instance_its_token_response_named_even_afte
     )
     .await;
     let first = run(&engine, &w, &flow, json!({})).await;
-    assert_eq!(first.status, RunStatus::Completed, "{}", record(&first));
+    assert_eq!(first.status, ExecutionStatus::Completed, "{}", record(&first));
 
     // The refresh response names no instance: the one the connection lives on is kept.
     w.fake.set_instance_url(None);
     tokio::time::sleep(secs(601)).await;
     let second = run(&engine, &w, &flow, json!({})).await;
-    assert_eq!(second.status, RunStatus::Completed, "{}", record(&second));
+    assert_eq!(second.status, ExecutionStatus::Completed, "{}", record(&second));
     assert_eq!(w.fake.stats().by_grant.get("refresh_token"), Some(&1));
     assert_eq!(seen.lock().unwrap_or_else(PoisonError::into_inner).len(), 2);
 }
@@ -261,7 +266,7 @@ async fn logic_actions_end_branch_and_wait_as_auth0_documents() {
     let outcome = run(&engine, &w, &flow, json!({"go": true})).await;
     assert_eq!(
         outcome.status,
-        RunStatus::Failed,
+        ExecutionStatus::Failed,
         "ERROR_MESSAGE ends the run despite allow_failure"
     );
     let error = outcome.record.error.clone().unwrap_or_else(|| panic!("no error"));
@@ -282,7 +287,7 @@ async fn logic_actions_end_branch_and_wait_as_auth0_documents() {
     let started = tokio::time::Instant::now();
     let input = RunInput { fields: json!({}), context: json!({}) };
     let outcome = engine.run_flow(&w.tenant, &flow, input, limits).await;
-    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
     let error = outcome.record.error.unwrap_or_else(|| panic!("no error"));
     assert_eq!(error.action_id, "b");
     assert!(error.message.contains("past the end of the run"), "{}", error.message);
@@ -302,7 +307,7 @@ async fn basic_credentials_written_into_an_http_action_are_redacted_and_need_htt
     };
     let flow = save(&w, action("https://api.test/echo")).await;
     let outcome = run(&engine, &w, &flow, json!({"password": "pa55-w0rd-in-flow"})).await;
-    assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+    assert_eq!(outcome.status, ExecutionStatus::Completed, "{}", record(&outcome));
     let text = record(&outcome).to_string();
     assert!(!text.contains("pa55-w0rd-in-flow"), "{text}");
     let basic =
@@ -316,7 +321,7 @@ async fn basic_credentials_written_into_an_http_action_are_redacted_and_need_htt
 
     let plain = save(&w, action("http://api.test/echo")).await;
     let outcome = run(&engine, &w, &plain, json!({"password": "pa55-w0rd-in-flow"})).await;
-    assert_eq!(outcome.status, RunStatus::Failed, "credentials over plain http");
+    assert_eq!(outcome.status, ExecutionStatus::Failed, "credentials over plain http");
     assert_eq!(seen.lock().unwrap_or_else(PoisonError::into_inner).len(), 2, "nothing was sent");
 }
 
@@ -341,7 +346,7 @@ async fn vars_and_masked_values_of_any_shape_stay_out_and_big_values_are_recorde
     let big = "b".repeat(70 * 1024);
     let fields = json!({"pin": 12_345_678, "otp": "739", "card": {"number": "4111111111111111"}, "big": big});
     let outcome = run(&engine, &w, &flow, fields).await;
-    assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+    assert_eq!(outcome.status, ExecutionStatus::Completed, "{}", record(&outcome));
     let text = record(&outcome).to_string();
     for secret in ["12345678", "\"739\"", "4111111111111111"] {
         assert!(!text.contains(secret), "{secret} is in the record: {text}");
@@ -380,10 +385,10 @@ async fn runs_are_bounded_per_tenant_and_in_all_and_a_run_that_outlives_its_flow
     // Tenant A fills its share with background runs; more of its runs, waited for or not, are
     // refused.
     for _ in 0..3 {
-        let started = engine.execute(&w.tenant, &flow.id, input(), false, limits).await;
-        assert!(started.is_ok_and(|v| v.status == "running"));
+        let started = engine.execute(&w.tenant, &flow.id, input(), Wait::No, limits).await;
+        assert!(started.is_ok_and(|v| v.status == ExecutionStatus::Running));
     }
-    for wait in [false, true] {
+    for wait in [Wait::No, Wait::ForEnd] {
         let refused = engine.execute(&w.tenant, &flow.id, input(), wait, limits).await;
         assert!(
             matches!(refused, Err(ExecuteError::Busy { limit: RunLimit::Tenant(3) })),
@@ -391,24 +396,26 @@ async fn runs_are_bounded_per_tenant_and_in_all_and_a_run_that_outlives_its_flow
         );
     }
     // Tenant B is not affected: its run, waited for, completes.
-    let b = engine.execute(&other, &b_quick.id, input(), true, limits).await;
-    assert!(b.is_ok_and(|v| v.status == "completed"), "tenant B's run failed");
+    let b = engine.execute(&other, &b_quick.id, input(), Wait::ForEnd, limits).await;
+    assert!(b.is_ok_and(|v| v.status == ExecutionStatus::Completed), "tenant B's run failed");
     // Until the process's total is reached.
     for _ in 0..2 {
-        assert!(engine.execute(&other, &b_delay.id, input(), false, limits).await.is_ok());
+        assert!(engine.execute(&other, &b_delay.id, input(), Wait::No, limits).await.is_ok());
     }
-    let full = engine.execute(&other, &b_quick.id, input(), true, limits).await;
+    let full = engine.execute(&other, &b_quick.id, input(), Wait::ForEnd, limits).await;
     assert!(matches!(full, Err(ExecuteError::Busy { limit: RunLimit::Total(5) })), "{full:?}");
 
     tokio::time::sleep(secs(11)).await;
-    let again = engine.execute(&w.tenant, &flow.id, input(), false, limits).await;
+    let again = engine.execute(&w.tenant, &flow.id, input(), Wait::No, limits).await;
     assert!(again.is_ok(), "the finished runs gave their places back: {again:?}");
 
     // A run the caller waits for, of a flow deleted meanwhile: nothing is stored, the caller
     // hears the flow is gone.
     let waiting = {
         let (engine, tenant, id) = (engine.clone(), w.tenant.clone(), flow.id.clone());
-        tokio::spawn(async move { engine.execute(&tenant, &id, input(), true, limits).await })
+        tokio::spawn(
+            async move { engine.execute(&tenant, &id, input(), Wait::ForEnd, limits).await },
+        )
     };
     tokio::time::sleep(secs(1)).await;
     w.vault.delete_flow(&w.tenant, &flow.id).await.unwrap_or_else(|e| panic!("{e}"));
@@ -443,7 +450,7 @@ async fn runs_reuse_opened_credentials_only_until_they_change() {
     .await;
     for _ in 0..3 {
         let outcome = run(&engine, &w, &flow, json!({})).await;
-        assert_eq!(outcome.status, RunStatus::Completed, "{}", record(&outcome));
+        assert_eq!(outcome.status, ExecutionStatus::Completed, "{}", record(&outcome));
         assert!(!record(&outcome).to_string().contains("first-token-1111"), "{}", record(&outcome));
     }
 

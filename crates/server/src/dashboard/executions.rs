@@ -2,12 +2,11 @@
 //! sealed record has them (secrets scrubbed, masked outputs absent).
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use flowvault_core::{ExecutionId, FlowId, Timestamp};
+use flowvault_engine::ActionStatus;
 use flowvault_store::{ExecutionQuery, VaultError};
 use maud::{Markup, html};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::flows::not_found;
@@ -49,7 +48,7 @@ pub(crate) async fn list(
                     @for e in &page.items {
                         tr {
                             td { a href={ "/flows/" (id) "/executions/" (e.id) } { code { (e.id) } } }
-                            td { (run_badge(&e.status)) }
+                            td { (run_badge(e.status.as_str())) }
                             td { (ui::time(e.started_at.unwrap_or(e.created_at))) }
                             td { (duration(e.started_at, e.ended_at)) }
                         }
@@ -78,31 +77,6 @@ fn duration(start: Option<Timestamp>, end: Option<Timestamp>) -> String {
     }
 }
 
-/// One action of the record, as the debugger reads it.
-#[derive(Deserialize)]
-struct ActionEntry {
-    id: String,
-    alias: Option<String>,
-    #[serde(rename = "type")]
-    kind: String,
-    action: String,
-    status: String,
-    started_at: Option<String>,
-    duration_ms: Option<u64>,
-    #[serde(default)]
-    input: Value,
-    output: Option<Value>,
-    #[serde(default)]
-    masked: bool,
-    error: Option<EntryError>,
-}
-
-#[derive(Deserialize)]
-struct EntryError {
-    message: String,
-    status_code: Option<u16>,
-}
-
 /// `GET /flows/{id}/executions/{execution}`: the debugger.
 pub(crate) async fn debugger(
     who: Signed<View>,
@@ -118,24 +92,12 @@ pub(crate) async fn debugger(
         Err(VaultError::NotFound) => return not_found(),
         Err(e) => return super::internal(&e),
     };
-    let entries: Vec<ActionEntry> = match view.debug.as_ref().and_then(|d| d.get("actions")) {
-        Some(a) => match serde_json::from_value(a.clone()) {
-            Ok(list) => list,
-            Err(e) => {
-                tracing::error!(execution = %execution, error = %e, "an execution record does not read as the debugger expects");
-                return ui::error_page(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "This execution's record can't be shown.",
-                );
-            }
-        },
-        None => Vec::new(),
-    };
+    let entries = view.debug.as_ref().map_or(&[][..], |d| &d.actions[..]);
     let main = html! {
         p { a href={ "/flows/" (id) "/executions" } { "← Executions" } }
         div.page-head {
             h1 { "Execution " code { (view.id) } }
-            div.actions { (run_badge(&view.status)) }
+            div.actions { (run_badge(view.status.as_str())) }
         }
         section.panel {
             dl.facts {
@@ -150,18 +112,18 @@ pub(crate) async fn debugger(
         h2 { "Actions" }
         @if entries.is_empty() { p.muted { "No action ran." } }
         ol.debug-list {
-            @for a in &entries {
+            @for a in entries {
                 li {
-                    details.panel.debug-action open[a.status != "succeeded" || entries.len() <= 3] {
+                    details.panel.debug-action open[a.status != ActionStatus::Succeeded || entries.len() <= 3] {
                         summary {
                             strong { (a.alias.as_deref().unwrap_or(&a.id)) }
                             " " span.muted { (a.kind) " " (a.action) }
-                            " " (run_badge(&a.status))
-                            @if let Some(ms) = a.duration_ms { " " span.muted { (ms) " ms" } }
+                            " " (run_badge(a.status.as_str()))
+                            " " span.muted { (a.duration_ms) " ms" }
                         }
                         dl.facts {
                             dt { "Action id" } dd { code { (a.id) } }
-                            @if let Some(t) = &a.started_at { dt { "Started" } dd { (t) } }
+                            dt { "Started" } dd { (ui::time(a.started_at)) }
                         }
                         h3 { "Input" }
                         pre.json tabindex="0" { (pretty(&a.input)) }

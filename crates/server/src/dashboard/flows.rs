@@ -8,7 +8,7 @@ use flowvault_core::{
     ActionSpec, AppId, ConnectionStatus, ConnectionSummary, FlowId, Schema, validate_flow_create,
     validate_flow_patch,
 };
-use flowvault_engine::{ExecuteError, RunInput};
+use flowvault_engine::{ExecuteError, RunInput, Wait};
 use flowvault_store::{ListQuery, VaultError};
 use maud::{Markup, html};
 use serde_json::{Value, json};
@@ -571,7 +571,11 @@ pub(crate) async fn run(
         }
     };
     let input = RunInput { fields, context: json!({}) };
-    match state.engine.execute(who.tenant(), &id, input, true, state.config.sync_run_limits).await {
+    match state
+        .engine
+        .execute(who.tenant(), &id, input, Wait::ForEnd, state.config.sync_run_limits)
+        .await
+    {
         Ok(view) => see_other(&format!("/flows/{id}/executions/{}", view.id)),
         Err(ExecuteError::Vault(VaultError::NotFound)) => not_found(),
         Err(ExecuteError::Busy { .. }) => ui::error_page(

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use flowvault_core::{Flow, validate_flow_create, validate_flow_patch};
-use flowvault_engine::RunInput;
+use flowvault_engine::{RunInput, Wait};
 use flowvault_store::{ExecutionQuery, ListQuery, VaultError};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -226,7 +226,7 @@ pub(crate) async fn run(
     query: Query,
     OptionalJsonBody(body): OptionalJsonBody,
 ) -> Result<Response, ApiError> {
-    let wait = query.flag("wait");
+    let wait = if query.flag("wait") { Wait::ForEnd } else { Wait::No };
     let Value::Object(obj) = body else {
         return Err(ApiError::invalid_body("The request body must be a JSON object"));
     };
@@ -243,7 +243,10 @@ pub(crate) async fn run(
         Some(_) => Err(ApiError::invalid_body(format!("{key} must be a JSON object"))),
     };
     let input = RunInput { fields: object("fields")?, context: object("context")? };
-    let limits = if wait { state.config.sync_run_limits } else { state.config.async_run_limits };
+    let limits = match wait {
+        Wait::ForEnd => state.config.sync_run_limits,
+        Wait::No => state.config.async_run_limits,
+    };
     let view =
         state.engine.execute(caller.tenant(), &path.flow, input, wait, limits).await.map_err(
             |e| match e {
@@ -252,7 +255,10 @@ pub(crate) async fn run(
                 other => ApiError::internal(&other),
             },
         )?;
-    let status = if wait { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let status = match wait {
+        Wait::ForEnd => StatusCode::OK,
+        Wait::No => StatusCode::ACCEPTED,
+    };
     let mut response = (status, Json(&view)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("{PATH}/{}/executions/{}", view.flow_id, view.id))
     {

@@ -420,7 +420,7 @@ fn execution(flow: &flowvault_core::FlowId, at: i64) -> flowvault_store::Executi
         id: flowvault_core::ExecutionId::generate(),
         flow_id: flow.clone(),
         trace_id: format!("t{at}"),
-        status: "completed".to_owned(),
+        status: flowvault_core::ExecutionStatus::Completed,
         record_sealed: None,
         created_at: ts(at),
         updated_at: ts(at),

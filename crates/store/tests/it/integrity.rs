@@ -203,7 +203,7 @@ async fn an_execution_moved_to_another_flow_does_not_open() {
         id: id.clone(),
         flow_id: a.id.clone(),
         trace_id: "t".to_owned(),
-        status: "completed".to_owned(),
+        status: flowvault_core::ExecutionStatus::Completed,
         record_sealed: Some(
             f.vault
                 .seal_execution(&f.tenant, &id, &a.id, b"{\"result\":1}")

@@ -2,8 +2,9 @@
 //! says (and the fake only answers when it is there), payloads go out as JSON, a form or XML, and
 //! a non-2xx answer is an error; the runner scrubs a secret the provider echoes back.
 
+use flowvault_core::ExecutionStatus;
 use flowvault_core::{AppId, validate_create, validate_flow_create};
-use flowvault_engine::{RunInput, RunLimits, RunStatus};
+use flowvault_engine::{RunInput, RunLimits};
 use flowvault_testkit::providers::upstream::FakeUpstream;
 use serde_json::{Value, json};
 
@@ -226,7 +227,7 @@ async fn the_runner_scrubs_a_secret_the_provider_echoes() {
     let outcome =
         engine.run_flow(&w.tenant, &flow, RunInput::default(), RunLimits::default()).await;
 
-    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
     let record = serde_json::to_string(&outcome.record).unwrap_or_else(|e| panic!("{e}"));
     assert!(!record.contains(secret), "{record}");
     let error = outcome.record.actions[0].error.as_ref().map(|e| e.message.clone());
@@ -266,7 +267,7 @@ async fn transformed_echoes_are_scrubbed_before_later_actions_read_them() {
     let engine = w.engine("a");
     let outcome =
         engine.run_flow(&w.tenant, &flow, RunInput::default(), RunLimits::default()).await;
-    assert_eq!(outcome.status, RunStatus::Completed, "{:?}", outcome.record.error);
+    assert_eq!(outcome.status, ExecutionStatus::Completed, "{:?}", outcome.record.error);
 
     use base64::Engine as _;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::routing::post;
+use flowvault_core::ExecutionStatus;
 use flowvault_core::validate_flow_create;
-use flowvault_engine::{RunInput, RunLimits, RunStatus, TokioClock};
+use flowvault_engine::{RunInput, RunLimits, TokioClock, Wait};
 use flowvault_store::{OTP_LIFETIME, OTP_MAX_ATTEMPTS};
 use serde_json::{Value, json};
 
@@ -192,12 +193,12 @@ async fn a_later_action_sends_the_code_and_no_record_shows_it() {
             &w.tenant,
             &send.id,
             input(json!({"phone": "+15005550006"})),
-            true,
+            Wait::ForEnd,
             RunLimits::default(),
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(sent.status, RunStatus::Completed.as_str());
+    assert_eq!(sent.status, ExecutionStatus::Completed);
     let text = seen.lock().unwrap_or_else(PoisonError::into_inner)[0]["text"].clone();
     let code = text.as_str().and_then(|t| t.strip_prefix("Your code is ")).unwrap_or_default();
     assert!(code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()), "{text}");
@@ -208,7 +209,7 @@ async fn a_later_action_sends_the_code_and_no_record_shows_it() {
             &w.tenant,
             &check.id,
             input(json!({"phone": "+15005550006", "code": code})),
-            true,
+            Wait::ForEnd,
             RunLimits::default(),
         )
         .await
@@ -229,7 +230,7 @@ async fn a_later_action_sends_the_code_and_no_record_shows_it() {
         .execution(&w.tenant, &send.id, &sent.id, true)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let debug = stored.debug.unwrap_or_default();
-    assert_eq!(debug["actions"][0]["output"], json!({"code": "[redacted]"}));
+    let debug = stored.debug.unwrap_or_else(|| panic!("no debug details"));
+    assert_eq!(debug.actions[0].output, Some(json!({"code": "[redacted]"})));
     assert_eq!(stored.result, Some(json!({"sent": "SM1", "code": "[redacted]"})));
 }
